@@ -1,0 +1,124 @@
+"""Partner banks, service points and the staff who work at them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from agencies.choices import District, ServicePointKind, StaffRole, kind_allows
+
+
+class PartnerBank(models.Model):
+    """A partner bank that produces social security cards (which are also its bank cards)."""
+
+    code = models.CharField(_("code"), max_length=8, unique=True)
+    name_zh = models.CharField(_("Chinese name"), max_length=64)
+    name_en = models.CharField(_("English name"), max_length=128)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("partner bank")
+        verbose_name_plural = _("partner banks")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name_zh}"
+
+
+class ServicePoint(models.Model):
+    """A place where the public is served: a service station, a medical insurance center or
+    point, a partner-bank outlet, or the 12333 hotline."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    name = models.CharField(_("name"), max_length=128)
+    kind = models.CharField(_("kind"), max_length=32, choices=ServicePointKind.choices)
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="outlets",
+        verbose_name=_("bank"),
+        help_text=_("Required for a partner-bank outlet, empty otherwise."),
+    )
+    district = models.CharField(_("district"), max_length=16, choices=District.choices)
+    address = models.CharField(_("address"), max_length=255)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    opening_hours = models.CharField(_("opening hours"), max_length=128, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["district", "code"]
+        verbose_name = _("service point")
+        verbose_name_plural = _("service points")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind=ServicePointKind.BANK_OUTLET, bank__isnull=False)
+                    | (~models.Q(kind=ServicePointKind.BANK_OUTLET) & models.Q(bank__isnull=True))
+                ),
+                name="servicepoint_bank_iff_bank_outlet",
+                violation_error_message=_(
+                    "A partner-bank outlet needs its bank; other kinds of service point have none."
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    def may(self, operation: str) -> bool:
+        """Whether this point's kind allows `operation` (agencies.choices.KIND_OPERATIONS)."""
+        return self.active and kind_allows(self.kind, operation)
+
+
+class Staff(models.Model):
+    """A user's place of work: one service point or one bank, and a role there."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff",
+        verbose_name=_("user"),
+    )
+    service_point = models.ForeignKey(
+        ServicePoint,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        verbose_name=_("service point"),
+    )
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        verbose_name=_("bank"),
+    )
+    role = models.CharField(_("role"), max_length=32, choices=StaffRole.choices)
+
+    class Meta:
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(service_point__isnull=False, bank__isnull=True)
+                    | models.Q(service_point__isnull=True, bank__isnull=False)
+                ),
+                name="staff_one_workplace",
+                violation_error_message=_(
+                    "A staff member works at exactly one service point or one bank."
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+    @property
+    def workplace(self) -> ServicePoint | PartnerBank:
+        return self.service_point or self.bank

@@ -1,0 +1,74 @@
+"""Staff roles as Django groups: which model permissions each role has, in one table.
+
+A migration creates the groups from this table (`sync_role_groups`); a later migration that adds
+models or permissions calls it again. A staff member's user is put in the group of their role
+(agencies.services.staff_assign).
+"""
+
+from __future__ import annotations
+
+from agencies.choices import StaffRole
+
+# "app_label.codename" for each role. Object-level scope (own service point) is enforced by the
+# selectors and the admin, not by these model permissions.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    StaffRole.CLERK: (
+        "applicants.view_applicant",
+        "applicants.add_applicant",
+        "applicants.change_applicant",
+        "applicants.view_employer",
+        "applicants.view_employment",
+        "applicants.view_insuranceenrolment",
+        "agencies.view_servicepoint",
+        "agencies.view_partnerbank",
+    ),
+    StaffRole.SUPERVISOR: (
+        "applicants.view_applicant",
+        "applicants.add_applicant",
+        "applicants.change_applicant",
+        "applicants.view_employer",
+        "applicants.view_employment",
+        "applicants.view_insuranceenrolment",
+        "agencies.view_servicepoint",
+        "agencies.view_partnerbank",
+        "agencies.view_staff",
+        "common.view_calendaryear",
+        "common.add_calendaryear",
+        "common.change_calendaryear",
+        "common.view_calendarday",
+        "common.add_calendarday",
+        "common.change_calendarday",
+        "common.delete_calendarday",
+    ),
+    StaffRole.HOTLINE_OPERATOR: (),
+}
+
+
+def group_name(role: str) -> str:
+    return f"role:{role}"
+
+
+def sync_role_groups(apps, schema_editor=None) -> None:
+    """Create or update one group per role with exactly the permissions of ROLE_PERMISSIONS.
+
+    Usable from a migration (pass its `apps`): permissions of models created in the same migrate
+    run do not exist yet, so they are created first.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=group_name(role))
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            wanted.extend(
+                Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(wanted)

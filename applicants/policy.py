@@ -1,0 +1,186 @@
+"""Who may have which card, and who may join which insurance: one table each.
+
+The rules change by decree, so they are data: each row names a machine-readable code, the card types
+(or routes) it applies to, the condition under which it refuses, and the sentence a clerk reads out.
+Sources: PRODUCT.md "People and eligibility"; Social Insurance Law arts. 2 and 58; seeds 000, 001.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from applicants.choices import INDIVIDUAL_INSURANCES, EnrolmentRoute, Insurance
+from applicants.models import Applicant
+from cards.choices import CardType
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """What the rules look at, gathered in one place (and one query) from an applicant."""
+
+    shanghai_hukou: bool
+    foreign_national: bool
+    employed: bool
+    insured_via_employer: frozenset[str] = field(default_factory=frozenset)
+    insured_individually: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def insured(self) -> frozenset[str]:
+        return self.insured_via_employer | self.insured_individually
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Yes, or no with every reason that applies."""
+
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+    def __bool__(self) -> bool:
+        return self.eligible
+
+    def as_details(self) -> dict[str, list[dict[str, str]]]:
+        return {"reasons": [{"code": r.code, "message": r.message} for r in self.reasons]}
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    applies_to: frozenset[str]
+    refuses: Callable[..., bool]
+    message: Promise
+
+
+ALL_CARD_TYPES = frozenset(CardType)
+
+# Card eligibility: a row refuses when `refuses(facts)` is true for a card type it applies to.
+CARD_RULES: tuple[Rule, ...] = (
+    Rule(
+        code="not_insured",
+        applies_to=ALL_CARD_TYPES,
+        refuses=lambda f: not f.insured,
+        message=_("The person takes part in no social insurance; enrol them first."),
+    ),
+    Rule(
+        code="foreign_national_needs_employer",
+        applies_to=ALL_CARD_TYPES,
+        refuses=lambda f: f.foreign_national and not f.insured_via_employer,
+        message=_("A foreign national is insured only through an employer in Shanghai."),
+    ),
+    Rule(
+        code="non_hukou_needs_employer",
+        applies_to=ALL_CARD_TYPES,
+        refuses=lambda f: (
+            not f.foreign_national and not f.shanghai_hukou and not f.insured_via_employer
+        ),
+        message=_(
+            "A person without Shanghai household registration is insured only through an employer."
+        ),
+    ),
+    Rule(
+        code="social_security_card_needs_hukou",
+        applies_to=frozenset({CardType.SOCIAL_SECURITY}),
+        refuses=lambda f: not f.shanghai_hukou,
+        message=_(
+            "A person without Shanghai household registration is issued a medical insurance card, "
+            "not a social security card."
+        ),
+    ),
+    Rule(
+        code="no_medical_insurance",
+        applies_to=frozenset({CardType.MEDICAL_INSURANCE}),
+        refuses=lambda f: Insurance.MEDICAL not in f.insured,
+        message=_("A medical insurance card needs basic medical insurance."),
+    ),
+)
+
+# Enrolment eligibility: by route.
+ENROLMENT_RULES: tuple[Rule, ...] = (
+    Rule(
+        code="individual_insurance_not_offered",
+        applies_to=frozenset({EnrolmentRoute.INDIVIDUAL}),
+        refuses=lambda f, insurance: insurance not in INDIVIDUAL_INSURANCES,
+        message=_("As an individual a person may join only pension and medical insurance."),
+    ),
+    Rule(
+        code="individual_needs_shanghai_hukou",
+        applies_to=frozenset({EnrolmentRoute.INDIVIDUAL}),
+        refuses=lambda f, insurance: not f.shanghai_hukou,
+        message=_(
+            "Individual enrolment is only at the social security office of the person's household "
+            "registration, so it needs Shanghai household registration."
+        ),
+    ),
+    Rule(
+        code="foreign_national_needs_employer",
+        applies_to=frozenset({EnrolmentRoute.INDIVIDUAL}),
+        refuses=lambda f, insurance: f.foreign_national,
+        message=_("A foreign national is insured only through an employer in Shanghai."),
+    ),
+    Rule(
+        code="no_employment",
+        applies_to=frozenset({EnrolmentRoute.EMPLOYER}),
+        refuses=lambda f, insurance: not f.employed,
+        message=_("Enrolment through an employer needs a current employment."),
+    ),
+)
+
+
+def person_facts(applicant: Applicant, *, on: datetime.date | None = None) -> PersonFacts:
+    """Gather the facts the rules need: one query for enrolments, one for employments."""
+    on = on or timezone.localdate()
+    via_employer: set[str] = set()
+    individually: set[str] = set()
+    for enrolment in applicant.enrolments.all():
+        if enrolment.is_active_on(on):
+            target = via_employer if enrolment.route == EnrolmentRoute.EMPLOYER else individually
+            target.add(enrolment.insurance)
+    employed = any(e.is_active_on(on) for e in applicant.employments.all())
+    return PersonFacts(
+        shanghai_hukou=applicant.shanghai_hukou,
+        foreign_national=applicant.is_foreign_national,
+        employed=employed,
+        insured_via_employer=frozenset(via_employer),
+        insured_individually=frozenset(individually),
+    )
+
+
+def card_eligibility(facts: PersonFacts, card_type: str) -> Answer:
+    """May a person with these facts have a card of `card_type`? Yes, or no with every reason."""
+    return Answer(
+        tuple(
+            Reason(rule.code, str(rule.message))
+            for rule in CARD_RULES
+            if card_type in rule.applies_to and rule.refuses(facts)
+        )
+    )
+
+
+def enrolment_eligibility(facts: PersonFacts, insurance: str, route: str) -> Answer:
+    """May a person with these facts join `insurance` by `route`?"""
+    return Answer(
+        tuple(
+            Reason(rule.code, str(rule.message))
+            for rule in ENROLMENT_RULES
+            if route in rule.applies_to and rule.refuses(facts, insurance)
+        )
+    )
+
+
+def applicant_card_eligibility(applicant: Applicant, card_type: str) -> Answer:
+    return card_eligibility(person_facts(applicant), card_type)

@@ -1,0 +1,34 @@
+"""Reads of people, employers and employments."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from applicants.identity import normalise_id_number
+from applicants.models import Applicant, Employment
+
+
+def applicant_find_by_id_number(*, id_number: str) -> QuerySet[Applicant]:
+    """Exact match on the normalised number, whatever the document type (a counter search)."""
+    return Applicant.objects.filter(id_number=normalise_id_number(id_number))
+
+
+def applicant_get(*, id_type: str, id_number: str) -> Applicant | None:
+    return Applicant.objects.filter(
+        id_type=id_type, id_number=normalise_id_number(id_number)
+    ).first()
+
+
+def employment_overdue_list(*, on: datetime.date | None = None) -> QuerySet[Employment]:
+    """Employments their employer has not registered for social insurance by the 30-day deadline
+    (Social Insurance Law art. 58), oldest deadline first."""
+    on = on or timezone.localdate()
+    return (
+        Employment.objects.filter(registered_on__isnull=True, registration_deadline__lt=on)
+        .filter(end_date__isnull=True)
+        .select_related("employer", "applicant")
+        .order_by("registration_deadline", "pk")
+    )

@@ -1,0 +1,1 @@
+"""Cards and their lifecycle (the lifecycle engine issue)."""

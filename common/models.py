@@ -1,0 +1,51 @@
+"""The Chinese working-day calendar: public holidays off, make-up working weekends on."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CalendarYear(models.Model):
+    """A year whose official holiday schedule is known; without one, weekends-only applies."""
+
+    year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
+    source = models.CharField(
+        _("source"),
+        max_length=32,
+        default="manual",
+        help_text=_("'chinesecalendar' when seeded from the library, 'manual' when entered."),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-year"]
+        verbose_name = _("holiday calendar year")
+        verbose_name_plural = _("holiday calendar years")
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+class CalendarDay(models.Model):
+    """A day that differs from the Monday-to-Friday rule: a holiday on a weekday, or a make-up
+    working weekend day."""
+
+    calendar_year = models.ForeignKey(
+        CalendarYear, on_delete=models.CASCADE, related_name="days", verbose_name=_("year")
+    )
+    date = models.DateField(_("date"), unique=True)
+    is_working_day = models.BooleanField(_("working day"))
+    name = models.CharField(_("name"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("calendar exception day")
+        verbose_name_plural = _("calendar exception days")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(date__year=models.F("calendar_year_id")),
+                name="calendarday_date_in_its_year",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"

@@ -1,0 +1,8 @@
+"""A developer's laptop: debug on, a throwaway secret, demo data allowed."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-only-not-a-secret-d8a7f6e5")
+SEED_DEMO_DATA = True
