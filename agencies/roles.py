@@ -21,6 +21,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "applicants.view_insuranceenrolment",
         "agencies.view_servicepoint",
         "agencies.view_partnerbank",
+        "cards.view_card",
+        "cards.view_cardtransition",
+        "cards.reveal_id_number",
     ),
     StaffRole.SUPERVISOR: (
         "applicants.view_applicant",
@@ -32,6 +35,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "agencies.view_servicepoint",
         "agencies.view_partnerbank",
         "agencies.view_staff",
+        "cards.view_card",
+        "cards.view_cardtransition",
+        "cards.reveal_id_number",
         "common.view_calendaryear",
         "common.add_calendaryear",
         "common.change_calendaryear",
@@ -40,7 +46,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "common.change_calendarday",
         "common.delete_calendarday",
     ),
-    StaffRole.HOTLINE_OPERATOR: (),
+    StaffRole.HOTLINE_OPERATOR: ("cards.view_card",),
 }
 
 

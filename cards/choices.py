@@ -45,3 +45,37 @@ class Channel(models.TextChoices):
 ONLINE_CHANNELS = frozenset(
     {Channel.BANK_APP, Channel.WECHAT, Channel.ALIPAY, Channel.ONLINE_PLATFORM}
 )
+
+
+class TransitionName(models.TextChoices):
+    """Every transition of the lifecycle (PRODUCT.md, "The card lifecycle")."""
+
+    SUBMIT = "submit", _("Application submitted")
+    VERIFY = "verify", _("Verified against the municipal registry")
+    REJECT = "reject", _("Rejected")
+    WITHDRAW = "withdraw", _("Withdrawn")
+    MARK_READY = "mark_ready", _("Ready for collection")
+    ISSUE_ON_THE_SPOT = "issue_on_the_spot", _("Issued on the spot")
+    HAND_OVER = "hand_over", _("Handed over")
+    REPORT_LOST_BY_PHONE = "report_lost_by_phone", _("Reported lost by phone")
+    LAPSE_PHONE_REPORT = "lapse_phone_report", _("Phone report lapsed")
+    WITHDRAW_LOSS_REPORT = "withdraw_loss_report", _("Loss report withdrawn: card found")
+    REPORT_LOST_IN_WRITING = "report_lost_in_writing", _("Reported lost in writing")
+    EXPIRE_WRITTEN_REPORT = "expire_written_report", _("Cancelled automatically")
+    REPLACE = "replace", _("Replaced")
+    CANCEL = "cancel", _("Cancelled")
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", _("Staff member")
+    BANK = "bank", _("Partner bank")
+    SYSTEM = "system", _("System")
+
+
+class ReplacementReason(models.TextChoices):
+    LOST = "lost", _("Lost")
+    DAMAGED = "damaged", _("Damaged")
+
+
+class OutboxEventKind(models.TextChoices):
+    CARD_STATUS_CHANGED = "card.status_changed", _("Card status changed")

@@ -1,1 +1,465 @@
-"""Cards and their lifecycle (the lifecycle engine issue)."""
+"""Cards, their lifecycle state machine, the append-only transition log, and the partner outbox.
+
+Transitions here stay pure: they set fields, nothing else. Every one of them is called only by a
+service in cards/services.py, which locks, checks, saves, logs and emits (STYLE.md, habit 1).
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from agencies.models import PartnerBank, ServicePoint
+from applicants.choices import IdDocumentType
+from applicants.models import Applicant
+from cards.choices import (
+    LIVE_STATES,
+    ActorKind,
+    CardStatus,
+    CardType,
+    Channel,
+    OutboxEventKind,
+    TransitionName,
+)
+from cards.numbers import format_receipt_number, new_receipt_number
+from cards.permissions import fsm_permission
+
+S = CardStatus
+T = TransitionName
+
+
+class Card(FSMModelMixin, models.Model):
+    """A social security card or medical insurance card, from application to its end."""
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    applicant = models.ForeignKey(
+        Applicant, on_delete=models.PROTECT, related_name="cards", verbose_name=_("applicant")
+    )
+    card_type = models.CharField(_("card type"), max_length=32, choices=CardType.choices)
+    status = FSMField(
+        _("status"), max_length=32, choices=CardStatus.choices, default=S.APPLIED, protected=True
+    )
+    receipt_number = models.CharField(
+        _("application receipt number"),
+        max_length=16,
+        unique=True,
+        default=new_receipt_number,
+        editable=False,
+    )
+    card_number = models.CharField(
+        _("card number"), max_length=20, unique=True, null=True, blank=True, editable=False
+    )
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cards",
+        verbose_name=_("issuing partner bank"),
+    )
+    service_point = models.ForeignKey(
+        ServicePoint,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("applied at"),
+    )
+    collection_point = models.ForeignKey(
+        ServicePoint,
+        on_delete=models.PROTECT,
+        related_name="cards_to_collect",
+        verbose_name=_("to be collected at"),
+    )
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    liveness_verified = models.BooleanField(_("real-person verification passed"), default=False)
+    real_name_verified = models.BooleanField(_("real-name verification passed"), default=False)
+    agent_name = models.CharField(_("entrusted agent's name"), max_length=64, blank=True)
+    agent_id_type = models.CharField(
+        _("agent's document type"), max_length=32, choices=IdDocumentType.choices, blank=True
+    )
+    agent_id_number = models.CharField(_("agent's document number"), max_length=32, blank=True)
+    photo_receipt_number = models.CharField(_("photo receipt number"), max_length=32, blank=True)
+
+    applied_at = models.DateTimeField(_("applied at"), default=timezone.now, editable=False)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True, editable=False)
+    ready_at = models.DateTimeField(_("ready at"), null=True, blank=True, editable=False)
+    ready_promised_by = models.DateField(
+        _("promised ready by"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("A street medical insurance point completes a card in 3 working days."),
+    )
+    ready_promise_kept = models.BooleanField(
+        _("promise kept"), null=True, blank=True, editable=False
+    )
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True, editable=False)
+    phone_reported_at = models.DateTimeField(
+        _("reported lost by phone at"), null=True, blank=True, editable=False
+    )
+    phone_report_expires_at = models.DateTimeField(
+        _("phone report lapses at"), null=True, blank=True, editable=False
+    )
+    written_reported_at = models.DateTimeField(
+        _("reported lost in writing at"), null=True, blank=True, editable=False
+    )
+    written_report_expires_at = models.DateTimeField(
+        _("cancelled automatically at"), null=True, blank=True, editable=False
+    )
+    loss_certificate_number = models.CharField(
+        _("loss-report certificate number"),
+        max_length=40,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, editable=False)
+    replaces = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-applied_at"]
+        verbose_name = _("card")
+        verbose_name_plural = _("cards")
+        permissions = [("reveal_id_number", "Can reveal a holder's full ID number")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "card_type"],
+                condition=Q(status__in=sorted(LIVE_STATES)),
+                name="card_one_live_per_person_and_type",
+                violation_error_message=_("The person already has a live card of this type."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=S.PHONE_REPORTED_LOST)
+                | Q(phone_report_expires_at__isnull=False),
+                name="card_phone_report_has_deadline",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=S.WRITTEN_LOST) | Q(written_report_expires_at__isnull=False),
+                name="card_written_report_has_deadline",
+            ),
+            models.CheckConstraint(
+                condition=~Q(card_type=CardType.SOCIAL_SECURITY) | Q(bank__isnull=False),
+                name="card_social_security_has_bank",
+                violation_error_message=_(
+                    "A social security card is produced by a partner bank: choose one."
+                ),
+            ),
+        ]
+        indexes = [
+            # The expiry sweeps scan exactly these (cards/expiry.py).
+            models.Index(
+                fields=["phone_report_expires_at"],
+                condition=Q(status=S.PHONE_REPORTED_LOST),
+                name="card_phone_report_due_idx",
+            ),
+            models.Index(
+                fields=["written_report_expires_at"],
+                condition=Q(status=S.WRITTEN_LOST),
+                name="card_written_report_due_idx",
+            ),
+            # A bank's incremental sync: its cards by update time.
+            models.Index(fields=["bank", "updated_at", "id"], name="card_bank_updated_idx"),
+            models.Index(fields=["service_point", "status"], name="card_point_status_idx"),
+            models.Index(fields=["collection_point", "status"], name="card_collection_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_card_type_display()} {self.receipt_number_display}"
+
+    @property
+    def receipt_number_display(self) -> str:
+        return format_receipt_number(self.receipt_number)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATES
+
+    def due_expiry(self, now: datetime.datetime) -> str | None:
+        """The expiry transition whose deadline has passed at `now`, if any."""
+        if self.status == S.PHONE_REPORTED_LOST and self.phone_report_expires_at <= now:
+            return T.LAPSE_PHONE_REPORT
+        if self.status == S.WRITTEN_LOST and self.written_report_expires_at <= now:
+            return T.EXPIRE_WRITTEN_REPORT
+        return None
+
+    def effective_status(self, now: datetime.datetime | None = None) -> str:
+        """The state in force at `now`: a passed deadline counts even before the sweep runs."""
+        expiry = self.due_expiry(now or timezone.now())
+        if expiry == T.LAPSE_PHONE_REPORT:
+            return S.ISSUED
+        if expiry == T.EXPIRE_WRITTEN_REPORT:
+            return S.CANCELLED
+        return self.status
+
+    # --- Guards (pure) --
+    def _is_medical(self) -> bool:
+        return self.card_type == CardType.MEDICAL_INSURANCE
+
+    def _phone_report_expired(self) -> bool:
+        return self.phone_report_expires_at is not None and self.phone_report_expires_at <= (
+            timezone.now()
+        )
+
+    def _written_report_expired(self) -> bool:
+        return self.written_report_expires_at is not None and (
+            self.written_report_expires_at <= timezone.now()
+        )
+
+    def _loss_report_live(self) -> bool:
+        return self.due_expiry(timezone.now()) is None
+
+    # --- Transitions (pure: they set fields; services save, log and emit) --
+    @transition(
+        field=status, source=S.APPLIED, target=S.VERIFIED, permission=fsm_permission(T.VERIFY)
+    )
+    def verify(self, *, at: datetime.datetime, promised_by: datetime.date | None) -> None:
+        self.verified_at = at
+        self.ready_promised_by = promised_by
+
+    @transition(
+        field=status, source=S.APPLIED, target=S.REJECTED, permission=fsm_permission(T.REJECT)
+    )
+    def reject(self, *, at: datetime.datetime) -> None:
+        self.closed_at = at
+
+    @transition(
+        field=status,
+        source=[S.APPLIED, S.VERIFIED, S.READY_FOR_COLLECTION],
+        target=S.WITHDRAWN,
+        permission=fsm_permission(T.WITHDRAW),
+    )
+    def withdraw(self, *, at: datetime.datetime) -> None:
+        self.closed_at = at
+
+    @transition(
+        field=status,
+        source=S.VERIFIED,
+        target=S.READY_FOR_COLLECTION,
+        permission=fsm_permission(T.MARK_READY),
+    )
+    def mark_ready(self, *, at: datetime.datetime, card_number: str) -> None:
+        self.ready_at = at
+        self.card_number = card_number
+        if self.ready_promised_by is not None:
+            self.ready_promise_kept = timezone.localdate(at) <= self.ready_promised_by
+
+    @transition(
+        field=status,
+        source=S.VERIFIED,
+        target=S.ISSUED,
+        conditions=[_is_medical],
+        permission=fsm_permission(T.ISSUE_ON_THE_SPOT),
+    )
+    def issue_on_the_spot(self, *, at: datetime.datetime, card_number: str) -> None:
+        self.ready_at = at
+        self.issued_at = at
+        self.card_number = card_number
+
+    @transition(
+        field=status,
+        source=S.READY_FOR_COLLECTION,
+        target=S.ISSUED,
+        permission=fsm_permission(T.HAND_OVER),
+    )
+    def hand_over(self, *, at: datetime.datetime) -> None:
+        self.issued_at = at
+
+    @transition(
+        field=status,
+        source=S.ISSUED,
+        target=S.PHONE_REPORTED_LOST,
+        permission=fsm_permission(T.REPORT_LOST_BY_PHONE),
+    )
+    def report_lost_by_phone(self, *, at: datetime.datetime, expires_at: datetime.datetime) -> None:
+        self.phone_reported_at = at
+        self.phone_report_expires_at = expires_at
+
+    @transition(
+        field=status,
+        source=S.PHONE_REPORTED_LOST,
+        target=S.ISSUED,
+        conditions=[_phone_report_expired],
+        permission=fsm_permission(T.LAPSE_PHONE_REPORT),
+    )
+    def lapse_phone_report(self) -> None:
+        """Applied in bulk by cards/expiry.py; declared here for the state machine's record."""
+
+    @transition(
+        field=status,
+        source=[S.PHONE_REPORTED_LOST, S.WRITTEN_LOST],
+        target=S.ISSUED,
+        conditions=[_loss_report_live],
+        permission=fsm_permission(T.WITHDRAW_LOSS_REPORT),
+    )
+    def withdraw_loss_report(self) -> None:
+        pass  # the report's timestamps stay on the card as history; the log says it was withdrawn
+
+    @transition(
+        field=status,
+        source=[S.ISSUED, S.PHONE_REPORTED_LOST],
+        target=S.WRITTEN_LOST,
+        conditions=[_loss_report_live],
+        permission=fsm_permission(T.REPORT_LOST_IN_WRITING),
+    )
+    def report_lost_in_writing(
+        self, *, at: datetime.datetime, expires_at: datetime.datetime, certificate_number: str
+    ) -> None:
+        self.written_reported_at = at
+        self.written_report_expires_at = expires_at
+        self.loss_certificate_number = certificate_number
+
+    @transition(
+        field=status,
+        source=S.WRITTEN_LOST,
+        target=S.CANCELLED,
+        conditions=[_written_report_expired],
+        permission=fsm_permission(T.EXPIRE_WRITTEN_REPORT),
+    )
+    def expire_written_report(self) -> None:
+        """Applied in bulk by cards/expiry.py; declared here for the state machine's record."""
+
+    @transition(
+        field=status,
+        source=[S.WRITTEN_LOST, S.ISSUED],
+        target=S.REPLACED,
+        conditions=[_loss_report_live],
+        permission=fsm_permission(T.REPLACE),
+    )
+    def replace(self, *, at: datetime.datetime) -> None:
+        self.closed_at = at
+
+    @transition(
+        field=status, source=S.ISSUED, target=S.CANCELLED, permission=fsm_permission(T.CANCEL)
+    )
+    def cancel(self, *, at: datetime.datetime) -> None:
+        self.closed_at = at
+
+
+class CardTransition(models.Model):
+    """One change of a card's state: from, to, when, who, where, how, why, and its own data.
+
+    Append-only: the model refuses updates and deletes, and on PostgreSQL a trigger does too.
+    """
+
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="transitions", verbose_name=_("card")
+    )
+    name = models.CharField(_("transition"), max_length=32, choices=TransitionName.choices)
+    from_status = models.CharField(_("from"), max_length=32, choices=CardStatus.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=32, choices=CardStatus.choices)
+    at = models.DateTimeField(_("at"), db_index=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    actor_kind = models.CharField(_("actor"), max_length=16, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("bank"),
+    )
+    service_point = models.ForeignKey(
+        ServicePoint,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("service point"),
+    )
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["card", "id"]
+        verbose_name = _("card transition")
+        verbose_name_plural = _("card transitions")
+        indexes = [models.Index(fields=["card", "id"], name="cardtransition_card_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_name_display()}: {self.from_status or '-'} -> {self.to_status}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise RuntimeError("The transition log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("The transition log is append-only.")
+
+
+class OutboxEvent(models.Model):
+    """An event for partner banks, written in the same transaction as the change it reports;
+    delivered later (event feed and webhooks), so a lost delivery only delays it."""
+
+    kind = models.CharField(_("kind"), max_length=40, choices=OutboxEventKind.choices)
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="events", verbose_name=_("card")
+    )
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("bank"),
+    )
+    payload = models.JSONField(_("payload"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
+        indexes = [
+            models.Index(fields=["bank", "id"], name="outbox_bank_feed_idx"),
+            models.Index(
+                fields=["id"], condition=Q(delivered_at__isnull=True), name="outbox_undelivered_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+class LossCertificateCounter(models.Model):
+    """Numbers loss-report certificates per service point and day: LR-<point>-<yyyymmdd>-<n>."""
+
+    service_point = models.ForeignKey(ServicePoint, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service_point", "day"], name="losscert_point_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_point_id} {self.day} {self.last_number}"

@@ -1,0 +1,90 @@
+"""What every transition writes besides the card: one log row and one outbox event.
+
+Both expiry paths (a service touching a due card, the sweep) and every other service build their
+rows here, so the log and the events look the same whichever path wrote them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from cards.actors import Actor
+from cards.choices import OutboxEventKind
+from cards.models import Card, CardTransition, OutboxEvent
+
+logger = logging.getLogger("cards.transitions")
+
+UTC = datetime.UTC
+# The one timestamp format of events (PostgreSQL's expiry SQL writes the same).
+EVENT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def event_time(at: datetime.datetime) -> str:
+    return at.astimezone(UTC).strftime(EVENT_TIME_FORMAT)
+
+
+def event_payload(
+    *, public_id: str, name: str, from_status: str, to_status: str, at: datetime.datetime
+) -> dict[str, str]:
+    return {
+        "event": OutboxEventKind.CARD_STATUS_CHANGED,
+        "card": str(public_id),
+        "transition": name,
+        "from": from_status,
+        "to": to_status,
+        "at": event_time(at),
+    }
+
+
+def record_transition(
+    *,
+    card: Card,
+    name: str,
+    from_status: str,
+    actor: Actor,
+    at: datetime.datetime,
+    now: datetime.datetime,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> CardTransition:
+    """Append the log row and the outbox event of one transition; log a line after commit."""
+    row = CardTransition.objects.create(
+        card=card,
+        name=name,
+        from_status=from_status,
+        to_status=card.status,
+        at=at,
+        recorded_at=now,
+        actor_kind=actor.kind,
+        actor_user=actor.user,
+        bank=actor.bank,
+        service_point=actor.service_point,
+        channel=actor.channel,
+        reason=reason,
+        data=data or {},
+    )
+    OutboxEvent.objects.create(
+        kind=OutboxEventKind.CARD_STATUS_CHANGED,
+        card=card,
+        bank_id=card.bank_id,
+        payload=event_payload(
+            public_id=card.public_id,
+            name=name,
+            from_status=from_status,
+            to_status=card.status,
+            at=at,
+        ),
+        created_at=now,
+    )
+    # Side effects wait for the commit; the line names no person (PIPL).
+    card_id, to_status, who = card.public_id, card.status, actor.describe()
+    transaction.on_commit(
+        lambda: logger.info(
+            "card %s %s: %s -> %s by %s", card_id, name, from_status or "-", to_status, who
+        )
+    )
+    return row

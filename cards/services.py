@@ -1,0 +1,812 @@
+"""Every change of a card's state: one service per transition.
+
+Each service runs in one database transaction: it locks the card row, applies a loss report's
+passed deadline first (the same code as the sweep, cards/expiry.py), re-checks the state, the
+actor's permission (cards/permissions.py) and the transition's own rules, calls the pure
+transition on the model, saves with `update_fields`, and appends one log row and one outbox event
+(cards/events.py). Refusals raise `ApplicationError` with a stable code:
+
+  transition_not_allowed (409)  the card's state does not allow it
+  deadline_passed (409)         the loss report expired before this could be done
+  permission_denied (403)       this actor may not do it here, or not to this card
+  not_eligible (422)            the eligibility policy says no (applicants/policy.py)
+  duplicate_live_card (409)     the person already has a live card of this type
+  invalid (422)                 the input breaks a rule (details name the field)
+
+Rules come from PRODUCT.md, "The card lifecycle".
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from agencies.choices import ServicePointKind
+from agencies.models import PartnerBank, ServicePoint
+from applicants.identity import normalise_id_number, validate_identity_document
+from applicants.models import Applicant
+from applicants.policy import applicant_card_eligibility
+from applicants.registry import COMPARED_FIELDS, compare_with_registry, get_registry
+from cards.actors import Actor
+from cards.choices import (
+    LIVE_STATES,
+    ONLINE_CHANNELS,
+    ActorKind,
+    CardStatus,
+    CardType,
+    Channel,
+    ReplacementReason,
+    TransitionName,
+)
+from cards.events import record_transition
+from cards.expiry import EXPIRIES, expire_batch, expire_card_if_due
+from cards.models import Card, LossCertificateCounter
+from cards.numbers import normalise_receipt_number
+from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
+from common.errors import ApplicationError
+from common.workdays import add_working_days
+
+S = CardStatus
+T = TransitionName
+R = TypeVar("R")
+
+CARD_NUMBER = re.compile(r"^[A-Z0-9]{6,20}$")
+BANK_CHANNELS = frozenset({Channel.BANK_OUTLET} | ONLINE_CHANNELS)
+
+
+@dataclass(frozen=True)
+class Agent:
+    """An entrusted agent (代办人) acting for the applicant, with their own valid document."""
+
+    name: str
+    id_type: str
+    id_number: str
+
+
+# --- Refusals --
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError(message, code="invalid", details={field: [message]}, status=422)
+
+
+def _not_allowed(card: Card, name: str) -> ApplicationError:
+    return ApplicationError(
+        f"Not allowed for a card in the state {S(card.status).label!s}: {T(name).label!s}.",
+        code="transition_not_allowed",
+        details={"status": card.status, "transition": name},
+        status=409,
+    )
+
+
+def _permission_denied(name: str) -> ApplicationError:
+    return ApplicationError(
+        "You may not do this here, or not to this card.",
+        code="permission_denied",
+        details={"transition": name},
+        status=403,
+    )
+
+
+def _deadline_passed(card: Card, expired: str) -> ApplicationError:
+    deadline = (
+        card.phone_report_expires_at
+        if expired == T.LAPSE_PHONE_REPORT
+        else card.written_report_expires_at
+    )
+    shown = timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M")
+    if expired == T.LAPSE_PHONE_REPORT:
+        message = f"The phone report lapsed at {shown}; the card is issued again."
+    else:
+        message = (
+            f"The written report expired at {shown} and the card was cancelled automatically. "
+            "A replacement is now a new application that points at the cancelled card."
+        )
+    return ApplicationError(
+        message,
+        code="deadline_passed",
+        details={"deadline": deadline.isoformat(), "status": card.status},
+        status=409,
+    )
+
+
+# --- The frame every service runs in --
+
+
+def _check(card: Card, actor: Actor, name: str) -> None:
+    """The state allows the transition, and the actor may perform it on this card."""
+    if not can_proceed(getattr(card, name), check_conditions=False):
+        raise _not_allowed(card, name)
+    if not actor_may(card, actor, name):
+        raise _permission_denied(name)
+
+
+def _act(card: Card, actor: Actor, name: str, perform: Callable[[Card, datetime.datetime], R]) -> R:
+    """Lock, apply a due expiry, check, perform; one transaction.
+
+    A due expiry is committed even when the action is then refused: a passed deadline is in force
+    whatever the clerk asked for. `perform` runs in a savepoint, so a refusal from it leaves
+    nothing half-written.
+    """
+    refusal: ApplicationError | None = None
+    with transaction.atomic():
+        now = timezone.now()
+        locked = Card.objects.select_for_update().get(pk=card.pk)
+        expired = expire_card_if_due(locked, now=now)
+        try:
+            if expired and not can_proceed(getattr(locked, name), check_conditions=False):
+                raise _deadline_passed(locked, expired)
+            _check(locked, actor, name)
+            with transaction.atomic():
+                return perform(locked, now)
+        except ApplicationError as exc:
+            if not expired:
+                raise
+            refusal = exc
+    raise refusal
+
+
+def _save(card: Card, *fields: str) -> None:
+    card.save(update_fields=["status", "updated_at", *fields])
+
+
+def _card_number(value: str) -> str:
+    number = normalise_id_number(value)
+    if not CARD_NUMBER.match(number):
+        raise _invalid("card_number", "A card number has 6 to 20 letters and digits.")
+    if Card.objects.filter(card_number=number).exists():
+        raise _invalid("card_number", "This card number is already on another card.")
+    return number
+
+
+def _validated_agent(agent: Agent | None, applicant: Applicant) -> Agent | None:
+    if agent is None:
+        return None
+    if not agent.name.strip():
+        raise _invalid("agent_name", "The entrusted agent's name is required.")
+    try:
+        facts = validate_identity_document(agent.id_type, agent.id_number)
+    except ValidationError as exc:
+        messages = exc.message_dict.get("id_number") or exc.messages
+        raise ApplicationError(
+            "The entrusted agent's document is not valid.",
+            code="invalid",
+            details={"agent_id_number": messages},
+            status=422,
+        ) from exc
+    if agent.id_type == applicant.id_type and facts.number == applicant.id_number:
+        raise _invalid("agent_id_number", "The entrusted agent cannot be the applicant.")
+    return Agent(agent.name.strip(), agent.id_type, facts.number)
+
+
+def _registration_form(applicant: Applicant) -> dict[str, Any]:
+    """The registration form as recorded on the applicant, in the registry's fields."""
+    return {field: getattr(applicant, field) for field in COMPARED_FIELDS}
+
+
+def _holder_id_matches(card: Card, presented: str, field: str = "id_number") -> None:
+    if normalise_id_number(presented) != card.applicant.id_number:
+        raise _invalid(field, "The identity document presented is not the card holder's.")
+
+
+# --- Submit --
+
+
+def _submission_points(
+    *,
+    actor: Actor,
+    card_type: str,
+    bank: PartnerBank | None,
+    service_point: ServicePoint | None,
+    collection_point: ServicePoint | None,
+) -> tuple[ServicePoint, ServicePoint]:
+    point = actor.service_point if actor.kind == ActorKind.USER else service_point
+    if point is None:
+        raise _invalid("service_point", "Name the service point (outlet) of the application.")
+    if actor.kind == ActorKind.BANK and point.bank_id != actor.bank.pk:
+        raise _invalid("service_point", "The outlet is not one of this bank's outlets.")
+    if card_type not in POINT_KIND_CARD_TYPES.get(point.kind, frozenset()):
+        raise _invalid(
+            "card_type",
+            f"A {ServicePointKind(point.kind).label.lower()} does not take applications for "
+            f"this card type.",
+        )
+    if card_type == CardType.SOCIAL_SECURITY:
+        # The card is also a bank card: collected at an outlet of the chosen bank.
+        collection_point = collection_point or (point if point.bank_id == bank.pk else None)
+        if collection_point is None or collection_point.bank_id != bank.pk:
+            raise _invalid(
+                "collection_point",
+                "A social security card is collected at an outlet of its partner bank.",
+            )
+    else:
+        collection_point = collection_point or point
+    if not collection_point.active:
+        raise _invalid("collection_point", "The collection point is closed.")
+    return point, collection_point
+
+
+def card_submit(
+    *,
+    applicant: Applicant,
+    card_type: str,
+    actor: Actor,
+    channel: str | None = None,
+    bank: PartnerBank | None = None,
+    service_point: ServicePoint | None = None,
+    collection_point: ServicePoint | None = None,
+    liveness_verified: bool = False,
+    real_name_verified: bool = False,
+    agent: Agent | None = None,
+    photo_receipt_number: str = "",
+    replaces: Card | None = None,
+) -> Card:
+    """Take an application (creates the card in `applied`).
+
+    Refused when the eligibility policy says no (with every reason), when an online channel lacks
+    real-person or real-name verification, or when the person already has a live card of this
+    type (at most one, PRODUCT.md). After an automatic cancellation a replacement is a new
+    application that `replaces` the cancelled card.
+    """
+    if card_type not in CardType.values:
+        raise _invalid("card_type", "Unknown card type.")
+    channel = channel or actor.channel
+    if actor.kind == ActorKind.BANK:
+        bank = actor.bank
+        if channel not in BANK_CHANNELS:
+            raise _invalid("channel", "A bank submits applications from its outlets or online.")
+    elif actor.kind == ActorKind.USER:
+        if channel not in (Channel.COUNTER, Channel.BANK_OUTLET):
+            raise _invalid("channel", "At a service point the channel is the counter.")
+        if actor.service_point and actor.service_point.bank_id:
+            bank = bank or actor.service_point.bank
+    else:
+        raise _permission_denied(T.SUBMIT)
+    if card_type == CardType.SOCIAL_SECURITY and bank is None:
+        raise _invalid("bank", "A social security card is produced by a partner bank: choose one.")
+    if card_type == CardType.MEDICAL_INSURANCE:
+        bank = None
+    if bank is not None and not bank.active:
+        raise _invalid("bank", "This partner bank does not take applications now.")
+    if channel in ONLINE_CHANNELS and not (liveness_verified and real_name_verified):
+        raise ApplicationError(
+            "An online application needs real-person and real-name verification.",
+            code="online_verification_required",
+            details={
+                field: ["Required for an online application."]
+                for field, passed in (
+                    ("liveness_verified", liveness_verified),
+                    ("real_name_verified", real_name_verified),
+                )
+                if not passed
+            },
+            status=422,
+        )
+    point, collection_point = _submission_points(
+        actor=actor,
+        card_type=card_type,
+        bank=bank,
+        service_point=service_point,
+        collection_point=collection_point,
+    )
+    draft = Card(applicant=applicant, card_type=card_type, bank=bank, service_point=point)
+    if actor.kind == ActorKind.USER and not actor_may(draft, actor, T.SUBMIT):
+        raise _permission_denied(T.SUBMIT)
+    agent = _validated_agent(agent, applicant)
+
+    with transaction.atomic():
+        now = timezone.now()
+        # One submission per person at a time: the second waits here, then sees the first.
+        applicant = Applicant.objects.select_for_update().get(pk=applicant.pk)
+        for live in applicant.cards.filter(card_type=card_type, status__in=LIVE_STATES):
+            live = Card.objects.select_for_update().get(pk=live.pk)
+            expire_card_if_due(live, now=now)
+        if replaces is not None:
+            replaces = Card.objects.select_for_update().get(pk=replaces.pk)
+            if (
+                replaces.applicant_id != applicant.pk
+                or replaces.card_type != card_type
+                or replaces.status != S.CANCELLED
+            ):
+                raise _invalid(
+                    "replaces", "Only the person's own cancelled card of this type is replaced."
+                )
+            if Card.objects.filter(replaces=replaces).exists():
+                raise _invalid("replaces", "That card has been replaced already.")
+        answer = applicant_card_eligibility(applicant, card_type)
+        if not answer:
+            raise ApplicationError(
+                " ".join(reason.message for reason in answer.reasons),
+                code="not_eligible",
+                details=answer.as_details(),
+                status=422,
+            )
+        existing = applicant.cards.filter(card_type=card_type, status__in=LIVE_STATES).first()
+        if existing is not None:
+            raise _duplicate_live_card(existing)
+        card = Card(
+            applicant=applicant,
+            card_type=card_type,
+            bank=bank,
+            service_point=point,
+            collection_point=collection_point,
+            channel=channel,
+            liveness_verified=liveness_verified,
+            real_name_verified=real_name_verified,
+            agent_name=agent.name if agent else "",
+            agent_id_type=agent.id_type if agent else "",
+            agent_id_number=agent.id_number if agent else "",
+            photo_receipt_number=photo_receipt_number.strip(),
+            applied_at=now,
+            replaces=replaces,
+        )
+        try:
+            with transaction.atomic():
+                card.save()
+        except IntegrityError as exc:  # the partial unique index, if a twin slipped past
+            raise _duplicate_live_card(None) from exc
+        actor = Actor(
+            kind=actor.kind,
+            user=actor.user,
+            staff=actor.staff,
+            bank=actor.bank,
+            service_point=actor.service_point or point,
+            channel=channel,
+        )
+        data: dict[str, Any] = {}
+        if agent:
+            data["agent"] = True
+        if replaces is not None:
+            data["replaces"] = str(replaces.public_id)
+        record_transition(
+            card=card, name=T.SUBMIT, from_status="", actor=actor, at=now, now=now, data=data
+        )
+    return card
+
+
+def _duplicate_live_card(existing: Card | None) -> ApplicationError:
+    details = {"card": str(existing.public_id), "status": existing.status} if existing else {}
+    return ApplicationError(
+        "The person already has a live card of this type; withdraw, cancel or replace it first.",
+        code="duplicate_live_card",
+        details=details,
+        status=409,
+    )
+
+
+# --- Verification --
+
+
+def card_verify(*, card: Card, actor: Actor) -> Card:
+    """Check the registration form against the municipal registry (PRODUCT.md, "Applying").
+
+    If the record matches, the card is verified; otherwise it is rejected with the fields that
+    differ, side by side. At a street medical insurance point, verification starts the promise
+    to complete the card within 3 working days.
+    """
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        applicant = card.applicant
+        entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+        if entry is None:
+            return _reject(
+                card, actor, now, reason="No record in the municipal registry.", differences=[]
+            )
+        differences = compare_with_registry(_registration_form(applicant), entry)
+        if differences:
+            return _reject(
+                card,
+                actor,
+                now,
+                reason="The form differs from the municipal registry.",
+                differences=[d.as_dict() for d in differences],
+            )
+        card.verify(at=now, promised_by=_ready_promise(card, now))
+        _save(card, "verified_at", "ready_promised_by")
+        record_transition(
+            card=card, name=T.VERIFY, from_status=S.APPLIED, actor=actor, at=now, now=now
+        )
+        return card
+
+    return _act(card, actor, T.VERIFY, perform)
+
+
+def _ready_promise(card: Card, now: datetime.datetime) -> datetime.date | None:
+    if (
+        card.card_type == CardType.MEDICAL_INSURANCE
+        and card.collection_point.kind == ServicePointKind.STREET_MEDICAL_POINT
+    ):
+        return add_working_days(timezone.localdate(now), settings.MEDICAL_POINT_WORKING_DAYS)
+    return None
+
+
+def _reject(card, actor, now, *, reason: str, differences: list[dict[str, str]]) -> Card:
+    if not actor_may(card, actor, T.REJECT):
+        raise _permission_denied(T.REJECT)
+    card.reject(at=now)
+    _save(card, "closed_at")
+    data = {"differences": differences} if differences else {}
+    record_transition(
+        card=card,
+        name=T.REJECT,
+        from_status=S.APPLIED,
+        actor=actor,
+        at=now,
+        now=now,
+        reason=reason,
+        data=data,
+    )
+    return card
+
+
+def card_reject(
+    *, card: Card, actor: Actor, reason: str, differences: list[dict[str, str]] | None = None
+) -> Card:
+    """Reject an application, with the fields that differ or the reason."""
+    if not reason.strip() and not differences:
+        raise _invalid("reason", "Give the reason or the fields that differ.")
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        return _reject(card, actor, now, reason=reason.strip(), differences=differences or [])
+
+    return _act(card, actor, T.REJECT, perform)
+
+
+def card_withdraw(*, card: Card, actor: Actor, reason: str) -> Card:
+    """The applicant withdrew before the card was issued."""
+    if not reason.strip():
+        raise _invalid("reason", "Give the reason for the withdrawal.")
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        from_status = card.status
+        card.withdraw(at=now)
+        _save(card, "closed_at")
+        record_transition(
+            card=card,
+            name=T.WITHDRAW,
+            from_status=from_status,
+            actor=actor,
+            at=now,
+            now=now,
+            reason=reason.strip(),
+        )
+        return card
+
+    return _act(card, actor, T.WITHDRAW, perform)
+
+
+# --- Production and issue --
+
+
+def card_mark_ready(*, card: Card, actor: Actor, card_number: str) -> Card:
+    """The card is produced (by the bank, or completed by the street medical insurance point) and
+    waits for collection. Records whether the 3-working-day promise was kept."""
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        card.mark_ready(at=now, card_number=_card_number(card_number))
+        _save(card, "ready_at", "card_number", "ready_promise_kept")
+        data: dict[str, Any] = {"card_number": card.card_number}
+        if card.ready_promised_by is not None:
+            data["promised_by"] = card.ready_promised_by.isoformat()
+            data["promise_kept"] = card.ready_promise_kept
+        record_transition(
+            card=card,
+            name=T.MARK_READY,
+            from_status=S.VERIFIED,
+            actor=actor,
+            at=now,
+            now=now,
+            data=data,
+        )
+        return card
+
+    return _act(card, actor, T.MARK_READY, perform)
+
+
+def card_issue_on_the_spot(*, card: Card, actor: Actor, card_number: str) -> Card:
+    """A county medical insurance center settles a medical insurance card on the spot."""
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        if card.card_type != CardType.MEDICAL_INSURANCE:
+            raise _invalid("card_type", "Only a medical insurance card is issued on the spot.")
+        card.issue_on_the_spot(at=now, card_number=_card_number(card_number))
+        _save(card, "ready_at", "issued_at", "card_number")
+        record_transition(
+            card=card,
+            name=T.ISSUE_ON_THE_SPOT,
+            from_status=S.VERIFIED,
+            actor=actor,
+            at=now,
+            now=now,
+            data={"card_number": card.card_number},
+        )
+        return card
+
+    return _act(card, actor, T.ISSUE_ON_THE_SPOT, perform)
+
+
+def card_hand_over(*, card: Card, actor: Actor, id_number: str, receipt_number: str) -> Card:
+    """The holder (or agent) collects the card with the original ID and the application receipt."""
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        _holder_id_matches(card, id_number)
+        if normalise_receipt_number(receipt_number) != card.receipt_number:
+            raise _invalid("receipt_number", "The receipt number is not this card's.")
+        card.hand_over(at=now)
+        _save(card, "issued_at")
+        record_transition(
+            card=card,
+            name=T.HAND_OVER,
+            from_status=S.READY_FOR_COLLECTION,
+            actor=actor,
+            at=now,
+            now=now,
+            data={"original_id_presented": True},
+        )
+        return card
+
+    return _act(card, actor, T.HAND_OVER, perform)
+
+
+# --- Loss, recovery, replacement, cancellation --
+
+
+def card_report_lost_by_phone(
+    *,
+    card: Card,
+    actor: Actor,
+    caller_name: str,
+    caller_id_number: str,
+    contact_phone: str,
+    home_address: str,
+) -> Card:
+    """A hotline pre-report of loss: the caller's name and ID number must be the holder's; valid
+    for PHONE_REPORT_VALIDITY (24 hours), fixed on the card when it is made."""
+    for field, value in (
+        ("caller_name", caller_name),
+        ("contact_phone", contact_phone),
+        ("home_address", home_address),
+    ):
+        if not value.strip():
+            raise _invalid(field, "This is required for a phone report.")
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        applicant = card.applicant
+        if " ".join(caller_name.split()) != " ".join(applicant.name.split()):
+            raise _invalid("caller_name", "The name is not the card holder's.")
+        _holder_id_matches(card, caller_id_number, "caller_id_number")
+        card.report_lost_by_phone(at=now, expires_at=now + settings.PHONE_REPORT_VALIDITY)
+        _save(card, "phone_reported_at", "phone_report_expires_at")
+        record_transition(
+            card=card,
+            name=T.REPORT_LOST_BY_PHONE,
+            from_status=S.ISSUED,
+            actor=actor,
+            at=now,
+            now=now,
+            data={
+                "contact_phone": contact_phone.strip(),
+                "home_address": home_address.strip(),
+                "expires_at": card.phone_report_expires_at.isoformat(),
+            },
+        )
+        return card
+
+    return _act(card, actor, T.REPORT_LOST_BY_PHONE, perform)
+
+
+def card_withdraw_loss_report(*, card: Card, actor: Actor, reason: str = "") -> Card:
+    """The card was found: a phone or written report is withdrawn before it expires."""
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        from_status = card.status
+        card.withdraw_loss_report()
+        _save(card)
+        record_transition(
+            card=card,
+            name=T.WITHDRAW_LOSS_REPORT,
+            from_status=from_status,
+            actor=actor,
+            at=now,
+            now=now,
+            reason=reason.strip() or "Card found.",
+        )
+        return card
+
+    return _act(card, actor, T.WITHDRAW_LOSS_REPORT, perform)
+
+
+def _next_certificate_number(point: ServicePoint, now: datetime.datetime) -> str:
+    day = timezone.localdate(now)
+    counter, _ = LossCertificateCounter.objects.select_for_update().get_or_create(
+        service_point=point, day=day
+    )
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return f"LR-{point.code}-{day:%Y%m%d}-{counter.last_number:04d}"
+
+
+def card_report_lost_in_writing(
+    *,
+    card: Card,
+    actor: Actor,
+    id_number: str,
+    agent: Agent | None = None,
+    request_replacement: bool = False,
+) -> Card:
+    """The formal loss report at a service center (PRODUCT.md): the holder's resident ID seen, or an
+    agent carrying both persons' documents. Issues a numbered certificate; valid for
+    WRITTEN_REPORT_VALIDITY (30 days), after which the card is cancelled automatically. With
+    `request_replacement` the replacement is taken in the same step (the card becomes `replaced`
+    and the new card is linked to it); the card returned is then the new one."""
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        _holder_id_matches(card, id_number)
+        valid_agent = _validated_agent(agent, card.applicant)
+        from_status = card.status
+        card.report_lost_in_writing(
+            at=now,
+            expires_at=now + settings.WRITTEN_REPORT_VALIDITY,
+            certificate_number=_next_certificate_number(actor.service_point, now),
+        )
+        _save(card, "written_reported_at", "written_report_expires_at", "loss_certificate_number")
+        data: dict[str, Any] = {
+            "certificate_number": card.loss_certificate_number,
+            "expires_at": card.written_report_expires_at.isoformat(),
+        }
+        if valid_agent:
+            data["agent"] = True
+        record_transition(
+            card=card,
+            name=T.REPORT_LOST_IN_WRITING,
+            from_status=from_status,
+            actor=actor,
+            at=now,
+            now=now,
+            data=data,
+        )
+        if request_replacement:
+            if not actor_may(card, actor, T.REPLACE):
+                raise _permission_denied(T.REPLACE)
+            return _replace(card, actor, now, reason=ReplacementReason.LOST, note="")
+        return card
+
+    return _act(card, actor, T.REPORT_LOST_IN_WRITING, perform)
+
+
+def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, note: str) -> Card:
+    expected = (
+        ReplacementReason.LOST if card.status == S.WRITTEN_LOST else ReplacementReason.DAMAGED
+    )
+    if reason != expected:
+        raise _invalid(
+            "reason",
+            "A card reported lost in writing is replaced as lost; an issued card only as damaged.",
+        )
+    from_status = card.status
+    card.replace(at=now)
+    _save(card, "closed_at")  # first, so the new card can be the one live card
+    record_transition(
+        card=card,
+        name=T.REPLACE,
+        from_status=from_status,
+        actor=actor,
+        at=now,
+        now=now,
+        reason=note or ReplacementReason(reason).label,
+        data={"replacement_reason": reason},
+    )
+    point = actor.service_point
+    new = Card(
+        applicant=card.applicant,
+        card_type=card.card_type,
+        bank=card.bank,
+        service_point=point,
+        collection_point=card.collection_point
+        if card.card_type == CardType.SOCIAL_SECURITY
+        else point,
+        channel=Channel.COUNTER,
+        replaces=card,
+        applied_at=now,
+    )
+    new.save()
+    record_transition(
+        card=new,
+        name=T.SUBMIT,
+        from_status="",
+        actor=actor,
+        at=now,
+        now=now,
+        data={"replaces": str(card.public_id)},
+    )
+    # The holder's record unchanged in the registry: the new card needs no second verification.
+    applicant = card.applicant
+    entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+    if entry is not None and not compare_with_registry(_registration_form(applicant), entry):
+        new.verify(at=now, promised_by=_ready_promise(new, now))
+        _save(new, "verified_at", "ready_promised_by")
+        record_transition(
+            card=new,
+            name=T.VERIFY,
+            from_status=S.APPLIED,
+            actor=actor,
+            at=now,
+            now=now,
+            data={"automatic": True, "replaces": str(card.public_id)},
+        )
+    return new
+
+
+def card_replace(*, card: Card, actor: Actor, reason: str, note: str = "") -> Card:
+    """Replace a card lost (reported in writing) or damaged (issued); returns the new card, which
+    starts its own lifecycle linked both ways to the old one, in the same transaction."""
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        return _replace(card, actor, now, reason=reason, note=note.strip())
+
+    return _act(card, actor, T.REPLACE, perform)
+
+
+def card_cancel(*, card: Card, actor: Actor, reason: str) -> Card:
+    """A supervisor cancels an issued card (holder deceased, left Shanghai, ...)."""
+    if not reason.strip():
+        raise _invalid("reason", "Give the reason for the cancellation.")
+
+    def perform(card: Card, now: datetime.datetime) -> Card:
+        card.cancel(at=now)
+        _save(card, "closed_at")
+        record_transition(
+            card=card,
+            name=T.CANCEL,
+            from_status=S.ISSUED,
+            actor=actor,
+            at=now,
+            now=now,
+            reason=reason.strip(),
+        )
+        return card
+
+    return _act(card, actor, T.CANCEL, perform)
+
+
+# --- Expiry (the scheduler's own transitions) --
+
+
+def _card_expire(card: Card, actor: Actor, name: str) -> Card:
+    if actor.kind != ActorKind.SYSTEM:
+        raise _permission_denied(name)
+    expiry = EXPIRIES[name]
+    with transaction.atomic():
+        now = timezone.now()
+        locked = Card.objects.select_for_update().get(pk=card.pk)
+        if locked.status != expiry.source:
+            raise _not_allowed(locked, name)
+        if locked.due_expiry(now) != name:
+            raise ApplicationError(
+                "The report has not expired yet.",
+                code="deadline_not_reached",
+                details={"deadline": getattr(locked, expiry.deadline_field).isoformat()},
+                status=409,
+            )
+        expire_batch(expiry, now=now, limit=1, card_ids=[locked.pk])
+        locked.refresh_from_db()
+    return locked
+
+
+def card_lapse_phone_report(*, card: Card, actor: Actor) -> Card:
+    """The 24-hour phone report passed with no written report: the card is issued again."""
+    return _card_expire(card, actor, T.LAPSE_PHONE_REPORT)
+
+
+def card_expire_written_report(*, card: Card, actor: Actor) -> Card:
+    """The 30-day written report passed: the card is cancelled automatically."""
+    return _card_expire(card, actor, T.EXPIRE_WRITTEN_REPORT)
