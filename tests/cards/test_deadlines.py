@@ -1,0 +1,216 @@
+"""Deadlines are in force without the scheduler: with a frozen clock, a passed report shows and acts
+as lapsed or cancelled, whichever path writes it, and the rows are the same either way."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.test import override_settings
+
+from cards import selectors, services
+from cards.choices import CardStatus, TransitionName
+from cards.expiry import EXPIRIES, expire_batch
+from cards.models import Card, CardTransition, OutboxEvent
+from common.errors import ApplicationError
+from tests.cards.conftest import T0, bring_to, eligible_person, report_by_phone, submit
+
+S = CardStatus
+T = TransitionName
+SECOND = datetime.timedelta(seconds=1)
+DAY = datetime.timedelta(hours=24)
+
+
+@pytest.fixture
+def phone_reported(world, card_in):
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        return report_by_phone(world, card)
+
+
+def effective(card: Card, at: datetime.datetime) -> str:
+    return selectors.card_list(now=at).get(pk=card.pk).effective_status
+
+
+def test_a_phone_report_is_live_one_second_before_24_hours_and_lapsed_at_24(phone_reported):
+    card = phone_reported
+    assert card.phone_report_expires_at == T0 + DAY
+    assert effective(card, T0 + DAY - SECOND) == S.PHONE_REPORTED_LOST
+    assert card.effective_status(T0 + DAY - SECOND) == S.PHONE_REPORTED_LOST
+    assert effective(card, T0 + DAY) == S.ISSUED
+    assert card.effective_status(T0 + DAY) == S.ISSUED
+    # Nothing was written: only what anyone sees changed.
+    card.refresh_from_db()
+    assert card.status == S.PHONE_REPORTED_LOST
+
+
+def test_withdrawing_a_phone_report_one_second_before_the_deadline_works(world, phone_reported):
+    with time_machine.travel(T0 + DAY - SECOND, tick=False):
+        card = services.card_withdraw_loss_report(card=phone_reported, actor=world.clerk)
+    assert card.status == S.ISSUED
+    assert card.transitions.order_by("id").last().name == T.WITHDRAW_LOSS_REPORT
+
+
+def test_withdrawing_after_the_deadline_is_refused_and_the_lapse_is_written(world, phone_reported):
+    with time_machine.travel(T0 + DAY, tick=False), pytest.raises(ApplicationError) as exc:
+        services.card_withdraw_loss_report(card=phone_reported, actor=world.clerk)
+    assert exc.value.code == "deadline_passed"
+    card = Card.objects.get(pk=phone_reported.pk)
+    assert card.status == S.ISSUED  # the lapse was committed though the request was refused
+    last = card.transitions.order_by("id").last()
+    assert (last.name, last.from_status, last.to_status) == (
+        T.LAPSE_PHONE_REPORT,
+        S.PHONE_REPORTED_LOST,
+        S.ISSUED,
+    )
+    assert last.at == T0 + DAY and last.actor_kind == "system"
+
+
+def test_a_written_report_after_a_lapsed_phone_report_starts_from_issued(world, phone_reported):
+    with time_machine.travel(T0 + DAY + SECOND, tick=False):
+        card = services.card_report_lost_in_writing(
+            card=phone_reported, actor=world.clerk, id_number=phone_reported.applicant.id_number
+        )
+    names = list(card.transitions.order_by("id").values_list("name", flat=True))
+    assert names[-3:] == [T.REPORT_LOST_BY_PHONE, T.LAPSE_PHONE_REPORT, T.REPORT_LOST_IN_WRITING]
+    assert card.status == S.WRITTEN_LOST
+
+
+def test_a_written_report_cancels_the_card_at_30_days(world, card_in):
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        card = services.card_report_lost_in_writing(
+            card=card, actor=world.clerk, id_number=card.applicant.id_number
+        )
+    deadline = T0 + datetime.timedelta(days=30)
+    assert card.written_report_expires_at == deadline
+    assert effective(card, deadline - SECOND) == S.WRITTEN_LOST
+    assert effective(card, deadline) == S.CANCELLED
+    with time_machine.travel(deadline, tick=False), pytest.raises(ApplicationError) as exc:
+        services.card_replace(card=card, actor=world.clerk, reason="lost")
+    assert exc.value.code == "deadline_passed"
+    card.refresh_from_db()
+    assert card.status == S.CANCELLED and card.closed_at == deadline
+    # After automatic cancellation, a replacement is a new application pointing at the old card.
+    with time_machine.travel(deadline + DAY, tick=False):
+        new = services.card_submit(
+            applicant=card.applicant,
+            card_type=card.card_type,
+            actor=world.clerk,
+            bank=world.bank,
+            collection_point=world.outlet,
+            replaces=card,
+        )
+    assert new.replaces == card and new.status == S.APPLIED
+    card.refresh_from_db()
+    assert card.status == S.CANCELLED and card.replaced_by == new
+
+
+def test_a_changed_validity_setting_changes_no_existing_report(world, card_in):
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        card = report_by_phone(world, card)
+    with override_settings(PHONE_REPORT_VALIDITY=datetime.timedelta(hours=48)):
+        assert effective(card, T0 + DAY) == S.ISSUED
+        other = card_in(S.ISSUED, applicant=eligible_person())
+        with time_machine.travel(T0, tick=False):
+            other = report_by_phone(world, other)
+        assert other.phone_report_expires_at == T0 + 2 * DAY
+
+
+def test_the_sweep_and_the_touch_write_the_same_rows(world, card_in):
+    """One card expired by a service touching it, its twin by the sweep: identical rows."""
+    touched = card_in(S.ISSUED)
+    swept = card_in(S.ISSUED, applicant=eligible_person())
+    with time_machine.travel(T0, tick=False):
+        touched = report_by_phone(world, touched)
+        swept = report_by_phone(world, swept)
+    now = T0 + DAY + datetime.timedelta(minutes=5)
+    with time_machine.travel(now, tick=False):
+        with pytest.raises(ApplicationError):
+            services.card_withdraw_loss_report(card=touched, actor=world.clerk)
+        assert expire_batch(EXPIRIES[T.LAPSE_PHONE_REPORT], now=now) == [swept.pk]
+
+    def rows(card):
+        log = CardTransition.objects.filter(card=card).order_by("id").last()
+        event = OutboxEvent.objects.filter(card=card).order_by("id").last()
+        payload = dict(event.payload, card=None)
+        return (
+            log.name,
+            log.from_status,
+            log.to_status,
+            log.at,
+            log.actor_kind,
+            log.channel,
+            log.data,
+            payload,
+        )
+
+    assert rows(touched) == rows(swept)
+    assert rows(swept)[3] == T0 + DAY
+
+
+def test_the_sweep_takes_only_what_is_due(world, card_in):
+    due = card_in(S.ISSUED)
+    not_yet = card_in(S.ISSUED, applicant=eligible_person())
+    with time_machine.travel(T0, tick=False):
+        due = report_by_phone(world, due)
+    with time_machine.travel(T0 + SECOND, tick=False):
+        not_yet = report_by_phone(world, not_yet)
+    expired = expire_batch(EXPIRIES[T.LAPSE_PHONE_REPORT], now=T0 + DAY)
+    assert expired == [due.pk]
+    assert expire_batch(EXPIRIES[T.LAPSE_PHONE_REPORT], now=T0 + DAY) == []
+    not_yet.refresh_from_db()
+    assert not_yet.status == S.PHONE_REPORTED_LOST
+
+
+def test_a_replacement_links_both_cards_with_complete_logs(world, card_in):
+    old = card_in(S.ISSUED)
+    new = services.card_report_lost_in_writing(
+        card=old, actor=world.clerk, id_number=old.applicant.id_number, request_replacement=True
+    )
+    old.refresh_from_db()
+    assert old.status == S.REPLACED and old.replaced_by == new and new.replaces == old
+    # The holder's record is unchanged in the registry: the new card starts verified.
+    assert new.status == S.VERIFIED and new.bank == old.bank
+    assert new.collection_point == old.collection_point
+    live = Card.objects.filter(
+        applicant=old.applicant,
+        status__in=[s for s in S if s not in {S.CANCELLED, S.REPLACED, S.REJECTED, S.WITHDRAWN}],
+    )
+    assert list(live) == [new]
+    old_log = list(old.transitions.order_by("id").values_list("name", flat=True))
+    assert old_log == [
+        T.SUBMIT,
+        T.VERIFY,
+        T.MARK_READY,
+        T.HAND_OVER,
+        T.REPORT_LOST_IN_WRITING,
+        T.REPLACE,
+    ]
+    new_rows = list(new.transitions.order_by("id"))
+    assert [r.name for r in new_rows] == [T.SUBMIT, T.VERIFY]
+    assert new_rows[0].data["replaces"] == str(old.public_id)
+    assert new_rows[1].data["automatic"] is True
+
+
+def test_a_replacement_starts_applied_when_the_registry_record_changed(world, card_in):
+    from applicants.models import RegistryRecord
+
+    old = card_in(S.ISSUED)
+    RegistryRecord.objects.filter(id_number=old.applicant.id_number).update(
+        hukou_place="上海市黄浦区"
+    )
+    new = services.card_replace(card=old, actor=world.clerk, reason="damaged", note="Bent chip.")
+    assert new.status == S.APPLIED
+    assert old.transitions.order_by("id").last().reason == "Bent chip."
+
+
+def test_log_chains_are_consistent(world, card_in):
+    """Each row's `from` is the previous row's `to`, for every card in this test."""
+    for state in (S.WRITTEN_LOST, S.REPLACED, S.CANCELLED):
+        bring_to(world, submit(world, eligible_person()), state)
+    for card in Card.objects.all():
+        statuses = list(card.transitions.order_by("id").values_list("from_status", "to_status"))
+        for (_, previous_to), (next_from, _) in zip(statuses, statuses[1:], strict=False):
+            assert next_from == previous_to
+        assert statuses[-1][1] == card.status
