@@ -2,6 +2,7 @@
 as lapsed or cancelled, whichever path writes it, and the rows are the same either way."""
 
 import datetime
+import itertools
 
 import pytest
 import time_machine
@@ -211,6 +212,6 @@ def test_log_chains_are_consistent(world, card_in):
         bring_to(world, submit(world, eligible_person()), state)
     for card in Card.objects.all():
         statuses = list(card.transitions.order_by("id").values_list("from_status", "to_status"))
-        for (_, previous_to), (next_from, _) in zip(statuses, statuses[1:], strict=False):
+        for (_, previous_to), (next_from, _) in itertools.pairwise(statuses):
             assert next_from == previous_to
         assert statuses[-1][1] == card.status
