@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from applicants.choices import EnrolmentRoute
 from applicants.models import Applicant, Employer, Employment, InsuranceEnrolment
@@ -42,18 +43,18 @@ def applicant_create(
     applicant.apply_identity_document()
     if Applicant.objects.filter(id_type=applicant.id_type, id_number=applicant.id_number).exists():
         raise ApplicationError(
-            "A person with this identity document already exists.",
+            _("A person with this identity document already exists."),
             code="duplicate_applicant",
-            details={"id_number": ["A person with this identity document already exists."]},
+            details={"id_number": [_("A person with this identity document already exists.")]},
         )
     try:
         with transaction.atomic():
             applicant.save()
     except IntegrityError as exc:  # a concurrent twin won the race
         raise ApplicationError(
-            "A person with this identity document already exists.",
+            _("A person with this identity document already exists."),
             code="duplicate_applicant",
-            details={"id_number": ["A person with this identity document already exists."]},
+            details={"id_number": [_("A person with this identity document already exists.")]},
         ) from exc
     return applicant
 
@@ -80,9 +81,11 @@ def employment_register(*, employment: Employment, registered_on: datetime.date)
     """The employer registered the employee for social insurance."""
     if registered_on < employment.start_date:
         raise ApplicationError(
-            "The registration date is before the start of employment.",
+            _("The registration date is before the start of employment."),
             code="invalid",
-            details={"registered_on": ["The registration date is before the start of employment."]},
+            details={
+                "registered_on": [_("The registration date is before the start of employment.")]
+            },
         )
     employment.registered_on = registered_on
     employment.save(update_fields=["registered_on"])
@@ -109,9 +112,9 @@ def enrolment_create(
         employment is None or employment.applicant_id != applicant.pk
     ):
         raise ApplicationError(
-            "Enrolment through an employer names one of the person's employments.",
+            _("Enrolment through an employer names one of the person's employments."),
             code="invalid",
-            details={"employment": ["Name one of the person's employments."]},
+            details={"employment": [_("Name one of the person's employments.")]},
         )
     return InsuranceEnrolment.objects.create(
         applicant=applicant,

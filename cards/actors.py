@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from agencies.models import PartnerBank, ServicePoint, Staff
 from cards.choices import ActorKind, Channel
 from common.errors import ApplicationError
@@ -25,7 +27,7 @@ class Actor:
         staff = getattr(user, "staff", None) if user is not None else None
         if staff is None:
             raise ApplicationError(
-                "Only staff of a service point or a bank can act on cards.",
+                _("Only staff of a service point or a bank can act on cards."),
                 code="permission_denied",
                 status=403,
             )

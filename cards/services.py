@@ -28,6 +28,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_fsm import can_proceed
 
 from agencies.choices import ServicePointKind
@@ -81,7 +83,8 @@ def _invalid(field: str, message: str) -> ApplicationError:
 
 def _not_allowed(card: Card, name: str) -> ApplicationError:
     return ApplicationError(
-        f"Not allowed for a card in the state {S(card.status).label!s}: {T(name).label!s}.",
+        _("Not allowed for a card in the state %(status)s: %(transition)s.")
+        % {"status": S(card.status).label, "transition": T(name).label},
         code="transition_not_allowed",
         details={"status": card.status, "transition": name},
         status=409,
@@ -90,7 +93,7 @@ def _not_allowed(card: Card, name: str) -> ApplicationError:
 
 def _permission_denied(name: str) -> ApplicationError:
     return ApplicationError(
-        "You may not do this here, or not to this card.",
+        _("You may not do this here, or not to this card."),
         code="permission_denied",
         details={"transition": name},
         status=403,
@@ -105,12 +108,15 @@ def _deadline_passed(card: Card, expired: str) -> ApplicationError:
     )
     shown = timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M")
     if expired == T.LAPSE_PHONE_REPORT:
-        message = f"The phone report lapsed at {shown}; the card is issued again."
+        message = _("The phone report lapsed at %(deadline)s; the card is issued again.") % {
+            "deadline": shown
+        }
     else:
-        message = (
-            f"The written report expired at {shown} and the card was cancelled automatically. "
-            "A replacement is now a new application that points at the cancelled card."
-        )
+        message = _(
+            "The written report expired at %(deadline)s and the card was cancelled "
+            "automatically. A replacement is now a new application that points at the "
+            "cancelled card."
+        ) % {"deadline": shown}
     return ApplicationError(
         message,
         code="deadline_passed",
@@ -162,9 +168,9 @@ def _save(card: Card, *fields: str) -> None:
 def _card_number(value: str) -> str:
     number = normalise_id_number(value)
     if not CARD_NUMBER.match(number):
-        raise _invalid("card_number", "A card number has 6 to 20 letters and digits.")
+        raise _invalid("card_number", _("A card number has 6 to 20 letters and digits."))
     if Card.objects.filter(card_number=number).exists():
-        raise _invalid("card_number", "This card number is already on another card.")
+        raise _invalid("card_number", _("This card number is already on another card."))
     return number
 
 
@@ -172,19 +178,19 @@ def _validated_agent(agent: Agent | None, applicant: Applicant) -> Agent | None:
     if agent is None:
         return None
     if not agent.name.strip():
-        raise _invalid("agent_name", "The entrusted agent's name is required.")
+        raise _invalid("agent_name", _("The entrusted agent's name is required."))
     try:
         facts = validate_identity_document(agent.id_type, agent.id_number)
     except ValidationError as exc:
         messages = exc.message_dict.get("id_number") or exc.messages
         raise ApplicationError(
-            "The entrusted agent's document is not valid.",
+            _("The entrusted agent's document is not valid."),
             code="invalid",
             details={"agent_id_number": messages},
             status=422,
         ) from exc
     if agent.id_type == applicant.id_type and facts.number == applicant.id_number:
-        raise _invalid("agent_id_number", "The entrusted agent cannot be the applicant.")
+        raise _invalid("agent_id_number", _("The entrusted agent cannot be the applicant."))
     return Agent(agent.name.strip(), agent.id_type, facts.number)
 
 
@@ -195,7 +201,7 @@ def _registration_form(applicant: Applicant) -> dict[str, Any]:
 
 def _holder_id_matches(card: Card, presented: str, field: str = "id_number") -> None:
     if normalise_id_number(presented) != card.applicant.id_number:
-        raise _invalid(field, "The identity document presented is not the card holder's.")
+        raise _invalid(field, _("The identity document presented is not the card holder's."))
 
 
 # --- Submit --
@@ -211,14 +217,14 @@ def _submission_points(
 ) -> tuple[ServicePoint, ServicePoint]:
     point = actor.service_point if actor.kind == ActorKind.USER else service_point
     if point is None:
-        raise _invalid("service_point", "Name the service point (outlet) of the application.")
+        raise _invalid("service_point", _("Name the service point (outlet) of the application."))
     if actor.kind == ActorKind.BANK and point.bank_id != actor.bank.pk:
-        raise _invalid("service_point", "The outlet is not one of this bank's outlets.")
+        raise _invalid("service_point", _("The outlet is not one of this bank's outlets."))
     if card_type not in POINT_KIND_CARD_TYPES.get(point.kind, frozenset()):
         raise _invalid(
             "card_type",
-            f"A {ServicePointKind(point.kind).label.lower()} does not take applications for "
-            f"this card type.",
+            _("A %(kind)s does not take applications for this card type.")
+            % {"kind": ServicePointKind(point.kind).label},
         )
     if card_type == CardType.SOCIAL_SECURITY:
         # The card is also a bank card: collected at an outlet of the chosen bank.
@@ -226,12 +232,12 @@ def _submission_points(
         if collection_point is None or collection_point.bank_id != bank.pk:
             raise _invalid(
                 "collection_point",
-                "A social security card is collected at an outlet of its partner bank.",
+                _("A social security card is collected at an outlet of its partner bank."),
             )
     else:
         collection_point = collection_point or point
     if not collection_point.active:
-        raise _invalid("collection_point", "The collection point is closed.")
+        raise _invalid("collection_point", _("The collection point is closed."))
     return point, collection_point
 
 
@@ -258,31 +264,33 @@ def card_submit(
     application that `replaces` the cancelled card.
     """
     if card_type not in CardType.values:
-        raise _invalid("card_type", "Unknown card type.")
+        raise _invalid("card_type", _("Unknown card type."))
     channel = channel or actor.channel
     if actor.kind == ActorKind.BANK:
         bank = actor.bank
         if channel not in BANK_CHANNELS:
-            raise _invalid("channel", "A bank submits applications from its outlets or online.")
+            raise _invalid("channel", _("A bank submits applications from its outlets or online."))
     elif actor.kind == ActorKind.USER:
         if channel not in (Channel.COUNTER, Channel.BANK_OUTLET):
-            raise _invalid("channel", "At a service point the channel is the counter.")
+            raise _invalid("channel", _("At a service point the channel is the counter."))
         if actor.service_point and actor.service_point.bank_id:
             bank = bank or actor.service_point.bank
     else:
         raise _permission_denied(T.SUBMIT)
     if card_type == CardType.SOCIAL_SECURITY and bank is None:
-        raise _invalid("bank", "A social security card is produced by a partner bank: choose one.")
+        raise _invalid(
+            "bank", _("A social security card is produced by a partner bank: choose one.")
+        )
     if card_type == CardType.MEDICAL_INSURANCE:
         bank = None
     if bank is not None and not bank.active:
-        raise _invalid("bank", "This partner bank does not take applications now.")
+        raise _invalid("bank", _("This partner bank does not take applications now."))
     if channel in ONLINE_CHANNELS and not (liveness_verified and real_name_verified):
         raise ApplicationError(
-            "An online application needs real-person and real-name verification.",
+            _("An online application needs real-person and real-name verification."),
             code="online_verification_required",
             details={
-                field: ["Required for an online application."]
+                field: [_("Required for an online application.")]
                 for field, passed in (
                     ("liveness_verified", liveness_verified),
                     ("real_name_verified", real_name_verified),
@@ -318,10 +326,10 @@ def card_submit(
                 or replaces.status != S.CANCELLED
             ):
                 raise _invalid(
-                    "replaces", "Only the person's own cancelled card of this type is replaced."
+                    "replaces", _("Only the person's own cancelled card of this type is replaced.")
                 )
             if Card.objects.filter(replaces=replaces).exists():
-                raise _invalid("replaces", "That card has been replaced already.")
+                raise _invalid("replaces", _("That card has been replaced already."))
         answer = applicant_card_eligibility(applicant, card_type)
         if not answer:
             raise ApplicationError(
@@ -376,7 +384,7 @@ def card_submit(
 def _duplicate_live_card(existing: Card | None) -> ApplicationError:
     details = {"card": str(existing.public_id), "status": existing.status} if existing else {}
     return ApplicationError(
-        "The person already has a live card of this type; withdraw, cancel or replace it first.",
+        _("The person already has a live card of this type; withdraw, cancel or replace it first."),
         code="duplicate_live_card",
         details=details,
         status=409,
@@ -399,7 +407,11 @@ def card_verify(*, card: Card, actor: Actor) -> Card:
         entry = get_registry().lookup(applicant.id_type, applicant.id_number)
         if entry is None:
             return _reject(
-                card, actor, now, reason="No record in the municipal registry.", differences=[]
+                card,
+                actor,
+                now,
+                reason=gettext_noop("No record in the municipal registry."),
+                differences=[],
             )
         differences = compare_with_registry(_registration_form(applicant), entry)
         if differences:
@@ -407,7 +419,7 @@ def card_verify(*, card: Card, actor: Actor) -> Card:
                 card,
                 actor,
                 now,
-                reason="The form differs from the municipal registry.",
+                reason=gettext_noop("The form differs from the municipal registry."),
                 differences=[d.as_dict() for d in differences],
             )
         card.verify(at=now, promised_by=_ready_promise(card, now))
@@ -453,7 +465,7 @@ def card_reject(
 ) -> Card:
     """Reject an application, with the fields that differ or the reason."""
     if not reason.strip() and not differences:
-        raise _invalid("reason", "Give the reason or the fields that differ.")
+        raise _invalid("reason", _("Give the reason or the fields that differ."))
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         return _reject(card, actor, now, reason=reason.strip(), differences=differences or [])
@@ -464,7 +476,7 @@ def card_reject(
 def card_withdraw(*, card: Card, actor: Actor, reason: str) -> Card:
     """The applicant withdrew before the card was issued."""
     if not reason.strip():
-        raise _invalid("reason", "Give the reason for the withdrawal.")
+        raise _invalid("reason", _("Give the reason for the withdrawal."))
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         from_status = card.status
@@ -517,7 +529,7 @@ def card_issue_on_the_spot(*, card: Card, actor: Actor, card_number: str) -> Car
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         if card.card_type != CardType.MEDICAL_INSURANCE:
-            raise _invalid("card_type", "Only a medical insurance card is issued on the spot.")
+            raise _invalid("card_type", _("Only a medical insurance card is issued on the spot."))
         card.issue_on_the_spot(at=now, card_number=_card_number(card_number))
         _save(card, "ready_at", "issued_at", "card_number")
         record_transition(
@@ -540,7 +552,7 @@ def card_hand_over(*, card: Card, actor: Actor, id_number: str, receipt_number: 
     def perform(card: Card, now: datetime.datetime) -> Card:
         _holder_id_matches(card, id_number)
         if normalise_receipt_number(receipt_number) != card.receipt_number:
-            raise _invalid("receipt_number", "The receipt number is not this card's.")
+            raise _invalid("receipt_number", _("The receipt number is not this card's."))
         card.hand_over(at=now)
         _save(card, "issued_at")
         record_transition(
@@ -577,12 +589,12 @@ def card_report_lost_by_phone(
         ("home_address", home_address),
     ):
         if not value.strip():
-            raise _invalid(field, "This is required for a phone report.")
+            raise _invalid(field, _("This is required for a phone report."))
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         applicant = card.applicant
         if " ".join(caller_name.split()) != " ".join(applicant.name.split()):
-            raise _invalid("caller_name", "The name is not the card holder's.")
+            raise _invalid("caller_name", _("The name is not the card holder's."))
         _holder_id_matches(card, caller_id_number, "caller_id_number")
         card.report_lost_by_phone(at=now, expires_at=now + settings.PHONE_REPORT_VALIDITY)
         _save(card, "phone_reported_at", "phone_report_expires_at")
@@ -618,7 +630,7 @@ def card_withdraw_loss_report(*, card: Card, actor: Actor, reason: str = "") -> 
             actor=actor,
             at=now,
             now=now,
-            reason=reason.strip() or "Card found.",
+            reason=reason.strip() or gettext_noop("Card found."),
         )
         return card
 
@@ -627,7 +639,7 @@ def card_withdraw_loss_report(*, card: Card, actor: Actor, reason: str = "") -> 
 
 def _next_certificate_number(point: ServicePoint, now: datetime.datetime) -> str:
     day = timezone.localdate(now)
-    counter, _ = LossCertificateCounter.objects.select_for_update().get_or_create(
+    counter, _created = LossCertificateCounter.objects.select_for_update().get_or_create(
         service_point=point, day=day
     )
     counter.last_number += 1
@@ -690,7 +702,10 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
     if reason != expected:
         raise _invalid(
             "reason",
-            "A card reported lost in writing is replaced as lost; an issued card only as damaged.",
+            _(
+                "A card reported lost in writing is replaced as lost; an issued card only as "
+                "damaged."
+            ),
         )
     from_status = card.status
     card.replace(at=now)
@@ -759,7 +774,7 @@ def card_replace(*, card: Card, actor: Actor, reason: str, note: str = "") -> Ca
 def card_cancel(*, card: Card, actor: Actor, reason: str) -> Card:
     """A supervisor cancels an issued card (holder deceased, left Shanghai, ...)."""
     if not reason.strip():
-        raise _invalid("reason", "Give the reason for the cancellation.")
+        raise _invalid("reason", _("Give the reason for the cancellation."))
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         card.cancel(at=now)
@@ -792,7 +807,7 @@ def _card_expire(card: Card, actor: Actor, name: str) -> Card:
             raise _not_allowed(locked, name)
         if locked.due_expiry(now) != name:
             raise ApplicationError(
-                "The report has not expired yet.",
+                _("The report has not expired yet."),
                 code="deadline_not_reached",
                 details={"deadline": getattr(locked, expiry.deadline_field).isoformat()},
                 status=409,
