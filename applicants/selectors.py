@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from applicants.identity import normalise_id_number
@@ -24,11 +24,12 @@ def applicant_get(*, id_type: str, id_number: str) -> Applicant | None:
 
 def employment_overdue_list(*, on: datetime.date | None = None) -> QuerySet[Employment]:
     """Employments their employer has not registered for social insurance by the 30-day deadline
-    (Social Insurance Law art. 58), oldest deadline first."""
+    (Social Insurance Law art. 58), oldest deadline first. An employment that has ended is not
+    listed; a fixed-term one still running (an end date from `on`) is."""
     on = on or timezone.localdate()
     return (
         Employment.objects.filter(registered_on__isnull=True, registration_deadline__lt=on)
-        .filter(end_date__isnull=True)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
         .select_related("employer", "applicant")
         .order_by("registration_deadline", "pk")
     )

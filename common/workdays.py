@@ -19,6 +19,14 @@ def _is_weekday(day: datetime.date) -> bool:
     return day.weekday() < 5
 
 
+def _warn_no_schedule(year: int) -> None:
+    logger.warning(
+        "No holiday schedule for %s: counting Monday to Friday as working days. "
+        "Add the official schedule in the admin (holiday calendar years).",
+        year,
+    )
+
+
 def add_working_days(start: datetime.date, days: int) -> datetime.date:
     """The date `days` Chinese working days after `start` (start itself is not counted).
 
@@ -45,11 +53,7 @@ def add_working_days(start: datetime.date, days: int) -> datetime.date:
         day += datetime.timedelta(days=1)
         if day.year not in known_years and day.year not in warned:
             warned.add(day.year)
-            logger.warning(
-                "No holiday schedule for %s: counting Monday to Friday as working days. "
-                "Add the official schedule in the admin (holiday calendar years).",
-                day.year,
-            )
+            _warn_no_schedule(day.year)
         is_working = exceptions.get(day, _is_weekday(day))
         if is_working:
             remaining -= 1
@@ -61,6 +65,8 @@ def is_working_day(day: datetime.date) -> bool:
     exception = CalendarDay.objects.filter(date=day).values_list("is_working_day", flat=True)
     for value in exception:
         return value
+    if not CalendarYear.objects.filter(year=day.year).exists():
+        _warn_no_schedule(day.year)
     return _is_weekday(day)
 
 

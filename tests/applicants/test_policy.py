@@ -1,0 +1,391 @@
+"""The eligibility tables (applicants/policy.py): every rule, both answers, every reason at once."""
+
+import datetime
+
+import pytest
+import time_machine
+
+from applicants.choices import EnrolmentRoute, IdDocumentType, Insurance, Sex
+from applicants.policy import (
+    CARD_RULES,
+    ENROLMENT_RULES,
+    Answer,
+    PersonFacts,
+    Reason,
+    applicant_card_eligibility,
+    card_eligibility,
+    enrolment_eligibility,
+    person_facts,
+)
+from cards.choices import CardType
+from tests.factories import ApplicantFactory, EmploymentFactory, EnrolmentFactory
+
+SS = CardType.SOCIAL_SECURITY
+MED = CardType.MEDICAL_INSURANCE
+EMPLOYER = EnrolmentRoute.EMPLOYER
+INDIVIDUAL = EnrolmentRoute.INDIVIDUAL
+BOTH = frozenset({Insurance.PENSION, Insurance.MEDICAL})
+ALL_FIVE = frozenset(Insurance)
+
+# What a clerk reads out, by code.
+MESSAGES = {
+    "not_insured": "The person takes part in no social insurance; enrol them first.",
+    "foreign_national_needs_employer": (
+        "A foreign national is insured only through an employer in Shanghai."
+    ),
+    "non_hukou_needs_employer": (
+        "A person without Shanghai household registration is insured only through an employer."
+    ),
+    "social_security_card_needs_hukou": (
+        "A person without Shanghai household registration is issued a medical insurance card, "
+        "not a social security card."
+    ),
+    "no_medical_insurance": "A medical insurance card needs basic medical insurance.",
+    "individual_insurance_not_offered": (
+        "As an individual a person may join only pension and medical insurance."
+    ),
+    "individual_needs_shanghai_hukou": (
+        "Individual enrolment is only at the social security office of the person's household "
+        "registration, so it needs Shanghai household registration."
+    ),
+    "no_employment": "Enrolment through an employer needs a current employment.",
+}
+
+
+def facts(
+    *,
+    hukou: bool = True,
+    foreign: bool = False,
+    employed: bool = False,
+    via_employer: frozenset = frozenset(),
+    individually: frozenset = frozenset(),
+) -> PersonFacts:
+    return PersonFacts(
+        shanghai_hukou=hukou,
+        foreign_national=foreign,
+        employed=employed,
+        insured_via_employer=frozenset(via_employer),
+        insured_individually=frozenset(individually),
+    )
+
+
+def reasons(*codes: str) -> tuple[Reason, ...]:
+    return tuple(Reason(code, MESSAGES[code]) for code in codes)
+
+
+# Shorthands for realistic people.
+HUKOU_INDIVIDUAL = facts(individually=BOTH)
+HUKOU_EMPLOYEE = facts(employed=True, via_employer=ALL_FIVE)
+MIGRANT_EMPLOYEE = facts(hukou=False, employed=True, via_employer=ALL_FIVE)
+FOREIGN_EMPLOYEE = facts(hukou=False, foreign=True, employed=True, via_employer=ALL_FIVE)
+
+
+def test_every_rule_in_the_tables_is_covered_here():
+    """A new rule must come with its rows in the tests below."""
+    assert [r.code for r in CARD_RULES] == [
+        "not_insured",
+        "foreign_national_needs_employer",
+        "non_hukou_needs_employer",
+        "social_security_card_needs_hukou",
+        "no_medical_insurance",
+    ]
+    assert [r.code for r in ENROLMENT_RULES] == [
+        "individual_insurance_not_offered",
+        "individual_needs_shanghai_hukou",
+        "foreign_national_needs_employer",
+        "no_employment",
+    ]
+    assert {str(r.message) for r in CARD_RULES + ENROLMENT_RULES} == set(MESSAGES.values())
+
+
+# --- cards: one row per rule, refused by that rule alone, and the nearest eligible person --------
+
+CARD_ROWS = [
+    # rule, card type, refused person, eligible person
+    ("not_insured", SS, facts(), HUKOU_INDIVIDUAL),
+    (
+        "foreign_national_needs_employer",
+        MED,
+        facts(hukou=False, foreign=True, individually={Insurance.MEDICAL}),
+        facts(hukou=False, foreign=True, employed=True, via_employer={Insurance.MEDICAL}),
+    ),
+    (
+        "non_hukou_needs_employer",
+        MED,
+        facts(hukou=False, individually={Insurance.MEDICAL}),
+        facts(hukou=False, employed=True, via_employer={Insurance.MEDICAL}),
+    ),
+    ("social_security_card_needs_hukou", SS, MIGRANT_EMPLOYEE, HUKOU_EMPLOYEE),
+    (
+        "no_medical_insurance",
+        MED,
+        facts(individually={Insurance.PENSION}),
+        facts(individually={Insurance.PENSION, Insurance.MEDICAL}),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "card_type", "refused", "eligible"), CARD_ROWS, ids=[r[0] for r in CARD_ROWS]
+)
+def test_card_rule_refuses_and_allows(code, card_type, refused, eligible):
+    answer = card_eligibility(refused, card_type)
+    assert not answer
+    assert answer.eligible is False
+    assert answer.reasons == reasons(code)
+
+    answer = card_eligibility(eligible, card_type)
+    assert answer
+    assert answer.reasons == ()
+
+
+@pytest.mark.parametrize(
+    ("person", "card_type"),
+    [
+        (HUKOU_INDIVIDUAL, SS),
+        (HUKOU_INDIVIDUAL, MED),
+        (HUKOU_EMPLOYEE, SS),
+        (HUKOU_EMPLOYEE, MED),
+        (MIGRANT_EMPLOYEE, MED),
+        (FOREIGN_EMPLOYEE, MED),
+        # individual pension alone suffices for a social security card
+        (facts(individually={Insurance.PENSION}), SS),
+        # insured through a past employer's enrolment still running, not employed today
+        (facts(hukou=False, via_employer={Insurance.MEDICAL}), MED),
+    ],
+)
+def test_card_eligible_people(person, card_type):
+    assert card_eligibility(person, card_type) == Answer()
+
+
+@pytest.mark.parametrize(
+    ("person", "card_type", "codes"),
+    [
+        # the social security card rule does not refuse a medical insurance card, and vice versa
+        (MIGRANT_EMPLOYEE, SS, ("social_security_card_needs_hukou",)),
+        (FOREIGN_EMPLOYEE, SS, ("social_security_card_needs_hukou",)),
+        (facts(individually={Insurance.PENSION}), MED, ("no_medical_insurance",)),
+        # nobody: every reason at once, in the table's order
+        (facts(), MED, ("not_insured", "no_medical_insurance")),
+        (
+            facts(hukou=False),
+            SS,
+            ("not_insured", "non_hukou_needs_employer", "social_security_card_needs_hukou"),
+        ),
+        (
+            facts(hukou=False),
+            MED,
+            ("not_insured", "non_hukou_needs_employer", "no_medical_insurance"),
+        ),
+        (
+            facts(hukou=False, foreign=True, employed=True),
+            SS,
+            ("not_insured", "foreign_national_needs_employer", "social_security_card_needs_hukou"),
+        ),
+        (
+            facts(hukou=False, foreign=True, individually={Insurance.PENSION}),
+            MED,
+            ("foreign_national_needs_employer", "no_medical_insurance"),
+        ),
+    ],
+)
+def test_card_refusals_list_every_reason(person, card_type, codes):
+    answer = card_eligibility(person, card_type)
+    assert answer.reasons == reasons(*codes)
+    assert answer.as_details() == {
+        "reasons": [{"code": code, "message": MESSAGES[code]} for code in codes]
+    }
+
+
+def test_insured_is_the_union_of_both_routes():
+    person = facts(via_employer={Insurance.WORK_INJURY}, individually={Insurance.PENSION})
+    assert person.insured == {Insurance.WORK_INJURY, Insurance.PENSION}
+
+
+# --- enrolment ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "insurance", [Insurance.WORK_INJURY, Insurance.UNEMPLOYMENT, Insurance.MATERNITY]
+)
+def test_individual_may_not_join_work_injury_unemployment_or_maternity(insurance):
+    answer = enrolment_eligibility(facts(), insurance, INDIVIDUAL)
+    assert answer.reasons == reasons("individual_insurance_not_offered")
+    # through an employer, the same person may
+    assert enrolment_eligibility(facts(employed=True), insurance, EMPLOYER)
+
+
+@pytest.mark.parametrize("insurance", [Insurance.PENSION, Insurance.MEDICAL])
+def test_individual_with_shanghai_hukou_may_join_pension_and_medical(insurance):
+    assert enrolment_eligibility(facts(), insurance, INDIVIDUAL) == Answer()
+
+
+def test_individual_enrolment_needs_shanghai_hukou():
+    answer = enrolment_eligibility(facts(hukou=False), Insurance.MEDICAL, INDIVIDUAL)
+    assert answer.reasons == reasons("individual_needs_shanghai_hukou")
+    assert enrolment_eligibility(facts(hukou=True), Insurance.MEDICAL, INDIVIDUAL)
+
+
+def test_foreign_national_may_not_enrol_as_an_individual():
+    foreign = facts(hukou=False, foreign=True, employed=True)
+    answer = enrolment_eligibility(foreign, Insurance.PENSION, INDIVIDUAL)
+    assert answer.reasons == reasons(
+        "individual_needs_shanghai_hukou", "foreign_national_needs_employer"
+    )
+    # the rule by itself, whatever the other facts
+    alone = enrolment_eligibility(facts(foreign=True), Insurance.PENSION, INDIVIDUAL)
+    assert alone.reasons == reasons("foreign_national_needs_employer")
+    # through the employer they may
+    assert enrolment_eligibility(foreign, Insurance.PENSION, EMPLOYER) == Answer()
+
+
+def test_enrolment_through_an_employer_needs_a_current_employment():
+    answer = enrolment_eligibility(facts(), Insurance.WORK_INJURY, EMPLOYER)
+    assert answer.reasons == reasons("no_employment")
+    assert enrolment_eligibility(facts(employed=True), Insurance.WORK_INJURY, EMPLOYER)
+
+
+@pytest.mark.parametrize("insurance", sorted(Insurance))
+def test_employees_may_join_all_five_whoever_they_are(insurance):
+    for person in (HUKOU_EMPLOYEE, MIGRANT_EMPLOYEE, FOREIGN_EMPLOYEE):
+        assert enrolment_eligibility(person, insurance, EMPLOYER) == Answer()
+
+
+def test_enrolment_refusal_lists_every_reason():
+    foreign = facts(hukou=False, foreign=True)
+    answer = enrolment_eligibility(foreign, Insurance.MATERNITY, INDIVIDUAL)
+    codes = (
+        "individual_insurance_not_offered",
+        "individual_needs_shanghai_hukou",
+        "foreign_national_needs_employer",
+    )
+    assert answer.reasons == reasons(*codes)
+    assert answer.as_details() == {
+        "reasons": [{"code": code, "message": MESSAGES[code]} for code in codes]
+    }
+
+
+# --- person_facts: from the database ------------------------------------------------------------
+
+ON = datetime.date(2025, 6, 1)
+
+
+@pytest.mark.django_db
+def test_person_facts_counts_only_what_is_active_on_the_day(django_assert_num_queries):
+    applicant = ApplicantFactory(shanghai_hukou=True)
+    current = EmploymentFactory(applicant=applicant, start_date=datetime.date(2025, 1, 1))
+    EmploymentFactory(  # ended
+        applicant=applicant,
+        start_date=datetime.date(2020, 1, 1),
+        end_date=datetime.date(2024, 12, 31),
+    )
+    EnrolmentFactory(
+        applicant=applicant,
+        insurance=Insurance.WORK_INJURY,
+        route=EMPLOYER,
+        employment=current,
+        start_date=datetime.date(2025, 1, 1),
+    )
+    EnrolmentFactory(  # expired
+        applicant=applicant,
+        insurance=Insurance.MEDICAL,
+        route=INDIVIDUAL,
+        start_date=datetime.date(2020, 1, 1),
+        end_date=datetime.date(2025, 5, 31),
+    )
+    EnrolmentFactory(  # starts later
+        applicant=applicant,
+        insurance=Insurance.PENSION,
+        route=INDIVIDUAL,
+        start_date=datetime.date(2025, 6, 2),
+    )
+    with django_assert_num_queries(2):
+        result = person_facts(applicant, on=ON)
+    assert result == PersonFacts(
+        shanghai_hukou=True,
+        foreign_national=False,
+        employed=True,
+        insured_via_employer=frozenset({Insurance.WORK_INJURY}),
+        insured_individually=frozenset(),
+    )
+    # On the last day of the medical enrolment, it still counts.
+    assert person_facts(applicant, on=datetime.date(2025, 5, 31)).insured_individually == {
+        Insurance.MEDICAL
+    }
+
+
+@pytest.mark.django_db
+def test_person_facts_ended_employment_is_not_employed():
+    applicant = ApplicantFactory()
+    EmploymentFactory(
+        applicant=applicant,
+        start_date=datetime.date(2024, 1, 1),
+        end_date=datetime.date(2025, 5, 31),
+    )
+    assert person_facts(applicant, on=ON).employed is False
+    assert person_facts(applicant, on=datetime.date(2025, 5, 31)).employed is True
+    assert person_facts(applicant, on=datetime.date(2023, 12, 31)).employed is False
+
+
+@pytest.mark.django_db
+def test_person_facts_of_a_foreign_national():
+    applicant = ApplicantFactory(
+        name="John Smith",
+        id_type=IdDocumentType.PASSPORT,
+        id_number="E12345678",
+        nationality="USA",
+        shanghai_hukou=False,
+        hukou_place="",
+        sex=Sex.MALE,
+        birth_date=datetime.date(1985, 4, 1),
+    )
+    result = person_facts(applicant, on=ON)
+    assert (result.foreign_national, result.shanghai_hukou, result.employed) == (
+        True,
+        False,
+        False,
+    )
+    assert result.insured == frozenset()
+
+
+@pytest.mark.django_db
+def test_applicant_card_eligibility_uses_today_in_shanghai():
+    applicant = ApplicantFactory(shanghai_hukou=True)
+    EnrolmentFactory(
+        applicant=applicant,
+        insurance=Insurance.MEDICAL,
+        route=INDIVIDUAL,
+        start_date=datetime.date(2024, 1, 1),
+        end_date=datetime.date(2025, 5, 31),
+    )
+    shanghai = datetime.timezone(datetime.timedelta(hours=8))
+    # 23:30 on 31 May in Shanghai: the enrolment's last day.
+    with time_machine.travel(datetime.datetime(2025, 5, 31, 23, 30, tzinfo=shanghai), tick=False):
+        assert applicant_card_eligibility(applicant, MED) == Answer()
+    # 00:30 on 1 June in Shanghai, still 31 May in UTC: expired.
+    with time_machine.travel(datetime.datetime(2025, 6, 1, 0, 30, tzinfo=shanghai), tick=False):
+        answer = applicant_card_eligibility(applicant, MED)
+    assert answer.reasons == reasons("not_insured", "no_medical_insurance")
+    assert answer.as_details()["reasons"][0] == {
+        "code": "not_insured",
+        "message": MESSAGES["not_insured"],
+    }
+
+
+@pytest.mark.django_db
+def test_applicant_card_eligibility_migrant_employee_gets_a_medical_card_only():
+    applicant = ApplicantFactory(shanghai_hukou=False, hukou_place="安徽省合肥市")
+    employment = EmploymentFactory(applicant=applicant, start_date=datetime.date(2024, 1, 1))
+    for insurance in (Insurance.PENSION, Insurance.MEDICAL):
+        EnrolmentFactory(
+            applicant=applicant,
+            insurance=insurance,
+            route=EMPLOYER,
+            employment=employment,
+            start_date=datetime.date(2024, 1, 1),
+        )
+    noon = datetime.datetime(2025, 6, 1, 12, tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
+    with time_machine.travel(noon, tick=False):
+        assert applicant_card_eligibility(applicant, MED)
+        answer = applicant_card_eligibility(applicant, SS)
+    assert answer.reasons == reasons("social_security_card_needs_hukou")
