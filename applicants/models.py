@@ -152,7 +152,7 @@ class Employer(models.Model):
         try:
             self.uscc = validate_uscc(self.uscc)
         except ValidationError as exc:
-            raise ValidationError({"uscc": exc.messages}) from exc
+            raise ValidationError({"uscc": exc.error_list}) from exc
 
 
 class Employment(models.Model):

@@ -64,8 +64,20 @@ def employer_create(
 ) -> Employer:
     """Create an employer; the Unified Social Credit Code is validated (GB 32100)."""
     employer = Employer(name=name.strip(), uscc=uscc, kind=kind, district=district, address=address)
-    employer.save()
+    employer.clean()
+    if Employer.objects.filter(uscc=employer.uscc).exists():
+        raise _duplicate_employer()
+    try:
+        with transaction.atomic():
+            employer.save()
+    except IntegrityError as exc:  # a concurrent twin won the race
+        raise _duplicate_employer() from exc
     return employer
+
+
+def _duplicate_employer() -> ApplicationError:
+    message = _("An employer with this unified social credit code already exists.")
+    return ApplicationError(message, code="duplicate_employer", details={"uscc": [message]})
 
 
 def employment_create(
@@ -109,12 +121,14 @@ def enrolment_create(
             details=answer.as_details(),
         )
     if route == EnrolmentRoute.EMPLOYER and (
-        employment is None or employment.applicant_id != applicant.pk
+        employment is None
+        or employment.applicant_id != applicant.pk
+        or not employment.is_active_on(start_date)
     ):
         raise ApplicationError(
-            _("Enrolment through an employer names one of the person's employments."),
+            _("Enrolment through an employer names one of the person's current employments."),
             code="invalid",
-            details={"employment": [_("Name one of the person's employments.")]},
+            details={"employment": [_("Name one of the person's current employments.")]},
         )
     return InsuranceEnrolment.objects.create(
         applicant=applicant,

@@ -236,7 +236,7 @@ def test_enrolment_create_through_an_employer_names_the_persons_own_employment()
                 employment=employment,
             )
         assert exc.value.code == "invalid"
-        assert exc.value.details == {"employment": ["Name one of the person's employments."]}
+        assert exc.value.details == {"employment": ["Name one of the person's current employments."]}
     assert not InsuranceEnrolment.objects.exists()
 
 
@@ -271,3 +271,48 @@ def test_enrolment_create_foreign_national_through_employer_only():
         employment=employment,
     )
     assert enrolment.route == EnrolmentRoute.EMPLOYER
+
+
+def test_employer_create_refuses_a_duplicate_code_with_a_clear_error(db):
+    from applicants.services import employer_create
+    from common.errors import ApplicationError
+    from tests.factories import uscc_for
+
+    employer_create(name="A", uscc=uscc_for(7), kind="enterprise")
+    with pytest.raises(ApplicationError) as exc:
+        employer_create(name="B", uscc=uscc_for(7).lower(), kind="enterprise")
+    assert exc.value.code == "duplicate_employer"
+    assert "uscc" in exc.value.details
+
+
+def test_employer_validation_keeps_the_error_code(db):
+    from django.core.exceptions import ValidationError
+
+    from applicants.models import Employer
+
+    with pytest.raises(ValidationError) as exc:
+        Employer(name="A", uscc="91110000600037341X", kind="enterprise").save()
+    assert [e.code for e in exc.value.error_dict["uscc"]] == ["invalid_checksum"]
+
+
+def test_enrolment_through_an_ended_employment_is_refused(db):
+    import datetime
+
+    from applicants.services import enrolment_create
+    from common.errors import ApplicationError
+    from tests.factories import ApplicantFactory, EmploymentFactory
+
+    person = ApplicantFactory()
+    EmploymentFactory(applicant=person, start_date=datetime.date(2025, 1, 1))
+    ended = EmploymentFactory(
+        applicant=person, start_date=datetime.date(2020, 1, 1), end_date=datetime.date(2021, 1, 1)
+    )
+    with pytest.raises(ApplicationError) as exc:
+        enrolment_create(
+            applicant=person,
+            insurance="medical",
+            route="employer",
+            employment=ended,
+            start_date=datetime.date(2025, 6, 1),
+        )
+    assert exc.value.code == "invalid" and "employment" in exc.value.details
