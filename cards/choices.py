@@ -79,3 +79,12 @@ class ReplacementReason(models.TextChoices):
 
 class OutboxEventKind(models.TextChoices):
     CARD_STATUS_CHANGED = "card.status_changed", _("Card status changed")
+
+
+class OverdueKind(models.TextChoices):
+    """Overdue work flagged to supervisors every day (the expiry jobs issue)."""
+
+    EMPLOYER_REGISTRATION = "employer_registration", _("Employer registration past 30 days")
+    MEDICAL_PROMISE = "medical_promise", _("Medical insurance card past its 3-working-day promise")
+    VERIFICATION_WAITING = "verification_waiting", _("Application waiting for verification")
+    UNCOLLECTED = "uncollected", _("Card not collected for 6 months")

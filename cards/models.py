@@ -26,6 +26,7 @@ from cards.choices import (
     CardType,
     Channel,
     OutboxEventKind,
+    OverdueKind,
     TransitionName,
 )
 from cards.numbers import format_receipt_number, new_receipt_number
@@ -433,6 +434,8 @@ class OutboxEvent(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_error = models.CharField(_("last delivery error"), max_length=255, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -441,7 +444,9 @@ class OutboxEvent(models.Model):
         indexes = [
             models.Index(fields=["bank", "id"], name="outbox_bank_feed_idx"),
             models.Index(
-                fields=["id"], condition=Q(delivered_at__isnull=True), name="outbox_undelivered_idx"
+                fields=["next_attempt_at", "id"],
+                condition=Q(delivered_at__isnull=True),
+                name="outbox_undelivered_idx",
             ),
         ]
 
@@ -463,3 +468,36 @@ class LossCertificateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_point_id} {self.day} {self.last_number}"
+
+
+class OverdueCount(models.Model):
+    """The daily count of one kind of overdue work at one service point (the supervisors' flags;
+    the lists behind them are cards.selectors.overdue_*)."""
+
+    day = models.DateField(_("day"))
+    kind = models.CharField(_("kind"), max_length=32, choices=OverdueKind.choices)
+    service_point = models.ForeignKey(
+        ServicePoint,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("service point"),
+        help_text=_("Empty for flags that belong to no service point (employers)."),
+    )
+    count = models.PositiveIntegerField(_("count"))
+
+    class Meta:
+        ordering = ["-day", "kind"]
+        verbose_name = _("overdue count")
+        verbose_name_plural = _("overdue counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "kind", "service_point"],
+                name="overduecount_day_kind_point",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.count}"
