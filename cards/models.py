@@ -435,7 +435,9 @@ class OutboxEvent(models.Model):
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-    last_error = models.CharField(_("last delivery error"), max_length=255, blank=True)
+    last_error = models.CharField(
+        _("last delivery error"), max_length=255, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["id"]
