@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 TEST_SETTINGS := DJANGO_SETTINGS_MODULE=config.settings.test
 
-.PHONY: install run test lint format messages clean bench
+.PHONY: install run test lint format messages messages-missing clean bench
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,19 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Extract and compile the translations (needs GNU gettext); the compiled .mo files are committed.
-messages: install
-	$(PY) manage.py makemessages --locale zh_Hans --ignore '$(VENV)/*' --ignore 'var/*'
-	$(PY) manage.py compilemessages --locale zh_Hans --ignore '$(VENV)/*'
+## Merge the Chinese fragments in locale/fragments/ and compile them (GNU gettext); both the .po
+## and the .mo are committed, so running the service needs no gettext.
+CATALOG := locale/zh_Hans/LC_MESSAGES/django
+messages:
+	msgcat --use-first -o $(CATALOG).po locale/fragments/*.po
+	msgfmt --check-format -o $(CATALOG).mo $(CATALOG).po
+
+## List source strings that no fragment translates (then rebuilds the catalog from the fragments).
+messages-missing: install messages
+	$(PY) manage.py makemessages --locale zh_Hans --no-location --no-obsolete --no-wrap \
+		--ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
+	msgattrib --untranslated --no-wrap $(CATALOG).po | grep '^msgid "' | tail -n +2 || true
+	$(MAKE) --no-print-directory messages
 
 clean:
 	rm -rf var

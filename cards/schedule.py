@@ -1,0 +1,49 @@
+"""The beat schedule, defined once: created in django-celery-beat's tables by a migration and by
+`manage.py sync_beat_schedule` (idempotent); visible and editable in the admin afterwards.
+
+Each entry expires before its next run, so a backlog of stale runs (beat up, workers down) does
+not pile up: the next run does the work anyway, because every job sweeps everything due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    task: str
+    every_seconds: int | None = None
+    crontab: tuple[str, str] | None = None  # (minute, hour) in Asia/Shanghai
+    expire_seconds: int = 55
+    description: str = ""
+
+
+SCHEDULE: tuple[Entry, ...] = (
+    Entry(
+        name="Lapse phone reports after 24 hours",
+        task="cards.tasks.sweep_phone_reports",
+        every_seconds=60,
+        description="phone_reported_lost -> issued when the 24-hour pre-report passed.",
+    ),
+    Entry(
+        name="Cancel cards 30 days after a written report",
+        task="cards.tasks.sweep_written_reports",
+        every_seconds=60,
+        description="written_lost -> cancelled when the 30-day written report passed.",
+    ),
+    Entry(
+        name="Re-drive undelivered partner events",
+        task="cards.webhooks.redrive_undelivered_events",
+        every_seconds=60,
+        description="Queues webhook deliveries that a lost task never made.",
+    ),
+    Entry(
+        name="Flag overdue work for supervisors",
+        task="cards.tasks.flag_overdue_work",
+        crontab=("5", "0"),
+        expire_seconds=6 * 3600,
+        description="Daily counts of overdue employers, medical cards, verifications, uncollected.",
+    ),
+)
