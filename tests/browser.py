@@ -26,7 +26,9 @@ DESKTOP = {"width": 1366, "height": 900}
 
 
 def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     if not path:
         raise RuntimeError(
             "Browser tests need Debian's chromium: apt-get install chromium (or set CHROMIUM)."

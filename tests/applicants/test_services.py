@@ -236,7 +236,9 @@ def test_enrolment_create_through_an_employer_names_the_persons_own_employment()
                 employment=employment,
             )
         assert exc.value.code == "invalid"
-        assert exc.value.details == {"employment": ["Name one of the person's current employments."]}
+        assert exc.value.details == {
+            "employment": ["Name one of the person's current employments."]
+        }
     assert not InsuranceEnrolment.objects.exists()
 
 
