@@ -169,6 +169,9 @@ WRITTEN_REPORT_VALIDITY = timedelta(days=env.int("WRITTEN_REPORT_VALIDITY_DAYS",
 EMPLOYER_REGISTRATION_DAYS = env.int("EMPLOYER_REGISTRATION_DAYS", default=30)
 # A street/town medical insurance service point completes a card within 3 working days.
 MEDICAL_POINT_WORKING_DAYS = env.int("MEDICAL_POINT_WORKING_DAYS", default=3)
+# Supervisors' flags: applications waiting for verification, cards not collected.
+VERIFICATION_WAITING_LIMIT = timedelta(days=env.int("VERIFICATION_WAITING_DAYS", default=5))
+UNCOLLECTED_LIMIT = timedelta(days=env.int("UNCOLLECTED_DAYS", default=183))
 # The municipal registry adapter (applicants/registry.py).
 REGISTRY_BACKEND = env("REGISTRY_BACKEND", default="applicants.registry.LocalTableRegistry")
 SEED_DEMO_DATA = env.bool("SEED_DEMO_DATA", default=False)
