@@ -130,7 +130,7 @@ class ServicePointSpec:
     bank_code: str = ""
 
 
-_CENTER_HOURS = "周一至周五 9:00-17:00，周六 9:00-12:00"  # noqa: RUF001 (Chinese punctuation)
+_CENTER_HOURS = "周一至周五 9:00-17:00，周六 9:00-12:00"
 _OFFICE_HOURS = "周一至周五 8:30-17:00"
 _BANK_HOURS = "周一至周日 9:00-17:00"
 
@@ -886,14 +886,15 @@ def _seed_registry_records(ctx: DemoContext) -> dict[str, int]:
 
 
 def _seed_cards(ctx: DemoContext) -> dict[str, int]:
-    """The hook for cards, to be filled once the cards app exists.
+    """Cards in every lifecycle state, each made through the cards services (cards/demo.py)."""
+    from cards.demo import seed_cards
 
-    It should give a selection of ctx.people (eligible ones: applicants.policy) cards in every
-    lifecycle state (cards.choices.CardStatus), made through the cards services so that each
-    has its transition log, found again by a natural key (applicant + card type + state) so that
-    a second run creates nothing, with its own generator: ctx.rng("cards").
-    """
-    return {}
+    return seed_cards(
+        applicants=list(ctx.applicants.values()),
+        points=ctx.points,
+        banks=ctx.banks,
+        rng=ctx.rng("cards"),
+    )
 
 
 STEPS: tuple[tuple[str, Callable[[DemoContext], dict[str, int]]], ...] = (

@@ -5,6 +5,7 @@ rolled back at the end; each test runs in a savepoint inside it (pytest-django's
 """
 
 import io
+import itertools
 
 import pytest
 from django.apps import apps
@@ -82,16 +83,17 @@ def test_a_second_run_changes_nothing(demo):
 
 
 def test_a_rerun_creates_only_what_is_missing_with_the_given_password(demo):
-    get_user_model().objects.get(username="clerk2").delete()
-    before = get_user_model().objects.exclude(username="clerk2").values_list("pk", "password")
-    before = set(before)
+    # A user with no card history (a user who acted on a card cannot be deleted: PROTECT).
+    username = "mc-qp-supervisor"
+    get_user_model().objects.get(username=username).delete()
+    before = set(get_user_model().objects.values_list("pk", "password"))
 
     call_command("seed_demo", "--password", "new-pass-2026", stdout=io.StringIO())
 
-    clerk2 = get_user_model().objects.get(username="clerk2")
-    assert clerk2.check_password("new-pass-2026")
-    assert clerk2.staff.role == StaffRole.CLERK
-    assert set(get_user_model().objects.exclude(pk=clerk2.pk).values_list("pk", "password")) == (
+    recreated = get_user_model().objects.get(username=username)
+    assert recreated.check_password("new-pass-2026")
+    assert recreated.staff.role == StaffRole.SUPERVISOR
+    assert set(get_user_model().objects.exclude(pk=recreated.pk).values_list("pk", "password")) == (
         before
     )
 
@@ -312,3 +314,17 @@ def test_every_person_has_a_registry_record_and_five_differ(demo):
     assert len(differing) == 5
     assert all(fields in ({"name"}, {"hukou_place"}) for fields in differing)
     assert RegistryRecord.objects.count() == Applicant.objects.count()
+
+
+def test_demo_cards_cover_every_state_through_the_services(demo):
+    from cards.choices import CardStatus
+    from cards.models import Card, CardTransition
+
+    assert set(Card.objects.values_list("status", flat=True)) == set(CardStatus.values)
+    for card in Card.objects.all():
+        rows = list(card.transitions.order_by("id").values_list("from_status", "to_status"))
+        assert rows[0] == ("", CardStatus.APPLIED)  # each card begins with its submission
+        for (_, previous_to), (next_from, _) in itertools.pairwise(rows):
+            assert next_from == previous_to
+        assert rows[-1][1] == card.status
+    assert not CardTransition.objects.filter(card__isnull=True).exists()
