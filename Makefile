@@ -20,6 +20,7 @@ install: $(VENV)/.installed
 run: install
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py sync_beat_schedule
 	$(PY) manage.py seed_demo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 

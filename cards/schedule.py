@@ -47,3 +47,47 @@ SCHEDULE: tuple[Entry, ...] = (
         description="Daily counts of overdue employers, medical cards, verifications, uncollected.",
     ),
 )
+
+
+def sync_beat_schedule() -> list[str]:
+    """Create or update django-celery-beat's entries from SCHEDULE; return the names changed.
+
+    Idempotent. An entry a supervisor disabled in the admin stays disabled; its timing and task
+    are put back as defined here.
+    """
+    from django.conf import settings
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    changed = []
+    for entry in SCHEDULE:
+        timing: dict = {"interval": None, "crontab": None}
+        if entry.every_seconds:
+            timing["interval"], _ = IntervalSchedule.objects.get_or_create(
+                every=entry.every_seconds, period=IntervalSchedule.SECONDS
+            )
+        else:
+            minute, hour = entry.crontab
+            timing["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                minute=minute,
+                hour=hour,
+                day_of_week="*",
+                day_of_month="*",
+                month_of_year="*",
+                timezone=settings.TIME_ZONE,
+            )
+        wanted = {
+            "task": entry.task,
+            "expire_seconds": entry.expire_seconds,
+            "description": entry.description,
+            **timing,
+        }
+        task = PeriodicTask.objects.filter(name=entry.name).first()
+        if task is None:
+            PeriodicTask.objects.create(name=entry.name, **wanted)
+            changed.append(entry.name)
+        elif any(getattr(task, key) != value for key, value in wanted.items()):
+            for key, value in wanted.items():
+                setattr(task, key, value)
+            task.save()
+            changed.append(entry.name)
+    return changed

@@ -127,9 +127,17 @@ LOGGING = {
 # --- Celery -----------------------------------------------------------------------------------
 # Redis when REDIS_URL is set; otherwise kombu's file-system transport, which needs no server and
 # still lets a separate worker and beat process share one queue.
+# kombu's Redis transport redelivers an unacknowledged message only after the visibility timeout,
+# scanning for such messages every `unacked_restore_interval` seconds. Task time limits stay under
+# the visibility timeout, so a running task is never redelivered to a second worker.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 if REDIS_URL:
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": 1,
+    }
 else:
     _broker_dir = VAR_DIR / "celery-broker"
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
@@ -145,6 +153,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Acknowledge after the task ran, and requeue it if its pool process is killed: a sweep killed
+# mid-way runs again (it is idempotent: it takes only what is still due).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 1500
+CELERY_TASK_TIME_LIMIT = 1800  # < CELERY_VISIBILITY_TIMEOUT
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -169,6 +186,12 @@ WRITTEN_REPORT_VALIDITY = timedelta(days=env.int("WRITTEN_REPORT_VALIDITY_DAYS",
 EMPLOYER_REGISTRATION_DAYS = env.int("EMPLOYER_REGISTRATION_DAYS", default=30)
 # A street/town medical insurance service point completes a card within 3 working days.
 MEDICAL_POINT_WORKING_DAYS = env.int("MEDICAL_POINT_WORKING_DAYS", default=3)
+# The expiry sweeps (cards/sweeps.py): batch size, how long one run may work before handing over
+# to a fresh run, and an optional pause between batches during a huge catch-up.
+EXPIRY_SWEEP_BATCH_SIZE = env.int("EXPIRY_SWEEP_BATCH_SIZE", default=5000)
+EXPIRY_SWEEP_TIME_BUDGET = env.float("EXPIRY_SWEEP_TIME_BUDGET", default=600.0)
+EXPIRY_SWEEP_SOFT_TIME_LIMIT = env.int("EXPIRY_SWEEP_SOFT_TIME_LIMIT", default=900)
+EXPIRY_SWEEP_PAUSE_SECONDS = env.float("EXPIRY_SWEEP_PAUSE_SECONDS", default=0.0)
 # Supervisors' flags: applications waiting for verification, cards not collected.
 VERIFICATION_WAITING_LIMIT = timedelta(days=env.int("VERIFICATION_WAITING_DAYS", default=5))
 UNCOLLECTED_LIMIT = timedelta(days=env.int("UNCOLLECTED_DAYS", default=183))
@@ -176,3 +199,18 @@ UNCOLLECTED_LIMIT = timedelta(days=env.int("UNCOLLECTED_DAYS", default=183))
 REGISTRY_BACKEND = env("REGISTRY_BACKEND", default="applicants.registry.LocalTableRegistry")
 SEED_DEMO_DATA = env.bool("SEED_DEMO_DATA", default=False)
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="shebao-demo")
+
+# --- The public status page (cards/public/) ---------------------------------------------------
+# Lookups allowed per client address and per receipt number, each in fixed windows, counted in
+# Redis (common/ratelimit.py). A receipt's limit also protects its holder from ID-number guessing.
+STATUS_LIMIT_PER_ADDRESS = env.int("STATUS_LIMIT_PER_ADDRESS", default=30)
+STATUS_LIMIT_ADDRESS_WINDOW = timedelta(
+    minutes=env.int("STATUS_LIMIT_ADDRESS_WINDOW_MINUTES", default=10)
+)
+STATUS_LIMIT_PER_RECEIPT = env.int("STATUS_LIMIT_PER_RECEIPT", default=10)
+STATUS_LIMIT_RECEIPT_WINDOW = timedelta(
+    minutes=env.int("STATUS_LIMIT_RECEIPT_WINDOW_MINUTES", default=60)
+)
+# Behind a trusted reverse proxy: the META key holding the client's address (e.g. HTTP_X_REAL_IP).
+# Empty: REMOTE_ADDR. Never set it without such a proxy, or clients choose their own address.
+RATE_LIMIT_CLIENT_ADDRESS_HEADER = env("RATE_LIMIT_CLIENT_ADDRESS_HEADER", default="")

@@ -1,0 +1,60 @@
+"""The scheduler's jobs (Celery beat + worker): expiry sweeps and supervisors' flags.
+
+Tasks stay thin: each calls one function of cards/sweeps.py. Settings that make them safe to repeat
+and to lose (config/settings/base.py, "Celery"): late acknowledgement, requeue when a pool child is
+killed, time limits under the broker's visibility timeout, and each beat entry expires before its
+next run (cards/schedule.py). The sweep itself is the safety net: it takes whatever is due, so a
+lost or duplicated run changes nothing but timing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from cards import sweeps
+from cards.choices import TransitionName
+
+logger = logging.getLogger(__name__)
+
+SWEEP_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": settings.EXPIRY_SWEEP_SOFT_TIME_LIMIT,
+    "time_limit": settings.EXPIRY_SWEEP_SOFT_TIME_LIMIT + 60,
+    "ignore_result": True,
+}
+
+
+def _sweep(task, name: str) -> int:
+    try:
+        result = sweeps.sweep(name)
+    except SoftTimeLimitExceeded:
+        # The batch in flight rolled back; nothing is half-written. Go on in a fresh run.
+        logger.warning("sweep %s hit its time limit; continuing in a new run", name)
+        task.apply_async()
+        return 0
+    if result.more:
+        task.apply_async()  # the time budget ran out before the backlog did
+    return result.expired
+
+
+@shared_task(bind=True, **SWEEP_OPTIONS)
+def sweep_phone_reports(self) -> int:
+    """phone_reported_lost -> issued for every phone report past its 24 hours."""
+    return _sweep(self, TransitionName.LAPSE_PHONE_REPORT)
+
+
+@shared_task(bind=True, **SWEEP_OPTIONS)
+def sweep_written_reports(self) -> int:
+    """written_lost -> cancelled for every written report past its 30 days."""
+    return _sweep(self, TransitionName.EXPIRE_WRITTEN_REPORT)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def flag_overdue_work() -> dict[str, int]:
+    """The daily counts of overdue work per service point (cards.models.OverdueCount)."""
+    return sweeps.flag_overdue_work()

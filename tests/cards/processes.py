@@ -1,0 +1,113 @@
+"""Real `celery worker` and `celery beat` processes for the tests, on the real Redis broker and
+the test database (committed data: use with pytest.mark.django_db(transaction=True))."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+CELERY = str(Path(sys.executable).with_name("celery"))
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def new_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def process_env(queue: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=test_database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        DJANGO_ALLOW_ASYNC_UNSAFE="true",
+    )
+    env.update(extra)
+    return env
+
+
+def start(kind: str, queue: str, log: Path, **extra: str) -> subprocess.Popen:
+    """Start `celery worker` (prefork, one child) or `celery beat`, in its own process group."""
+    if kind == "worker":
+        args = [
+            CELERY,
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency=1",
+            "--pool=prefork",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=INFO",
+        ]
+    else:
+        args = [
+            CELERY,
+            "-A",
+            "config",
+            "beat",
+            "--loglevel=INFO",
+            "--max-interval=1",
+            "--scheduler=django_celery_beat.schedulers:DatabaseScheduler",
+        ]
+    handle = log.open("ab")
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=process_env(queue, **extra),
+        stdout=handle,
+        stderr=handle,
+        start_new_session=True,
+    )
+
+
+def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """SIGKILL: the whole process group at once (the worker and its pool children), as a crash.
+    SIGTERM: a warm shutdown of the main process, then whatever is left is killed."""
+    try:
+        if sig == signal.SIGKILL:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15)
+            os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=20)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")
+
+
+def purge(queue: str) -> None:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
