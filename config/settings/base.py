@@ -140,6 +140,7 @@ if REDIS_URL:
     }
 else:
     _broker_dir = VAR_DIR / "celery-broker"
+    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
@@ -153,6 +154,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task modules that are not an app's tasks.py (which autodiscovery finds).
+CELERY_IMPORTS = ("cards.webhooks",)
 # Acknowledge after the task ran, and requeue it if its pool process is killed: a sweep killed
 # mid-way runs again (it is idempotent: it takes only what is still due).
 CELERY_TASK_ACKS_LATE = True
@@ -175,7 +178,36 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "CardStatusEnum": "cards.choices.CardStatus",
+        "CardTypeEnum": "cards.choices.CardType",
+        "ChannelEnum": "cards.choices.Channel",
+        "BankChannelEnum": "cards.api.serializers.BANK_CHANNELS",
+        "TransitionNameEnum": "cards.choices.TransitionName",
+        "ActorKindEnum": "cards.choices.ActorKind",
+        "IdDocumentTypeEnum": "applicants.choices.IdDocumentType",
+        "SexEnum": "applicants.choices.Sex",
+        "EmployerKindEnum": "applicants.choices.EmployerKind",
+    },
 }
+
+# --- The partner-bank API (cards/api/) ------------------------------------------------------------
+# Requests per API key per window (fixed windows in Redis, common/ratelimit.py), then 429.
+API_KEY_RATE_LIMIT = env.int("API_KEY_RATE_LIMIT", default=1200)
+API_KEY_RATE_WINDOW = timedelta(seconds=env.int("API_KEY_RATE_WINDOW_SECONDS", default=60))
+# How long a POST's Idempotency-Key is kept (common/idempotency.py).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# GET /cards serves a change only once no transaction that may still commit an older stamp is
+# running, and this margin for clocks that disagree (cards/api/sync.py).
+API_SYNC_MARGIN = timedelta(seconds=env.float("API_SYNC_MARGIN_SECONDS", default=2.0))
+# GET /events waits at most this long for transactions writing events to finish (cards/api/sync.py).
+API_FEED_SETTLE_WAIT = env.float("API_FEED_SETTLE_WAIT_SECONDS", default=0.5)
+# Webhooks (cards/webhooks.py): timeout of one delivery, retries doubling from the base up to the
+# cap, then given up (the bank still has the event feed).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_BASE = timedelta(seconds=env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30))
+WEBHOOK_RETRY_MAX = timedelta(hours=6)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=15)
 
 # --- The domain ---------------------------------------------------------------------------
 # How long a loss report stays valid (PRODUCT.md, "The card lifecycle"). Fixed on the card when the
