@@ -39,7 +39,7 @@ def main() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["DJANGO_DEBUG"] = "false"  # no query log growing in memory
     os.environ["EXPIRY_SWEEP_BATCH_SIZE"] = str(args.batch_size)
-    os.environ["EXPIRY_SWEEP_TIME_BUDGET"] = "1e9"
+    os.environ["EXPIRY_SWEEP_TIME_BUDGET"] = "1000000000"  # not "1e9": django-environ reads 19
     os.environ.setdefault("LOG_LEVEL", "WARNING")
 
     import psycopg

@@ -1,0 +1,535 @@
+"""Benchmark: the public status lookup (/status/) against a 1,000,000-card table under gunicorn.
+
+Fills a PostgreSQL database of its own (SQL, not the ORM: applicants with valid resident ID
+numbers, cards in all ten states with valid receipt numbers, and their transition logs), starts
+gunicorn on loopback with the production settings and the real view, plus a trivial view through
+the same middleware (bench/status_urls.py), and drives both from a bounded, closed-loop load
+generator on the same machine (a fixed number of processes, each sending one request at a time,
+a fixed number of requests). Prints requests per second and p50/p99 latency for the trivial view
+(the ceiling), the lookup of a matching pair, and three kinds of mismatch; the last line is
+`lookup_vs_ceiling=<lookup rps / trivial rps> p99_ms=<lookup p99>`.
+
+Honest about the rate limits: every request still goes through the limiter (one Redis round trip).
+Each lookup uses a different card, so the per-receipt limit is never reached; the per-address
+limit is raised to 10^9 for the gunicorn of this run only (STATUS_LIMIT_PER_ADDRESS), because all
+requests come from 127.0.0.1. The limiter's counters are deleted afterwards.
+
+    REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python bench/status_lookup.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import math
+import multiprocessing
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+STATES = [
+    "applied",
+    "verified",
+    "ready_for_collection",
+    "issued",
+    "phone_reported_lost",
+    "written_lost",
+    "cancelled",
+    "replaced",
+    "rejected",
+    "withdrawn",
+]
+# Each state's path through the lifecycle: (transition, from, to, days after applying).
+_ISSUED_PATH = [
+    ("submit", "", "applied", 0),
+    ("verify", "applied", "verified", 2),
+    ("mark_ready", "verified", "ready_for_collection", 150),
+    ("hand_over", "ready_for_collection", "issued", 160),
+]
+PATHS = {
+    "applied": _ISSUED_PATH[:1],
+    "verified": _ISSUED_PATH[:2],
+    "ready_for_collection": _ISSUED_PATH[:3],
+    "issued": _ISSUED_PATH,
+    "phone_reported_lost": [
+        *_ISSUED_PATH,
+        ("report_lost_by_phone", "issued", "phone_reported_lost", 199),
+    ],
+    "written_lost": [*_ISSUED_PATH, ("report_lost_in_writing", "issued", "written_lost", 198)],
+    "cancelled": [*_ISSUED_PATH, ("cancel", "issued", "cancelled", 170)],
+    "replaced": [*_ISSUED_PATH, ("replace", "issued", "replaced", 170)],
+    "rejected": [("submit", "", "applied", 0), ("reject", "applied", "rejected", 2)],
+    "withdrawn": [("submit", "", "applied", 0), ("withdraw", "applied", "withdrawn", 2)],
+}
+
+# ISO 7064 check character of receipt numbers (cards/numbers.py) and the GB 11643 check
+# character of resident ID numbers, in SQL; checked against Python below.
+FUNCTIONS = r"""
+CREATE FUNCTION pg_temp.receipt_check(body text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    alphabet CONSTANT text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    c int := 16;
+BEGIN
+    FOR i IN 1..length(body) LOOP
+        c := ((CASE WHEN c = 0 THEN 32 ELSE c END) * 2 % 33
+              + strpos(alphabet, substr(body, i, 1)) - 1) % 32;
+    END LOOP;
+    RETURN substr(alphabet, ((1 - (CASE WHEN c = 0 THEN 32 ELSE c END) * 2 % 33) % 32 + 32) % 32
+                  + 1, 1);
+END $$;
+CREATE FUNCTION pg_temp.resident_id(body text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    weights CONSTANT int[] := '{7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2}';
+    total int := 0;
+BEGIN
+    FOR i IN 1..17 LOOP
+        total := total + substr(body, i, 1)::int * weights[i];
+    END LOOP;
+    RETURN body || substr('10X98765432', total % 11 + 1, 1);
+END $$;
+"""
+
+
+def fill(connection, n: int) -> None:
+    """Applicants, cards and transition logs, in SQL."""
+    with connection.cursor() as cur:
+        cur.execute(FUNCTIONS)
+        # The three reference rows through the models, so that columns other work adds get their
+        # defaults; the million rows below are SQL.
+        from agencies.models import PartnerBank, ServicePoint
+
+        bank = PartnerBank.objects.create(
+            code="BOSC", name_zh="上海银行", name_en="Bank of Shanghai"
+        ).pk
+        center = ServicePoint.objects.create(
+            code="CC01",
+            name="徐汇区社区事务受理服务中心",
+            kind="community_center",
+            district="xuhui",
+            address="上海市徐汇区漕溪北路1号",
+            phone="021-64000000",
+            opening_hours="周一至周六 9:00-17:00",
+        ).pk
+        outlet = ServicePoint.objects.create(
+            code="BO01",
+            name="上海银行徐汇支行",
+            kind="bank_outlet",
+            district="xuhui",
+            address="上海市徐汇区肇嘉浜路88号",
+            phone="021-64000001",
+            opening_hours="周一至周五 9:00-17:00",
+            bank_id=bank,
+        ).pk
+        cur.execute(
+            """
+            INSERT INTO applicants_applicant (id, name, id_type, id_number, sex, birth_date,
+                nationality, shanghai_hukou, hukou_place, phone, address, created_at, updated_at)
+            SELECT i, '张' || i, 'resident_id',
+                   pg_temp.resident_id('310104' || to_char(date '1940-01-01' + i %% 20000,
+                                                           'YYYYMMDD')
+                                       || lpad((i / 20000)::text, 3, '0')),
+                   CASE WHEN (i / 20000) %% 2 = 1 THEN 'male' ELSE 'female' END,
+                   date '1940-01-01' + i %% 20000, 'CHN', true, '上海市徐汇区', '13800138000',
+                   '上海市徐汇区漕溪北路1号', now(), now()
+            FROM generate_series(1, %(n)s) AS i
+            """,
+            {"n": n},
+        )
+        states = ", ".join(f"({k}, '{state}')" for k, state in enumerate(STATES))
+        cur.execute(
+            f"""
+            WITH states(k, status) AS (VALUES {states}),
+            source AS (
+                SELECT i, s.status,
+                       now() - interval '200 days' + (i %% 97) * interval '1 hour' AS applied,
+                       (SELECT string_agg(substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',
+                                   get_byte(decode(md5(i::text || 'receipt'), 'hex'), k) %% 32
+                                   + 1, 1), '' ORDER BY k)
+                        FROM generate_series(0, 11) AS k) AS body
+                FROM generate_series(1, %(n)s) AS i JOIN states s ON s.k = i %% 10
+            )
+            INSERT INTO cards_card (id, public_id, applicant_id, card_type, status, receipt_number,
+                card_number, bank_id, service_point_id, collection_point_id, channel,
+                liveness_verified, real_name_verified, agent_name, agent_id_type, agent_id_number,
+                photo_receipt_number, applied_at, verified_at, ready_at, issued_at,
+                phone_reported_at, phone_report_expires_at, written_reported_at,
+                written_report_expires_at, loss_certificate_number, closed_at, created_at,
+                updated_at)
+            SELECT i, gen_random_uuid(), i, 'social_security', status,
+                   body || pg_temp.receipt_check(body),
+                   CASE WHEN status IN ('applied', 'verified', 'rejected', 'withdrawn') THEN NULL
+                        ELSE 'SC' || lpad(i::text, 10, '0') END,
+                   %(bank)s, %(center)s, %(outlet)s, 'counter', false, false, '', '', '', '',
+                   applied,
+                   CASE WHEN status NOT IN ('applied', 'rejected', 'withdrawn')
+                        THEN applied + interval '2 days' END,
+                   CASE WHEN status NOT IN ('applied', 'verified', 'rejected', 'withdrawn')
+                        THEN applied + interval '150 days' END,
+                   CASE WHEN status IN ('issued', 'phone_reported_lost', 'written_lost',
+                                        'cancelled', 'replaced')
+                        THEN applied + interval '160 days' END,
+                   CASE WHEN status = 'phone_reported_lost' THEN now() - interval '1 hour' END,
+                   CASE WHEN status = 'phone_reported_lost' THEN now() + interval '23 hours' END,
+                   CASE WHEN status = 'written_lost' THEN now() - interval '1 day' END,
+                   CASE WHEN status = 'written_lost' THEN now() + interval '29 days' END,
+                   CASE WHEN status = 'written_lost' THEN 'LR-CC01-BENCH-' || i END,
+                   CASE WHEN status IN ('cancelled', 'replaced', 'rejected', 'withdrawn')
+                        THEN applied + interval '170 days' END,
+                   applied, now()
+            FROM source
+            """,
+            {"n": n, "bank": bank, "center": center, "outlet": outlet},
+        )
+        steps = ", ".join(
+            f"('{state}', {step}, '{name}', '{source}', '{target}', {days})"
+            for state, path in PATHS.items()
+            for step, (name, source, target, days) in enumerate(path)
+        )
+        cur.execute(
+            f"""
+            WITH path(status, step, name, from_status, to_status, days) AS (VALUES {steps})
+            INSERT INTO cards_cardtransition (card_id, name, from_status, to_status, at,
+                recorded_at, actor_kind, channel, reason, data, service_point_id, bank_id)
+            SELECT c.id, p.name, p.from_status, p.to_status, c.applied_at + p.days * interval
+                   '1 day', c.applied_at + p.days * interval '1 day',
+                   CASE WHEN p.name IN ('mark_ready', 'hand_over') THEN 'bank' ELSE 'user' END,
+                   'counter', '',
+                   CASE WHEN p.name = 'reject' THEN
+                       '{{"differences": [{{"field": "hukou_place", "form": "-",
+                                           "registry": "-"}}]}}'::jsonb
+                   ELSE '{{}}'::jsonb END,
+                   CASE WHEN p.name IN ('mark_ready', 'hand_over') THEN NULL ELSE %(center)s END,
+                   CASE WHEN p.name IN ('mark_ready', 'hand_over') THEN %(bank)s END
+            FROM cards_card c JOIN path p ON p.status = c.status
+            ORDER BY c.id, p.step
+            """,
+            {"center": center, "bank": bank},
+        )
+        cur.execute("ANALYZE")
+
+
+def sample_pairs(connection, n: int, k: int) -> list[tuple[str, str]]:
+    ids = random.Random(7).sample(range(1, n + 1), k)
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT a.id_number, c.receipt_number FROM cards_card c "
+            "JOIN applicants_applicant a ON a.id = c.applicant_id WHERE c.id = ANY(%s)",
+            [ids],
+        )
+        pairs = cur.fetchall()
+    random.Random(8).shuffle(pairs)
+    return pairs
+
+
+def check_sample(pairs) -> None:
+    """The SQL check characters agree with the application's (cards/numbers.py, python-stdnum)."""
+    from stdnum.cn import ric
+
+    from cards.numbers import is_valid_receipt_number
+
+    for id_number, receipt in pairs[:1000]:
+        assert is_valid_receipt_number(receipt), receipt
+        assert ric.is_valid(id_number), id_number
+
+
+def explain(connection, pair: tuple[str, str]) -> list[str]:
+    """The plans of the lookup's two queries, exactly as the view sends them."""
+    from django.test.utils import CaptureQueriesContext
+
+    from cards.public.lookup import card_public_get, card_public_history
+
+    with CaptureQueriesContext(connection) as captured:
+        card = card_public_get(id_number=pair[0], receipt_number=pair[1])
+        card_public_history(card=card)
+    plans = []
+    with connection.cursor() as cur:
+        for query in captured.captured_queries:
+            cur.execute("EXPLAIN " + query["sql"])
+            plans.append(
+                "; ".join(
+                    row[0].strip().removeprefix("->  ")
+                    for row in cur.fetchall()
+                    if "Scan" in row[0] or "Sort" in row[0]
+                )
+            )
+    return plans
+
+
+# --- The load generator --------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies_ms: list[float]
+    errors: int
+    seconds: float
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies_ms) / self.seconds
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile."""
+        ordered = sorted(self.latencies_ms)
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<32} n={len(self.latencies_ms):>5} errors={self.errors} "
+            f"rps={self.rps:7.1f} p50={self.percentile(50):6.2f} ms "
+            f"p99={self.percentile(99):6.2f} ms"
+        )
+
+
+def _csrf(port: int) -> tuple[str, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/status/")
+    response = conn.getresponse()
+    body = response.read().decode()
+    cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "").group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+    conn.close()
+    return cookie, token
+
+
+def _drive(job) -> tuple[list[float], int]:
+    """One client: its requests one after another (closed loop), each on a new connection
+    (gunicorn's sync workers close every connection)."""
+    port, kind, items, marker = job
+    cookie, token = _csrf(port) if kind == "lookup" else ("", "")
+    latencies, errors = [], 0
+    for item in items:
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        if kind == "trivial":
+            conn.request("GET", "/bench/trivial/")
+        else:
+            body = urlencode(
+                {"id_number": item[0], "receipt_number": item[1], "csrfmiddlewaretoken": token}
+            )
+            conn.request(
+                "POST",
+                "/status/",
+                body=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": f"csrftoken={cookie}",
+                },
+            )
+        response = conn.getresponse()
+        content = response.read()
+        conn.close()
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status == 200 and marker in content:
+            latencies.append(elapsed)
+        else:
+            errors += 1
+    return latencies, errors
+
+
+def run_phase(pool, port: int, name: str, kind: str, items: list, marker: bytes, clients: int):
+    chunks = [items[i::clients] for i in range(clients)]
+    started = time.perf_counter()
+    results = pool.map(_drive, [(port, kind, chunk, marker) for chunk in chunks])
+    seconds = time.perf_counter() - started
+    return Phase(
+        name,
+        [latency for latencies, _ in results for latency in latencies],
+        sum(errors for _, errors in results),
+        seconds,
+    )
+
+
+def merge(name: str, *phases: Phase) -> Phase:
+    return Phase(
+        name,
+        [latency for phase in phases for latency in phase.latencies_ms],
+        sum(phase.errors for phase in phases),
+        sum(phase.seconds for phase in phases),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(database_url: str, workers: int, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.status_settings",
+        "DATABASE_URL": database_url,
+        "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "STATUS_LIMIT_PER_ADDRESS": str(10**9),  # one client address: this run only
+        "LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/bench/trivial/")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("gunicorn did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=6000, help="per view, split in 2 rounds")
+    parser.add_argument("--mismatches", type=int, default=1000, help="per kind of mismatch")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent load processes")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument(
+        "--database", default="shebao_bench_status", help="created and dropped by the benchmark"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+    if not os.environ.get("REDIS_URL"):
+        sys.exit("Set REDIS_URL: the rate limiter counts in Redis, as in production.")
+
+    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    database_url = f"{server}/{args.database}"
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+        admin.execute(f'CREATE DATABASE "{args.database}"')
+    try:
+        run(args, database_url)
+    finally:
+        from django.db import connections
+
+        from common import ratelimit
+
+        ratelimit.clear_all()
+        connections.close_all()
+        if not args.keep:
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+
+
+def run(args, database_url: str) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from cards.numbers import new_receipt_number
+    from common import ratelimit
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    fill(connection, args.cards)
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM cards_card")
+        (cards,) = cur.fetchone()
+        cur.execute("SELECT count(*) FROM cards_cardtransition")
+        (transitions,) = cur.fetchone()
+    print(
+        f"filled {cards:,} cards (all ten states) and {transitions:,} log rows in SQL "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    n_requests = args.requests
+    warm = 200
+    needed = n_requests + warm + 2 * args.mismatches
+    pairs = sample_pairs(connection, args.cards, needed)
+    check_sample(pairs)
+    for label, plan in zip(("card", "log"), explain(connection, pairs[0]), strict=True):
+        print(f"plan ({label}): {plan}")
+    connection.close()
+    ratelimit.clear_all()
+
+    matching, rest = pairs[: n_requests + warm], pairs[n_requests + warm :]
+    crossed_source = rest[: args.mismatches]
+    # The ID number of one person with the receipt number of another: a real receipt, a real ID.
+    crossed = [
+        (crossed_source[i][0], crossed_source[(i + 1) % len(crossed_source)][1])
+        for i in range(len(crossed_source))
+    ]
+    unknown = [(pair[0], new_receipt_number()) for pair in rest[args.mismatches :]]
+    malformed = [(pair[0], pair[1][:-1] + "!") for pair in rest[: args.mismatches]]
+
+    port = free_port()
+    gunicorn = start_gunicorn(database_url, args.workers, port)
+    answer, no_match = b'class="summary', b'role="alert"'
+    try:
+        with multiprocessing.get_context("fork").Pool(args.clients) as pool:
+            run_phase(pool, port, "warm-up", "trivial", [None] * warm, b"ok", args.clients)
+            run_phase(pool, port, "warm-up", "lookup", matching[:warm], answer, args.clients)
+            half = n_requests // 2
+            rounds = []
+            for r in range(2):
+                rounds.append(
+                    run_phase(pool, port, "trivial", "trivial", [None] * half, b"ok", args.clients)
+                )
+                batch = matching[warm + r * half : warm + (r + 1) * half]
+                rounds.append(
+                    run_phase(pool, port, "lookup", "lookup", batch, answer, args.clients)
+                )
+            trivial = merge("trivial view (ceiling)", *rounds[0::2])
+            lookup = merge("lookup, matching pair", *rounds[1::2])
+            mismatches = [
+                run_phase(pool, port, name, "lookup", items, no_match, args.clients)
+                for name, items in (
+                    ("mismatch: another's receipt", crossed),
+                    ("mismatch: unknown receipt", unknown),
+                    ("mismatch: bad check character", malformed),
+                )
+            ]
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+
+    print(
+        f"gunicorn {args.workers} sync workers, {args.clients} closed-loop clients, loopback, "
+        f"{os.cpu_count()} CPUs shared by both; rate limiter on (per-address limit raised for "
+        "this run only, one receipt per lookup)"
+    )
+    for phase in (trivial, lookup, *mismatches):
+        print(phase.line())
+    assert trivial.errors == 0 and lookup.errors == 0, "failed requests"
+    assert all(phase.errors == 0 for phase in mismatches), "failed requests"
+    ratio = lookup.rps / trivial.rps
+    print(f"lookup_vs_ceiling={ratio:.2f} p99_ms={lookup.percentile(99):.1f}")
+
+
+if __name__ == "__main__":
+    main()
