@@ -726,9 +726,8 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
         card_type=card.card_type,
         bank=card.bank,
         service_point=point,
-        collection_point=card.collection_point
-        if card.card_type == CardType.SOCIAL_SECURITY
-        else point,
+        # Made and collected where the old card was: its bank's outlet, or its medical point.
+        collection_point=card.collection_point,
         channel=Channel.COUNTER,
         replaces=card,
         applied_at=now,

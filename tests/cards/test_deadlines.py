@@ -215,3 +215,28 @@ def test_log_chains_are_consistent(world, card_in):
         for (_, previous_to), (next_from, _) in itertools.pairwise(statuses):
             assert next_from == previous_to
         assert statuses[-1][1] == card.status
+
+
+def test_a_medical_card_replaced_at_a_community_center_is_completed_at_its_medical_point(world):
+    from tests.cards.test_services import medical_card_at_street_point
+
+    card = medical_card_at_street_point(world)
+    card = services.card_mark_ready(
+        card=card, actor=world.street_medical_clerk, card_number="YB0000001"
+    )
+    card = services.card_hand_over(
+        card=card,
+        actor=world.street_medical_clerk,
+        id_number=card.applicant.id_number,
+        receipt_number=card.receipt_number,
+    )
+    new = services.card_report_lost_in_writing(
+        card=card, actor=world.clerk, id_number=card.applicant.id_number, request_replacement=True
+    )
+    assert new.service_point == world.community
+    assert new.collection_point == world.street_medical
+    assert new.status == S.VERIFIED
+    new = services.card_mark_ready(
+        card=new, actor=world.street_medical_clerk, card_number="YB0000002"
+    )
+    assert new.status == S.READY_FOR_COLLECTION
