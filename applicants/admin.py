@@ -1,14 +1,22 @@
 """Admin screens for people, employers, employments and the registry table.
 
 Lists show names and document numbers masked (PIPL: PRODUCT.md "Privacy"); a clerk finds a person
-by the exact document number. The full clerk screens are a later issue.
+by the exact document number. A clerk sees only the people of their own service point's cards and
+people with no card yet (cards/scope.py); a full number is shown only after a logged reveal.
+New people are registered at the counter (cards/admin_views.py), through applicants.services.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from applicants.forms import EnrolmentForm
 from applicants.identity import normalise_id_number
 from applicants.models import (
     Applicant,
@@ -18,6 +26,10 @@ from applicants.models import (
     RegistryRecord,
 )
 from applicants.selectors import employment_overdue_list
+from cards import scope
+from cards.admin_views import record_reveal, take_revealed
+from common.admin import OutOfScopeIs404
+from common.errors import ApplicationError
 
 
 class ExactIdNumberSearchMixin:
@@ -72,7 +84,7 @@ class EnrolmentInline(ReadOnlyInline):
 
 
 @admin.register(Applicant)
-class ApplicantAdmin(ExactIdNumberSearchMixin, admin.ModelAdmin):
+class ApplicantAdmin(OutOfScopeIs404, ExactIdNumberSearchMixin, admin.ModelAdmin):
     list_display = (
         "masked_name",
         "id_type",
@@ -86,6 +98,99 @@ class ApplicantAdmin(ExactIdNumberSearchMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     inlines = (EmploymentInline, EnrolmentInline)
     show_full_result_count = False  # no COUNT(*) of every person on each page
+    change_form_template = "admin/cards/applicant_change_form.html"
+
+    def get_queryset(self, request):
+        return scope.applicants_visible_to(request.user)
+
+    def has_add_permission(self, request):
+        # A clerk registers a person at the counter (applicants.services.applicant_create).
+        return request.user.is_superuser
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None:  # the document is the person's identity: shown masked, never edited
+            fields = [f for f in fields if f not in ("id_type", "id_number", "masked_id_number")]
+            fields[1:1] = ["id_type", "masked_id_number"]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly += ["id_type", "masked_id_number"]
+        return readonly
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="applicants_applicant_reveal",
+            ),
+            path(
+                "<path:object_id>/enrol/",
+                self.admin_site.admin_view(self.enrol_view),
+                name="applicants_applicant_enrol",
+            ),
+            *super().get_urls(),
+        ]
+
+    def enrol_view(self, request, object_id):
+        """Record an insurance enrolment (applicants.services.enrolment_create): how a person
+        with no insurance yet becomes eligible for a card at the counter."""
+        applicant = self.get_object(request, unquote(object_id))  # 404 outside the scope
+        if applicant is None:
+            raise Http404
+        if not scope.takes_applications(request.user):
+            raise PermissionDenied
+        form = EnrolmentForm(request.POST or None, applicant=applicant)
+        if request.method == "POST" and form.is_valid():
+            try:
+                enrolment = form.save()
+            except ApplicationError as exc:
+                reasons = [r["message"] for r in exc.details.get("reasons", [])]
+                for field, errors in exc.details.items():
+                    if field in form.fields:
+                        form.add_error(field, errors)
+                if reasons or not any(f in form.fields for f in exc.details):
+                    form.add_error(None, reasons or [exc.message])
+            else:
+                messages.success(request, _("Enrolled: %(enrolment)s.") % {"enrolment": enrolment})
+                return HttpResponseRedirect(
+                    reverse("admin:applicants_applicant_change", args=[applicant.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Enrol in an insurance"),
+            "applicant": applicant,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/applicants/enrol.html", context)
+
+    def reveal_view(self, request, object_id):
+        """Show the full document number once; the look is logged (cards.IdNumberReveal)."""
+        applicant = self.get_object(request, unquote(object_id))  # 404 outside the scope
+        if request.method == "POST":
+            record_reveal(request, applicant=applicant)
+        return HttpResponseRedirect(
+            reverse("admin:applicants_applicant_change", args=[applicant.pk])
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        applicant = self.get_object(request, unquote(object_id))
+        revealed = take_revealed(request, applicant)
+        context = {
+            "id_number_shown": applicant.id_number if revealed else applicant.id_number_masked,
+            "id_number_revealed": revealed,
+            "can_reveal": request.user.has_perm("cards.reveal_id_number"),
+            "reveal_url": reverse("admin:applicants_applicant_reveal", args=[applicant.pk]),
+            "enrol_url": reverse("admin:applicants_applicant_enrol", args=[applicant.pk])
+            if scope.takes_applications(request.user)
+            else "",
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
     @admin.display(description=_("name"))
     def masked_name(self, applicant: Applicant) -> str:
@@ -134,7 +239,7 @@ class RegistrationFilter(admin.SimpleListFilter):
 
 
 @admin.register(Employment)
-class EmploymentAdmin(admin.ModelAdmin):
+class EmploymentAdmin(OutOfScopeIs404, admin.ModelAdmin):
     list_display = (
         "employer",
         "masked_applicant",
@@ -151,6 +256,10 @@ class EmploymentAdmin(admin.ModelAdmin):
     raw_id_fields = ("applicant", "employer")
     readonly_fields = ("registration_deadline",)
     date_hierarchy = "start_date"
+
+    def get_queryset(self, request):
+        visible = scope.applicants_visible_to(request.user)
+        return super().get_queryset(request).filter(applicant__in=visible.order_by().values("pk"))
 
     @admin.display(description=_("applicant"))
     def masked_applicant(self, employment: Employment) -> str:

@@ -1,15 +1,49 @@
-"""Cards in the admin: read-only here; every change goes through cards/services.py.
+"""The clerk admin for cards: lists, the card page with one button per transition allowed now,
+the counter's search and application pages, printing, and the dashboard on the admin index.
 
-The counter's own screens (transition buttons, scope by service point, printing) are the clerk
-admin issue's work; until then, clerks and supervisors can look, and nobody can edit a card.
+Nothing here changes a card directly: the card admin is view-only, and every button opens a form
+that calls one service (cards/admin_views.py, cards/admin_forms.py). What a user sees is filtered
+by cards/scope.py on every list, page, action and URL.
 """
 
+from __future__ import annotations
+
+import datetime
+
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cards import selectors
-from cards.choices import CardStatus
-from cards.models import Card, CardTransition, OutboxEvent
+from cards import scope, selectors
+from cards.admin_forms import TRANSITION_FORMS
+from cards.admin_views import (
+    OVERDUE_LISTS,
+    CounterViews,
+    countdown,
+    expiring_today_q,
+    live_deadline,
+    overdue_queryset,
+    state_in_words,
+    take_revealed,
+)
+from cards.choices import ActorKind, CardStatus, Channel, TransitionName
+from cards.models import Card, IdNumberReveal, OutboxEvent
+from common.admin import OutOfScopeIs404
+from common.masking import mask_address, mask_id_number, mask_name, mask_phone
+
+S = CardStatus
+T = TransitionName
+
+admin.site.site_header = _("Shanghai social security cards")
+admin.site.site_title = _("Social security card back office")
+admin.site.index_title = _("Today at the counter")
+admin.site.index_template = "admin/cards/index.html"
+admin.site.site_url = None  # no public site to "view" from the back office
+admin.site.enable_nav_sidebar = False  # the counter needs the width; the header has the links
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -23,66 +57,186 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class CardTransitionInline(admin.TabularInline):
-    model = CardTransition
-    fields = (
-        "at",
-        "name",
-        "from_status",
-        "to_status",
-        "actor_kind",
-        "service_point",
-        "bank",
-        "channel",
-        "reason",
-    )
-    readonly_fields = fields
-    ordering = ("id",)
-    extra = 0
-    can_delete = False
+# --- Filters ----------------------------------------------------------------------------------
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+class StateFilter(admin.SimpleListFilter):
+    """The state in force: a report whose deadline passed counts as lapsed or cancelled."""
+
+    title = _("state in force")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return CardStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in CardStatus.values:
+            return queryset.filter(scope.effective_state_q(self.value()))
+        return queryset
+
+
+class DeadlineFilter(admin.SimpleListFilter):
+    title = _("deadline")
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        choices = [
+            ("expiring_today", _("Loss report expires today")),
+            ("phone_report_live", _("Phone report still live")),
+            ("written_report_week", _("Written report expires within 7 days")),
+            ("promised", _("Promised ready by a date")),
+        ]
+        if scope.is_supervisor(request.user):
+            choices += list(OVERDUE_LISTS)
+        return choices
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        value = self.value()
+        if value == "expiring_today":
+            return queryset.filter(expiring_today_q(now))
+        if value == "phone_report_live":
+            return queryset.filter(scope.effective_state_q(S.PHONE_REPORTED_LOST, now))
+        if value == "written_report_week":
+            return queryset.filter(
+                scope.effective_state_q(S.WRITTEN_LOST, now),
+                written_report_expires_at__lte=now + datetime.timedelta(days=7),
+            )
+        if value == "promised":
+            return queryset.filter(status=S.VERIFIED, ready_promised_by__isnull=False)
+        if value in dict(OVERDUE_LISTS) and scope.is_supervisor(request.user):
+            return queryset.filter(pk__in=overdue_queryset(value).order_by().values("pk"))
+        return queryset
+
+
+class AppliedOnFilter(admin.SimpleListFilter):
+    """Applied today, in the last 7 or 30 days, or on one day (the dashboard's chart links)."""
+
+    title = _("applied")
+    parameter_name = "applied_on"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("today", _("Today")),
+            ("7d", _("Last 7 days")),
+            ("30d", _("Last 30 days")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        today = timezone.localdate()
+        days = {"today": 1, "7d": 7, "30d": 30}
+        if value in days:
+            return queryset.filter(applied_at__gte=_start_of(today - _days(days[value] - 1)))
+        try:
+            day = datetime.date.fromisoformat(value or "")
+        except ValueError:
+            return queryset
+        return queryset.filter(
+            applied_at__gte=_start_of(day), applied_at__lt=_start_of(day + _days(1))
+        )
+
+
+def _days(n: int) -> datetime.timedelta:
+    return datetime.timedelta(days=n)
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class HereFilter(admin.SimpleListFilter):
+    """Which of the point's work: applications taken here, cards to collect here, loss reports
+    taken here."""
+
+    title = _("work of this point")
+    parameter_name = "here"
+
+    def lookups(self, request, model_admin):
+        if scope.point_of(request.user) is None:
+            return []
+        return [
+            ("applied", _("Applications taken here")),
+            ("collect", _("Cards to be collected here")),
+            ("loss", _("Loss reports taken here")),
+        ]
+
+    def queryset(self, request, queryset):
+        point = scope.point_of(request.user)
+        if point is None:
+            return queryset
+        match self.value():
+            case "applied":
+                return queryset.filter(service_point=point)
+            case "collect":
+                return queryset.filter(collection_point=point)
+            case "loss":
+                return queryset.filter(
+                    transitions__service_point=point,
+                    transitions__name__in=scope.LOSS_REPORT_TRANSITIONS,
+                ).distinct()
+        return queryset
+
+
+# --- The card admin ----------------------------------------------------------------------------
 
 
 @admin.register(Card)
-class CardAdmin(ReadOnlyAdmin):
+class CardAdmin(CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
     list_display = (
         "receipt",
         "card_type",
         "state_in_force",
         "holder",
         "holder_id",
-        "bank",
-        "service_point",
-        "applied_at",
+        "bank_code",
+        "applied_here",
+        "collect_at",
+        "applied_when",
+        "next_deadline",
     )
-    list_filter = ("status", "card_type", "channel", "bank")
-    list_select_related = ("applicant", "bank", "service_point")
+    list_display_links = ("receipt",)
+    list_filter = (
+        StateFilter,
+        "card_type",
+        "channel",
+        "bank",
+        DeadlineFilter,
+        AppliedOnFilter,
+        HereFilter,
+    )
+    list_select_related = ("applicant", "bank", "service_point", "collection_point")
+    list_per_page = 100
+    show_full_result_count = False  # no second COUNT over every card on each page
+    show_facets = admin.ShowFacets.NEVER  # facet counts are one COUNT per filter choice
+    search_fields = ("receipt_number",)  # searched as selectors.card_find: see below
     search_help_text = _("Exact ID number, receipt number or card number.")
-    search_fields = ("receipt_number",)
-    inlines = [CardTransitionInline]
-    exclude = ("agent_id_number",)
+    actions = None
+    fields = ("card_type",)  # the page is ours (change_form.html); nothing is editable
 
     def get_queryset(self, request):
-        return selectors.with_effective_status(super().get_queryset(request))
+        visible = scope.cards_visible_to(request.user)
+        return selectors.with_effective_status(visible).select_related(*self.list_select_related)
 
     def get_search_results(self, request, queryset, search_term):
-        if not search_term:
+        if not search_term.strip():
             return queryset, False
-        matches = selectors.card_find(query=search_term).values("pk")
+        matches = selectors.card_find(query=search_term).order_by().values("pk")
         return queryset.filter(pk__in=matches), False
+
+    # --- Columns --
 
     @admin.display(description=_("receipt number"), ordering="receipt_number")
     def receipt(self, card):
         return card.receipt_number_display
 
-    @admin.display(description=_("state"), ordering="status")
+    @admin.display(description=_("state in force"), ordering="status")
     def state_in_force(self, card):
-        return CardStatus(card.effective_status).label
+        return format_html(
+            '<span class="card-state state-{}">{}</span>',
+            card.effective_status,
+            CardStatus(card.effective_status).label,
+        )
 
     @admin.display(description=_("holder"))
     def holder(self, card):
@@ -91,6 +245,161 @@ class CardAdmin(ReadOnlyAdmin):
     @admin.display(description=_("ID number"))
     def holder_id(self, card):
         return card.applicant.id_number_masked
+
+    @admin.display(description=_("bank"), ordering="bank__code")
+    def bank_code(self, card):
+        return card.bank.code if card.bank_id else "—"
+
+    @admin.display(description=_("applied at"), ordering="service_point__code")
+    def applied_here(self, card):
+        return format_html(
+            '<span title="{}">{}</span>', card.service_point.name, card.service_point.code
+        )
+
+    @admin.display(description=_("collect at"), ordering="collection_point__code")
+    def collect_at(self, card):
+        point = card.collection_point
+        return format_html('<span title="{}">{}</span>', point.name, point.code)
+
+    @admin.display(description=_("applied on"), ordering="applied_at")
+    def applied_when(self, card):
+        return timezone.localtime(card.applied_at).strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description=_("next deadline"))
+    def next_deadline(self, card):
+        deadline = live_deadline(card)
+        if deadline is not None:
+            return format_html(
+                '<span class="deadline">{} <small>({})</small></span>',
+                timezone.localtime(deadline).strftime("%m-%d %H:%M"),
+                countdown(deadline),
+            )
+        if card.status == S.VERIFIED and card.ready_promised_by:
+            return gettext("promised by %(day)s") % {"day": card.ready_promised_by.isoformat()}
+        return ""
+
+    # --- The card page --
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        card = self.get_object(request, unquote(object_id))  # 404 outside the clerk's scope
+        context = {**self.card_page(request, card), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def card_page(self, request, card: Card) -> dict:
+        actor = scope.actor_for(request.user)
+        applicant = card.applicant
+        revealed = take_revealed(request, applicant)
+        deadline = live_deadline(card)
+        allowed = scope.transitions_allowed_now(card, actor)
+        buttons = [
+            {
+                "name": name,
+                "label": TRANSITION_FORMS[name].title,
+                "url": reverse("admin:cards_card_transition", args=[card.pk, name]),
+                "dangerous": TRANSITION_FORMS[name].dangerous,
+            }
+            for name in allowed
+        ]
+        visible = scope.cards_visible_to(request.user)
+        replaces = card.replaces if card.replaces_id else None
+        replaced_by = Card.objects.filter(replaces=card).first()
+        links = {
+            "replaces": replaces if replaces and visible.filter(pk=replaces.pk).exists() else None,
+            "replaced_by": replaced_by
+            if replaced_by and visible.filter(pk=replaced_by.pk).exists()
+            else None,
+        }
+        applicant_url = None
+        if scope.applicants_visible_to(request.user).filter(pk=applicant.pk).exists():
+            applicant_url = reverse("admin:applicants_applicant_change", args=[applicant.pk])
+        return {
+            "card": card,
+            "state": card.status_at(),
+            "state_label": CardStatus(card.status_at()).label,
+            "state_words": state_in_words(card),
+            "deadline": deadline,
+            "deadline_left": countdown(deadline),
+            "holder": {
+                "name": mask_name(applicant.name),
+                "id_type": applicant.get_id_type_display(),
+                "id_number": applicant.id_number if revealed else applicant.id_number_masked,
+                "revealed": revealed,
+                "phone": mask_phone(applicant.phone),
+                "address": mask_address(applicant.address),
+                "url": applicant_url,
+            },
+            "can_reveal": request.user.has_perm("cards.reveal_id_number"),
+            "reveal_url": reverse("admin:cards_card_reveal", args=[card.pk]),
+            "buttons": buttons,
+            "receipt_url": reverse("admin:cards_card_receipt", args=[card.pk]),
+            "certificate_url": reverse("admin:cards_card_certificate", args=[card.pk])
+            if card.loss_certificate_number
+            else None,
+            "links": links,
+            "agent": {
+                "name": mask_name(card.agent_name),
+                "id_number": mask_id_number(card.agent_id_number),
+            }
+            if card.agent_name
+            else None,
+            "history": [history_row(row) for row in selectors.card_history(card=card)],
+            "online": card.channel not in (Channel.COUNTER, Channel.BANK_OUTLET),
+        }
+
+
+def history_row(row) -> dict:
+    """One log row as the clerk reads it; the caller's phone and address stay out."""
+    if row.actor_kind == ActorKind.USER and row.actor_user_id:
+        who = row.actor_user.get_username()
+    elif row.actor_kind == ActorKind.BANK and row.bank_id:
+        who = row.bank.code
+    else:
+        who = gettext("System")
+    data = row.data or {}
+    notes = []
+    if data.get("certificate_number"):
+        notes.append(gettext("certificate %(n)s") % {"n": data["certificate_number"]})
+    if data.get("card_number"):
+        notes.append(gettext("card number %(n)s") % {"n": data["card_number"]})
+    if data.get("promised_by"):
+        notes.append(gettext("promised by %(day)s") % {"day": data["promised_by"]})
+    if data.get("differences"):
+        notes.append(
+            gettext("fields differ: %(fields)s")
+            % {"fields": ", ".join(d.get("field", "") for d in data["differences"])}
+        )
+    if data.get("contact_phone"):
+        notes.append(gettext("contact %(phone)s") % {"phone": mask_phone(data["contact_phone"])})
+    if data.get("agent"):
+        notes.append(gettext("by an entrusted agent"))
+    if data.get("automatic"):
+        notes.append(gettext("automatic"))
+    return {
+        "at": row.at,
+        "name": TransitionName(row.name).label if row.name in TransitionName.values else row.name,
+        "from": CardStatus(row.from_status).label if row.from_status else "",
+        "to": CardStatus(row.to_status).label,
+        "who": who,
+        "where": row.service_point.code if row.service_point_id else "",
+        "where_name": row.service_point.name if row.service_point_id else "",
+        "channel": row.get_channel_display(),
+        "reason": gettext(row.reason) if row.reason else "",
+        "notes": "; ".join(notes),
+    }
+
+
+@admin.register(IdNumberReveal)
+class IdNumberRevealAdmin(ReadOnlyAdmin):
+    """Who looked at whose full ID number (superusers: the audit)."""
+
+    list_display = ("at", "user", "service_point", "masked_applicant", "card")
+    list_filter = ("service_point",)
+    list_select_related = ("user", "service_point", "applicant", "card")
+    date_hierarchy = "at"
+
+    @admin.display(description=_("applicant"))
+    def masked_applicant(self, reveal):
+        return str(reveal.applicant)
 
 
 @admin.register(OutboxEvent)

@@ -1,7 +1,9 @@
-"""Admin screen for the holiday calendar: a supervisor enters a year's official schedule."""
+"""Admin screen for the holiday calendar (superusers enter a year's official schedule; supervisors
+see it), and what every scoped admin shares."""
 
 from django.contrib import admin
 from django.db.models import Count
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from common.models import CalendarDay, CalendarYear
@@ -26,3 +28,15 @@ class CalendarYearAdmin(admin.ModelAdmin):
     @admin.display(description=_("exception days"), ordering="day_count")
     def day_count(self, year: CalendarYear) -> int:
         return year.day_count
+
+
+class OutOfScopeIs404:
+    """For a ModelAdmin whose get_queryset is scoped to the user (cards/scope.py): an object
+    outside it is "not found" (404) on its change, history and delete pages, not the admin's
+    redirect with a message that names the object's id."""
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(_("Not found here."))
+        return obj

@@ -1,0 +1,478 @@
+"""The clerk's forms: one per transition, each with exactly what its service needs, and the
+counter's search, new-person and application forms.
+
+A transition form validates its input and `perform()` calls exactly one service in
+cards/services.py; a refusal (ApplicationError) is put on the form, on the field it names, for the
+clerk to read. Each form also says which documents the clerk checks at the counter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from agencies.choices import ServicePointKind
+from agencies.models import ServicePoint
+from applicants.choices import IdDocumentType, Sex
+from applicants.models import Applicant
+from applicants.services import applicant_create
+from cards import services
+from cards.actors import Actor
+from cards.choices import CardStatus, CardType, ReplacementReason, TransitionName
+from cards.models import Card
+from cards.permissions import POINT_KIND_CARD_TYPES
+from common.errors import ApplicationError
+
+S = CardStatus
+T = TransitionName
+
+
+def add_refusal(form: forms.Form, exc: ApplicationError | ValidationError) -> None:
+    """Show a service's refusal on the form: on the fields it names, else above the form."""
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+        return
+    placed = False
+    for field, messages in exc.details.items():
+        if field in form.fields and isinstance(messages, list | tuple):
+            for message in messages:
+                form.add_error(field, str(message))
+            placed = True
+    if not placed or exc.code != "invalid":
+        form.add_error(None, exc.message)
+
+
+def _id_number_field(label: Promise, help_text: Promise | str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=32,
+        help_text=help_text,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+class AgentFields(forms.Form):
+    """An entrusted agent (代办人), optional: all three fields or none."""
+
+    agent_name = forms.CharField(label=_("Agent's name"), max_length=64, required=False)
+    agent_id_type = forms.ChoiceField(
+        label=_("Agent's document type"),
+        choices=[("", "---------"), *IdDocumentType.choices],
+        required=False,
+    )
+    agent_id_number = forms.CharField(
+        label=_("Agent's document number"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        given = [cleaned.get(f) for f in ("agent_name", "agent_id_type", "agent_id_number")]
+        if any(given) and not all(given):
+            raise ValidationError(
+                _("For an entrusted agent give the name, the document type and the number.")
+            )
+        return cleaned
+
+    def agent(self) -> services.Agent | None:
+        data = self.cleaned_data
+        if not data.get("agent_name"):
+            return None
+        return services.Agent(data["agent_name"], data["agent_id_type"], data["agent_id_number"])
+
+
+# --- One form per transition ---------------------------------------------------------------
+
+
+class TransitionForm(forms.Form):
+    """The base: `perform` calls the transition's one service and returns the card to show."""
+
+    transition: ClassVar[str]
+    title: ClassVar[Promise]
+    button: ClassVar[Promise]
+    documents: ClassVar[tuple[Promise, ...]] = ()
+    dangerous: ClassVar[bool] = False
+
+    def __init__(self, *args, card: Card, **kwargs) -> None:
+        self.card = card
+        super().__init__(*args, **kwargs)
+
+    def perform(self, *, actor: Actor) -> Card:
+        raise NotImplementedError
+
+
+class VerifyForm(TransitionForm):
+    transition = T.VERIFY
+    title = _("Verify against the municipal registry")
+    button = _("Check with the registry and record the result")
+    documents = (
+        _("The signed application registration form"),
+        _("The identity document (original) and a copy of its front"),
+        _("The photo receipt from an approved photo studio"),
+    )
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_verify(card=self.card, actor=actor)
+
+
+class RejectForm(TransitionForm):
+    transition = T.REJECT
+    title = _("Reject the application")
+    button = _("Reject")
+    dangerous = True
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=500
+    )
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_reject(card=self.card, actor=actor, reason=self.cleaned_data["reason"])
+
+
+class WithdrawForm(TransitionForm):
+    transition = T.WITHDRAW
+    title = _("Withdraw the application")
+    button = _("Withdraw the application")
+    dangerous = True
+    documents = (_("The applicant's (or agent's) identity document"),)
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=500
+    )
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_withdraw(
+            card=self.card, actor=actor, reason=self.cleaned_data["reason"]
+        )
+
+
+class CardNumberForm(TransitionForm):
+    card_number = forms.CharField(
+        label=_("Card number"),
+        max_length=20,
+        help_text=_("As printed on the card: 6 to 20 letters and digits."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+
+
+class MarkReadyForm(CardNumberForm):
+    transition = T.MARK_READY
+    title = _("The card is ready for collection")
+    button = _("Mark ready for collection")
+    documents = (_("The produced card itself: check the holder's name and the card number"),)
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_mark_ready(
+            card=self.card, actor=actor, card_number=self.cleaned_data["card_number"]
+        )
+
+
+class IssueOnTheSpotForm(CardNumberForm):
+    transition = T.ISSUE_ON_THE_SPOT
+    title = _("Issue the medical insurance card on the spot")
+    button = _("Issue on the spot")
+    documents = (
+        _("The holder's identity document (original)"),
+        _("The card itself: check the holder's name and the card number"),
+    )
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_issue_on_the_spot(
+            card=self.card, actor=actor, card_number=self.cleaned_data["card_number"]
+        )
+
+
+class HandOverForm(TransitionForm):
+    transition = T.HAND_OVER
+    title = _("Hand the card over")
+    button = _("Hand over")
+    documents = (
+        _("The holder's identity document (original); an agent brings both persons' documents"),
+        _("The application receipt"),
+    )
+    id_number = _id_number_field(_("Holder's document number, as presented"))
+    receipt_number = forms.CharField(
+        label=_("Receipt number, from the application receipt"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_hand_over(
+            card=self.card,
+            actor=actor,
+            id_number=self.cleaned_data["id_number"],
+            receipt_number=self.cleaned_data["receipt_number"],
+        )
+
+
+class PhoneReportForm(TransitionForm):
+    transition = T.REPORT_LOST_BY_PHONE
+    title = _("Phone pre-report of loss")
+    button = _("Record the phone report")
+    documents = (
+        _("Ask the caller for the holder's name, ID number, a contact phone and home address."),
+    )
+    caller_name = forms.CharField(label=_("Holder's name, as the caller gives it"), max_length=64)
+    caller_id_number = _id_number_field(_("Holder's ID number, as the caller gives it"))
+    contact_phone = forms.CharField(label=_("Contact phone"), max_length=32)
+    home_address = forms.CharField(label=_("Home address"), max_length=255)
+
+    def perform(self, *, actor: Actor) -> Card:
+        data = self.cleaned_data
+        return services.card_report_lost_by_phone(
+            card=self.card,
+            actor=actor,
+            caller_name=data["caller_name"],
+            caller_id_number=data["caller_id_number"],
+            contact_phone=data["contact_phone"],
+            home_address=data["home_address"],
+        )
+
+
+class WrittenReportForm(AgentFields, TransitionForm):
+    transition = T.REPORT_LOST_IN_WRITING
+    title = _("Written loss report")
+    button = _("Take the written loss report")
+    documents = (
+        _("The holder's resident identity card (original)"),
+        _("An entrusted agent brings both the holder's and their own identity document"),
+    )
+    id_number = _id_number_field(_("Holder's document number, as presented"))
+    request_replacement = forms.BooleanField(
+        label=_("Take a replacement in the same step"),
+        required=False,
+        help_text=_("The lost card is replaced at once and a new card is applied for."),
+    )
+    field_order = (
+        "id_number",
+        "request_replacement",
+        "agent_name",
+        "agent_id_type",
+        "agent_id_number",
+    )
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_report_lost_in_writing(
+            card=self.card,
+            actor=actor,
+            id_number=self.cleaned_data["id_number"],
+            agent=self.agent(),
+            request_replacement=self.cleaned_data["request_replacement"],
+        )
+
+
+class WithdrawLossReportForm(TransitionForm):
+    transition = T.WITHDRAW_LOSS_REPORT
+    title = _("The card was found: withdraw the loss report")
+    button = _("Withdraw the loss report")
+    documents = (_("The holder's identity document and the card found"),)
+    reason = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_withdraw_loss_report(
+            card=self.card, actor=actor, reason=self.cleaned_data["reason"]
+        )
+
+
+class ReplaceForm(TransitionForm):
+    transition = T.REPLACE
+    title = _("Replace the card")
+    button = _("Replace")
+    documents = (
+        _("The holder's identity document (original)"),
+        _("A damaged card is handed in"),
+    )
+    reason = forms.ChoiceField(label=_("Why"), choices=ReplacementReason.choices)
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+    def __init__(self, *args, card: Card, **kwargs) -> None:
+        super().__init__(*args, card=card, **kwargs)
+        # A card reported lost in writing is replaced as lost; an issued one only as damaged.
+        expected = (
+            ReplacementReason.LOST
+            if card.status_at() == S.WRITTEN_LOST
+            else ReplacementReason.DAMAGED
+        )
+        self.fields["reason"].initial = expected
+        self.fields["reason"].choices = [(expected.value, expected.label)]
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_replace(
+            card=self.card,
+            actor=actor,
+            reason=self.cleaned_data["reason"],
+            note=self.cleaned_data["note"],
+        )
+
+
+class CancelForm(TransitionForm):
+    transition = T.CANCEL
+    title = _("Cancel the card")
+    button = _("Cancel the card")
+    dangerous = True
+    documents = (_("Proof of the reason (e.g. death certificate, proof of leaving Shanghai)"),)
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=500
+    )
+
+    def perform(self, *, actor: Actor) -> Card:
+        return services.card_cancel(card=self.card, actor=actor, reason=self.cleaned_data["reason"])
+
+
+TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
+    form.transition: form
+    for form in (
+        VerifyForm,
+        RejectForm,
+        WithdrawForm,
+        MarkReadyForm,
+        IssueOnTheSpotForm,
+        HandOverForm,
+        PhoneReportForm,
+        WrittenReportForm,
+        WithdrawLossReportForm,
+        ReplaceForm,
+        CancelForm,
+    )
+}
+
+
+# --- The counter: search, a new person, a new application -----------------------------------
+
+
+class CounterSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("ID number, receipt number or card number"),
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": _("Exact ID number, receipt number or card number"),
+            }
+        ),
+    )
+
+
+class NewPersonForm(forms.Form):
+    """A person not yet known: the registration form's identity fields (applicants.services)."""
+
+    name = forms.CharField(label=_("Name"), max_length=64)
+    id_type = forms.ChoiceField(
+        label=_("Document type"),
+        choices=IdDocumentType.choices,
+        initial=IdDocumentType.RESIDENT_ID,
+    )
+    id_number = _id_number_field(_("Document number"))
+    sex = forms.ChoiceField(
+        label=_("Sex"),
+        choices=[("", "---------"), *Sex.choices],
+        required=False,
+        help_text=_("Read from a resident ID number; needed for other documents."),
+    )
+    birth_date = forms.DateField(
+        label=_("Birth date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Read from a resident ID number; needed for other documents."),
+    )
+    nationality = forms.CharField(
+        label=_("Nationality"),
+        max_length=3,
+        initial="CHN",
+        required=False,
+        help_text=_("ISO 3166 alpha-3 code; CHN for a Chinese citizen."),
+    )
+    shanghai_hukou = forms.BooleanField(label=_("Shanghai household registration"), required=False)
+    hukou_place = forms.CharField(
+        label=_("Place of household registration"), max_length=128, required=False
+    )
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    address = forms.CharField(label=_("Home address"), max_length=255, required=False)
+
+    def create(self) -> Applicant:
+        data = {**self.cleaned_data, "nationality": self.cleaned_data["nationality"] or "CHN"}
+        return applicant_create(**data)
+
+
+class OutletChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ServicePoint) -> str:
+        return f"{obj.bank.name_zh} · {obj.name}"
+
+
+class ApplicationForm(AgentFields):
+    """A new application at this counter (cards.services.card_submit)."""
+
+    card_type = forms.ChoiceField(label=_("Card type"), widget=forms.RadioSelect)
+    collection_point = OutletChoiceField(
+        label=_("Collect at (partner-bank outlet)"),
+        queryset=ServicePoint.objects.none(),
+        required=False,
+        help_text=_(
+            "A social security card is also a bank card: it is produced by the outlet's bank "
+            "and collected there."
+        ),
+    )
+    photo_receipt_number = forms.CharField(
+        label=_("Photo receipt number"), max_length=32, required=False
+    )
+    field_order = ("card_type", "collection_point", "photo_receipt_number")
+
+    def __init__(self, *args, point: ServicePoint | None, applicant: Applicant, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.point = point
+        self.applicant = applicant
+        card_types = POINT_KIND_CARD_TYPES.get(point.kind, frozenset()) if point else frozenset()
+        self.fields["card_type"].choices = [
+            (value, label) for value, label in CardType.choices if value in card_types
+        ]
+        if len(self.fields["card_type"].choices) == 1:
+            self.fields["card_type"].initial = self.fields["card_type"].choices[0][0]
+        outlets = ServicePoint.objects.filter(
+            kind=ServicePointKind.BANK_OUTLET, active=True, bank__active=True
+        ).select_related("bank")
+        if point is not None and point.kind == ServicePointKind.BANK_OUTLET:
+            outlets = outlets.filter(bank_id=point.bank_id)
+            self.fields["collection_point"].initial = point.pk
+        if CardType.SOCIAL_SECURITY not in card_types:
+            del self.fields["collection_point"]
+        else:
+            self.fields["collection_point"].queryset = outlets.order_by("bank__code", "code")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if (
+            cleaned.get("card_type") == CardType.SOCIAL_SECURITY
+            and "collection_point" in self.fields
+            and not cleaned.get("collection_point")
+        ):
+            self.add_error(
+                "collection_point",
+                _("Choose the partner-bank outlet where the card will be collected."),
+            )
+        return cleaned
+
+    def submit(self, *, actor: Actor) -> Card:
+        data = self.cleaned_data
+        outlet = data.get("collection_point")
+        card_type = data["card_type"]
+        social = card_type == CardType.SOCIAL_SECURITY
+        return services.card_submit(
+            applicant=self.applicant,
+            card_type=card_type,
+            actor=actor,
+            bank=outlet.bank if (social and outlet) else None,
+            collection_point=outlet if social else None,
+            agent=self.agent(),
+            photo_receipt_number=data.get("photo_receipt_number") or "",
+        )

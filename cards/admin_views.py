@@ -1,0 +1,794 @@
+"""The counter's own admin pages: search, new person, new application, one page per transition,
+the logged ID-number reveal, the printable receipt and certificate, and the supervisor dashboard.
+
+Every view is thin: it finds the card in the clerk's scope (cards/scope.py: 404 otherwise), checks
+that the transition is allowed now for this clerk (state and cards.permissions: 403 otherwise),
+validates a form, and calls one service. A refusal is shown to the clerk, never a 500.
+No document number ever goes into a URL (they end up in access logs): searches are posted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import segno
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from agencies.choices import ServicePointKind
+from applicants.models import Applicant
+from applicants.policy import applicant_card_eligibility
+from applicants.registry import COMPARED_FIELDS, compare_with_registry, get_registry
+from cards import scope, selectors
+from cards.admin_forms import (
+    TRANSITION_FORMS,
+    ApplicationForm,
+    CounterSearchForm,
+    NewPersonForm,
+    add_refusal,
+)
+from cards.choices import LIVE_STATES, CardStatus, CardType, OverdueKind, TransitionName
+from cards.models import Card, IdNumberReveal, OverdueCount
+from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
+from common.errors import ApplicationError
+from common.masking import mask_name
+
+S = CardStatus
+T = TransitionName
+
+# What the counter search found, kept in the clerk's session (ids only, never a number) so that
+# the next pages can serve that person: the person, and their cards elsewhere that this counter
+# may act on (cards/scope.py, DESK_TRANSITIONS).
+COUNTER_SESSION_KEY = "cards_counter"
+COUNTER_SESSION_SECONDS = 30 * 60
+REVEAL_SESSION_KEY = "cards_revealed"
+REVEAL_SECONDS = 120
+
+
+def _remember(request: HttpRequest, *, person_id: int | None, desk_ids: list[int]) -> None:
+    request.session[COUNTER_SESSION_KEY] = {
+        "person": person_id,
+        "desk": desk_ids,
+        "until": time.time() + COUNTER_SESSION_SECONDS,
+    }
+
+
+def _recalled(request: HttpRequest) -> dict[str, Any]:
+    found = request.session.get(COUNTER_SESSION_KEY) or {}
+    if found.get("until", 0) < time.time():
+        return {"person": None, "desk": []}
+    return found
+
+
+def _desk_card(request: HttpRequest, pk: int) -> Card | None:
+    if pk not in _recalled(request).get("desk", []):
+        return None
+    return Card.objects.select_related("applicant").filter(pk=pk).first()
+
+
+def _actor_or_403(request: HttpRequest):
+    actor = scope.actor_for(request.user)
+    if actor is None:
+        raise PermissionDenied(_("Only staff of a service point or a bank can act on cards."))
+    return actor
+
+
+def _change_url(card: Card) -> str:
+    return reverse("admin:cards_card_change", args=[card.pk])
+
+
+# --- Plain words for the state, the deadlines and the countdown --------------------------------
+
+
+def countdown(deadline: datetime.datetime | None, now: datetime.datetime | None = None) -> str:
+    """'2 days 3 h', '5 h 12 min', '8 min': how long until `deadline`, or '' if passed."""
+    if deadline is None:
+        return ""
+    left = deadline - (now or timezone.now())
+    if left.total_seconds() <= 0:
+        return ""
+    minutes = int(left.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return _("%(days)d days %(hours)d h") % {"days": days, "hours": hours}
+    if hours:
+        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)d min") % {"minutes": max(minutes, 1)}
+
+
+def _when(value: datetime.datetime | None) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def state_in_words(card: Card, now: datetime.datetime | None = None) -> str:
+    """One or two sentences a clerk can read out: where the card stands and what comes next."""
+    now = now or timezone.now()
+    state = card.status_at(now)
+    if state == S.APPLIED:
+        return _("Application taken on %(at)s. Next: verify it against the municipal registry.") % {
+            "at": _when(card.applied_at)
+        }
+    if state == S.VERIFIED:
+        if card.ready_promised_by:
+            return _(
+                "Verified on %(at)s. The card is being made here; promised ready by %(day)s."
+            ) % {"at": _when(card.verified_at), "day": card.ready_promised_by.isoformat()}
+        if card.card_type == CardType.SOCIAL_SECURITY:
+            return _(
+                "Verified on %(at)s. The partner bank produces the card (about half a year)."
+            ) % {"at": _when(card.verified_at)}
+        return _("Verified on %(at)s. The card can be issued.") % {"at": _when(card.verified_at)}
+    if state == S.READY_FOR_COLLECTION:
+        return _(
+            "Ready since %(at)s: the holder collects it at %(point)s with the original identity "
+            "document and the application receipt."
+        ) % {"at": _when(card.ready_at), "point": card.collection_point.name}
+    if state == S.ISSUED:
+        if card.status == S.PHONE_REPORTED_LOST:
+            return _(
+                "Issued. A phone pre-report lapsed at %(at)s without a written report: "
+                "the card is in use again."
+            ) % {"at": _when(card.phone_report_expires_at)}
+        return _("Issued on %(at)s: the card is in use.") % {"at": _when(card.issued_at)}
+    if state == S.PHONE_REPORTED_LOST:
+        return _(
+            "Reported lost by phone on %(at)s. The pre-report lapses at %(until)s "
+            "(in %(left)s) unless a written loss report follows."
+        ) % {
+            "at": _when(card.phone_reported_at),
+            "until": _when(card.phone_report_expires_at),
+            "left": countdown(card.phone_report_expires_at, now),
+        }
+    if state == S.WRITTEN_LOST:
+        return _(
+            "Reported lost in writing on %(at)s (certificate %(number)s). Unless the card is "
+            "found, it is cancelled automatically at %(until)s (in %(left)s)."
+        ) % {
+            "at": _when(card.written_reported_at),
+            "number": card.loss_certificate_number,
+            "until": _when(card.written_report_expires_at),
+            "left": countdown(card.written_report_expires_at, now),
+        }
+    if state == S.CANCELLED and card.status == S.WRITTEN_LOST:
+        return _(
+            "The written loss report expired at %(at)s: the card is cancelled. A replacement is "
+            "a new application."
+        ) % {"at": _when(card.written_report_expires_at)}
+    return _("Closed on %(at)s (%(state)s).") % {
+        "at": _when(card.closed_at),
+        "state": CardStatus(state).label,
+    }
+
+
+def live_deadline(card: Card, now: datetime.datetime | None = None) -> datetime.datetime | None:
+    """The deadline of a live loss report, or None."""
+    state = card.status_at(now)
+    if state == S.PHONE_REPORTED_LOST:
+        return card.phone_report_expires_at
+    if state == S.WRITTEN_LOST:
+        return card.written_report_expires_at
+    return None
+
+
+# --- The ID-number reveal ------------------------------------------------------------------
+
+
+def record_reveal(request: HttpRequest, *, applicant: Applicant, card: Card | None = None) -> None:
+    """Log one look at the full number (cards.models.IdNumberReveal) and let the next page show
+    it once, for a short while."""
+    if not request.user.has_perm("cards.reveal_id_number"):
+        raise PermissionDenied(_("You may not see full ID numbers."))
+    IdNumberReveal.objects.create(
+        user=request.user,
+        applicant=applicant,
+        card=card,
+        service_point=scope.point_of(request.user),
+    )
+    revealed = request.session.get(REVEAL_SESSION_KEY) or {}
+    revealed[str(applicant.pk)] = time.time() + REVEAL_SECONDS
+    request.session[REVEAL_SESSION_KEY] = revealed
+
+
+def take_revealed(request: HttpRequest, applicant: Applicant) -> bool:
+    """Whether to show this person's full number on this page (once per logged reveal)."""
+    revealed = request.session.get(REVEAL_SESSION_KEY) or {}
+    until = revealed.pop(str(applicant.pk), 0)
+    if until:
+        request.session[REVEAL_SESSION_KEY] = revealed
+    return until >= time.time()
+
+
+# --- The dashboard on the admin index ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: datetime.date
+    count: int
+    percent: int
+    url: str
+
+
+def changelist_url(**params: str) -> str:
+    base = reverse("admin:cards_card_changelist")
+    return f"{base}?{urlencode(params)}" if params else base
+
+
+def expiring_today_q(now: datetime.datetime):
+    from django.db.models import Q
+
+    end_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    end_of_day += datetime.timedelta(days=1)
+    return Q(
+        status=S.PHONE_REPORTED_LOST,
+        phone_report_expires_at__gt=now,
+        phone_report_expires_at__lt=end_of_day,
+    ) | Q(
+        status=S.WRITTEN_LOST,
+        written_report_expires_at__gt=now,
+        written_report_expires_at__lt=end_of_day,
+    )
+
+
+OVERDUE_LISTS = (
+    ("overdue_medical_promise", gettext_lazy("Medical insurance cards past the promised day")),
+    ("overdue_verification", gettext_lazy("Applications waiting too long for verification")),
+    ("overdue_uncollected", gettext_lazy("Cards not collected for 6 months")),
+)
+
+
+def overdue_queryset(name: str):
+    return {
+        "overdue_medical_promise": selectors.overdue_medical_promise,
+        "overdue_verification": selectors.overdue_verification,
+        "overdue_uncollected": selectors.overdue_uncollected,
+    }[name]()
+
+
+def dashboard(request: HttpRequest) -> dict[str, Any]:
+    """The admin index for staff: the point's cards by state in force, loss reports expiring
+    today, the overdue lists (supervisors), and applications per day for 30 days."""
+    user = request.user
+    if not (user.is_superuser or scope.staff_of(user)):
+        return {}
+    now = timezone.now()
+    today = timezone.localdate(now)
+    point = scope.point_of(user)
+    visible = scope.cards_visible_to(user).order_by()
+    visible_ids = visible.values("pk")
+    board: dict[str, Any] = {"point": point, "now": now}
+
+    counts = {
+        row["effective_status"]: row["n"]
+        for row in selectors.with_effective_status(visible, now=now)
+        .values("effective_status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    board["states"] = [
+        {"state": s, "label": s.label, "count": counts.get(s, 0), "url": changelist_url(state=s)}
+        for s in CardStatus
+    ]
+    board["total"] = sum(counts.values())
+
+    expiring = (
+        selectors.with_effective_status(visible.filter(expiring_today_q(now)), now=now)
+        .select_related("applicant")
+        .order_by("written_report_expires_at", "phone_report_expires_at", "pk")
+    )
+    board["expiring"] = [
+        {
+            "card": card,
+            "holder": card.applicant.name_masked,
+            "deadline": live_deadline(card, now),
+            "left": countdown(live_deadline(card, now), now),
+        }
+        for card in expiring[:20]
+    ]
+    board["expiring_count"] = expiring.count() if len(board["expiring"]) == 20 else None
+    board["expiring_url"] = changelist_url(deadline="expiring_today")
+
+    if scope.is_supervisor(user):
+        overdue = []
+        for name, label in OVERDUE_LISTS:
+            queryset = overdue_queryset(name).filter(pk__in=visible_ids)
+            rows = list(queryset[:10])
+            overdue.append(
+                {
+                    "label": label,
+                    "rows": rows,
+                    "count": len(rows) if len(rows) < 10 else queryset.count(),
+                    "url": changelist_url(deadline=name),
+                }
+            )
+        board["overdue"] = overdue
+        flagged = OverdueCount.objects.filter(day__gt=today - datetime.timedelta(days=7))
+        flagged = flagged.filter(service_point=point) if point else flagged
+        days = [today - datetime.timedelta(days=n) for n in range(6, -1, -1)]
+        table: dict[str, dict[datetime.date, int]] = {}
+        for row in flagged.values_list("kind", "day", "count"):
+            bucket = table.setdefault(row[0], {})
+            bucket[row[1]] = bucket.get(row[1], 0) + row[2]
+        board["flag_days"] = days
+        board["flags"] = [
+            {"label": OverdueKind(kind).label, "counts": [table[kind].get(d, 0) for d in days]}
+            for kind in OverdueKind.values
+            if kind in table
+        ]
+
+    start = today - datetime.timedelta(days=29)
+    start_at = timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
+    applications = Card.objects.filter(applied_at__gte=start_at)
+    applications = (
+        applications.filter(service_point=point)
+        if point
+        else applications.filter(pk__in=visible_ids)
+    )
+    per_day = {
+        row["day"]: row["n"]
+        for row in applications.annotate(day=TruncDate("applied_at"))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    peak = max(per_day.values(), default=0)
+    here = {"here": "applied"} if point else {}
+    board["bars"] = [
+        Bar(
+            day=day,
+            count=per_day.get(day, 0),
+            percent=round(100 * per_day.get(day, 0) / peak) if peak else 0,
+            url=changelist_url(applied_on=day.isoformat(), **here),
+        )
+        for day in (start + datetime.timedelta(days=n) for n in range(30))
+    ]
+    board["bars_peak"] = peak
+    board["bars_total"] = sum(per_day.values())
+    return board
+
+
+# --- The views, mixed into CardAdmin ---------------------------------------------------------
+
+
+class CounterViews:
+    """Custom URLs of the Card admin. Each finds the card in the clerk's scope or answers 404."""
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        info = "cards_card"
+        return [
+            path("counter/", wrap(self.counter_view), name=f"{info}_counter"),
+            path("counter/new-person/", wrap(self.new_person_view), name=f"{info}_new_person"),
+            path("counter/apply/", wrap(self.apply_view), name=f"{info}_apply"),
+            path(
+                "<path:object_id>/do/<str:name>/",
+                wrap(self.transition_view),
+                name=f"{info}_transition",
+            ),
+            path("<path:object_id>/reveal/", wrap(self.reveal_view), name=f"{info}_reveal"),
+            path("<path:object_id>/receipt/", wrap(self.receipt_view), name=f"{info}_receipt"),
+            path(
+                "<path:object_id>/certificate/",
+                wrap(self.certificate_view),
+                name=f"{info}_certificate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            **extra,
+        }
+
+    def _visible_card(self, request: HttpRequest, object_id: str) -> Card:
+        try:
+            return self.get_queryset(request).get(pk=int(unquote(object_id)))
+        except (Card.DoesNotExist, ValueError):
+            raise Http404(_("No such card here.")) from None
+
+    # --- Search --
+
+    def counter_view(self, request: HttpRequest) -> HttpResponse:
+        """Find a person by the exact ID number, a card by its receipt or card number."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = CounterSearchForm(request.POST if request.method == "POST" else None)
+        found = None
+        new_person_form = None
+        if request.method == "POST" and form.is_valid():
+            found = scope.counter_find(request.user, form.cleaned_data["q"])
+            _remember(
+                request,
+                person_id=found.person.pk if found.person else None,
+                desk_ids=[card.pk for card in found.desk_cards],
+            )
+            only_card = len(found.cards) == 1 and found.person is None and not found.desk_cards
+            if only_card:
+                return HttpResponseRedirect(_change_url(found.cards[0]))
+            looks_like_a_document = found.query.replace(" ", "").isalnum() and len(found.query) > 6
+            if (
+                found.person is None
+                and looks_like_a_document
+                and scope.takes_applications(request.user)
+            ):
+                new_person_form = NewPersonForm(initial={"id_number": found.query})
+        return self._render_counter(request, form, found, new_person_form)
+
+    def _render_counter(self, request, form, found, new_person_form) -> HttpResponse:
+        person = found.person if found else None
+        context = self._context(
+            request,
+            _("Counter: find a person or a card"),
+            form=form,
+            found=found,
+            cards=[self._card_row(card) for card in found.cards] if found else [],
+            desk_cards=[self._desk_row(request, card) for card in found.desk_cards]
+            if found
+            else [],
+            person=self._person_block(request, person) if person else None,
+            new_person_form=new_person_form,
+        )
+        return render(request, "admin/cards/counter.html", context)
+
+    def _card_row(self, card: Card) -> dict[str, Any]:
+        return {
+            "card": card,
+            "state": CardStatus(card.status_at()).label,
+            "holder": card.applicant.name_masked,
+            "id_number": card.applicant.id_number_masked,
+            "url": _change_url(card),
+        }
+
+    def _desk_row(self, request, card: Card) -> dict[str, Any]:
+        actor = scope.actor_for(request.user)
+        allowed = [
+            name
+            for name in scope.transitions_allowed_now(card, actor)
+            if name in scope.DESK_TRANSITIONS
+        ]
+        return {
+            "card": card,
+            "state": CardStatus(card.status_at()).label,
+            "holder": card.applicant.name_masked,
+            "id_number": card.applicant.id_number_masked,
+            "actions": [
+                {
+                    "label": TRANSITION_FORMS[name].title,
+                    "url": reverse("admin:cards_card_transition", args=[card.pk, name]),
+                }
+                for name in allowed
+            ],
+        }
+
+    def _person_block(self, request, person: Applicant) -> dict[str, Any]:
+        point = scope.point_of(request.user)
+        card_types = POINT_KIND_CARD_TYPES.get(point.kind, frozenset()) if point else CardType
+        live = {
+            card.card_type: card
+            for card in person.cards.filter(status__in=LIVE_STATES).order_by("applied_at")
+        }
+        answers = []
+        for card_type in CardType:
+            if card_type not in card_types:
+                continue
+            answer = applicant_card_eligibility(person, card_type)
+            answers.append(
+                {
+                    "card_type": card_type.label,
+                    "eligible": bool(answer) and card_type not in live,
+                    "reasons": [r.message for r in answer.reasons],
+                    "has_live_card": card_type in live,
+                }
+            )
+        return {
+            "applicant": person,
+            "name": person.name_masked,
+            "id_number": person.id_number_masked,
+            "id_type": person.get_id_type_display(),
+            "answers": answers,
+            "can_apply": scope.takes_applications(request.user),
+            "apply_url": reverse("admin:cards_card_apply"),
+        }
+
+    # --- A new person, a new application --
+
+    @staticmethod
+    def _require_counter(request: HttpRequest) -> None:
+        if not scope.takes_applications(request.user):
+            raise PermissionDenied(_("Applications are not taken at your workplace."))
+
+    def new_person_view(self, request: HttpRequest) -> HttpResponse:
+        self._require_counter(request)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:cards_card_counter"))
+        form = NewPersonForm(request.POST)
+        if form.is_valid():
+            try:
+                person = form.create()
+            except (ApplicationError, ValidationError) as exc:
+                add_refusal(form, exc)
+            else:
+                _remember(request, person_id=person.pk, desk_ids=[])
+                messages.success(request, _("The person is registered."))
+                return HttpResponseRedirect(reverse("admin:cards_card_apply"))
+        search = CounterSearchForm(initial={"q": request.POST.get("id_number", "")})
+        return self._render_counter(request, search, None, form)
+
+    def apply_view(self, request: HttpRequest) -> HttpResponse:
+        """Take an application for the person found at this counter; the eligibility answer is
+        on the page before anything is submitted."""
+        self._require_counter(request)
+        person_id = _recalled(request).get("person")
+        person = Applicant.objects.filter(pk=person_id).first() if person_id else None
+        if person is None:
+            messages.info(request, _("Find the person first: enter their ID number."))
+            return HttpResponseRedirect(reverse("admin:cards_card_counter"))
+        actor = _actor_or_403(request)
+        point = scope.point_of(request.user)
+        form = ApplicationForm(
+            request.POST if request.method == "POST" else None, point=point, applicant=person
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                card = form.submit(actor=actor)
+            except ApplicationError as exc:
+                add_refusal(form, exc)
+            else:
+                messages.success(
+                    request,
+                    format_html(
+                        _("Application taken: receipt number {}. {}"),
+                        card.receipt_number_display,
+                        format_html(
+                            '<a href="{}" target="_blank">{}</a>',
+                            reverse("admin:cards_card_receipt", args=[card.pk]),
+                            _("Print the application receipt"),
+                        ),
+                    ),
+                )
+                return HttpResponseRedirect(_change_url(card))
+        context = self._context(
+            request,
+            _("New application"),
+            form=form,
+            person=self._person_block(request, person),
+            point=point,
+        )
+        return render(request, "admin/cards/apply.html", context)
+
+    # --- Transitions --
+
+    def transition_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
+        """One transition: GET shows its form and the documents to check, POST calls its service.
+
+        The card must be in the clerk's scope, or be a card of the person found at this counter
+        by their exact ID number for a transition any counter may do (scope.DESK_TRANSITIONS)."""
+        form_class = TRANSITION_FORMS.get(name)
+        if form_class is None:
+            raise Http404
+        try:
+            pk = int(unquote(object_id))
+        except ValueError:
+            raise Http404 from None
+        card = scope.card_visible_to(request.user, pk)
+        via_desk = False
+        if card is None and name in scope.DESK_TRANSITIONS:
+            card = _desk_card(request, pk)
+            via_desk = card is not None
+        if card is None:
+            raise Http404(_("No such card here."))
+        actor = _actor_or_403(request)
+        current = scope.card_in_force(card)
+        if not actor_may(current, actor, name):
+            raise PermissionDenied(_("You may not do this here, or not to this card."))
+        if name not in scope.transitions_allowed_now(card, actor):
+            messages.error(
+                request,
+                _("Not allowed now for a card in the state %(state)s.")
+                % {"state": CardStatus(current.status).label},
+            )
+            return HttpResponseRedirect(
+                _change_url(card) if not via_desk else reverse("admin:cards_card_counter")
+            )
+        form = form_class(request.POST if request.method == "POST" else None, card=card)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = form.perform(actor=actor)
+            except ApplicationError as exc:
+                add_refusal(form, exc)
+            else:
+                self._say_done(request, name, card, result)
+                return HttpResponseRedirect(_change_url(result))
+        context = self._context(
+            request,
+            str(form.title),
+            form=form,
+            card=card,
+            card_state=CardStatus(current.status).label,
+            holder=card.applicant.name_masked,
+            holder_id=card.applicant.id_number_masked,
+            via_desk=via_desk,
+            comparison=self._registry_comparison(card) if name == T.VERIFY else None,
+            deadline_left=countdown(live_deadline(card)),
+            state_words=state_in_words(card),
+            media=self.media + form.media,
+        )
+        return render(request, "admin/cards/transition.html", context)
+
+    @staticmethod
+    def _registry_comparison(card: Card) -> dict[str, Any]:
+        """The registration form beside the registry record, field by field."""
+        applicant = card.applicant
+        entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+        if entry is None:
+            return {"found": False, "rows": [], "differs": True}
+        form = {field: getattr(applicant, field) for field in COMPARED_FIELDS}
+        differing = {d.field for d in compare_with_registry(form, entry)}
+        labels = {f.name: f.verbose_name for f in Applicant._meta.fields}
+        rows = []
+        for field in COMPARED_FIELDS:
+            form_value, registry_value = form[field], getattr(entry, field)
+            if field == "name":  # the names, masked like everywhere else, unless they differ
+                shown = (form_value, registry_value) if field in differing else None
+                form_value, registry_value = shown or (mask_name(form_value),) * 2
+            rows.append(
+                {
+                    "label": labels.get(field, field),
+                    "form": _display_value(field, form_value),
+                    "registry": _display_value(field, registry_value),
+                    "differs": field in differing,
+                }
+            )
+        return {"found": True, "rows": rows, "differs": bool(differing)}
+
+    @staticmethod
+    def _say_done(request: HttpRequest, name: str, before: Card, result: Card) -> None:
+        if name == T.VERIFY and result.status == S.REJECTED:
+            messages.warning(
+                request,
+                _("The form differs from the municipal registry: the application is rejected."),
+            )
+            return
+        if name == T.REPORT_LOST_IN_WRITING:
+            old = result.replaces if result.pk != before.pk else result
+            certificate = reverse("admin:cards_card_certificate", args=[old.pk])
+            text = _("Written loss report taken: certificate %(number)s.") % {
+                "number": old.loss_certificate_number
+            }
+            if result.pk != before.pk:
+                text += " " + _("A replacement was applied for: receipt number %(receipt)s.") % {
+                    "receipt": result.receipt_number_display
+                }
+            messages.success(
+                request,
+                format_html(
+                    '{} <a href="{}" target="_blank">{}</a>',
+                    text,
+                    certificate,
+                    _("Print the certificate"),
+                ),
+            )
+            return
+        if name == T.REPLACE:
+            messages.success(
+                request,
+                _("The card is replaced; the new card's receipt number is %(receipt)s.")
+                % {"receipt": result.receipt_number_display},
+            )
+            return
+        messages.success(
+            request,
+            _("Done: %(transition)s. The card is now: %(state)s.")
+            % {
+                "transition": TransitionName(name).label,
+                "state": CardStatus(result.status).label,
+            },
+        )
+
+    # --- Reveal, print --
+
+    def reveal_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        card = self._visible_card(request, object_id)
+        if request.method == "POST":
+            record_reveal(request, applicant=card.applicant, card=card)
+        return HttpResponseRedirect(_change_url(card))
+
+    def receipt_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        card = self._visible_card(request, object_id)
+        status_url = request.build_absolute_uri(
+            "/status/?" + urlencode({"receipt_number": card.receipt_number})
+        )
+        qr = segno.make(status_url, error="m")
+        context = {
+            "card": card,
+            "holder": card.applicant,
+            "holder_id": card.applicant.id_number_masked,
+            "qr_svg": mark_safe(qr.svg_inline(scale=4, title=status_url)),  # noqa: S308
+            "status_url": status_url,
+            "collect": collection_advice(card),
+            "printed_at": timezone.now(),
+            "change_url": _change_url(card),
+        }
+        return render(request, "cards/receipt.html", context)
+
+    def certificate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        card = self._visible_card(request, object_id)
+        if not card.loss_certificate_number:
+            raise Http404(_("This card has no written loss report."))
+        report = card.transitions.filter(name=T.REPORT_LOST_IN_WRITING).select_related(
+            "service_point"
+        )
+        report = report.order_by("-id").first()
+        replacement = Card.objects.filter(replaces=card).first()
+        context = {
+            "card": card,
+            "holder": card.applicant,
+            "holder_id": card.applicant.id_number_masked,
+            "report": report,
+            "replacement": replacement,
+            "printed_at": timezone.now(),
+            "change_url": _change_url(card),
+        }
+        return render(request, "cards/certificate.html", context)
+
+
+def _display_value(field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if field == "sex":
+        from applicants.choices import Sex
+
+        return Sex(value).label if value in Sex.values else str(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def collection_advice(card: Card) -> list[str]:
+    """What the holder brings to collect the card, and where and when."""
+    point = card.collection_point
+    bring = [
+        _("Your original identity document and this receipt."),
+        _("An entrusted agent brings their own identity document and yours."),
+    ]
+    if card.card_type == CardType.SOCIAL_SECURITY:
+        where = _(
+            "Collect the card at %(point)s, %(address)s, when it is ready (about half a year); "
+            "follow the status online with the QR code."
+        ) % {"point": point.name, "address": point.address}
+    elif point.kind == ServicePointKind.STREET_MEDICAL_POINT:
+        where = _(
+            "Collect the card at %(point)s, %(address)s: it is completed within 3 working days "
+            "after verification."
+        ) % {"point": point.name, "address": point.address}
+        if card.ready_promised_by:
+            where += " " + _("Promised ready by %(day)s.") % {
+                "day": card.ready_promised_by.isoformat()
+            }
+    else:
+        where = _("The card is issued on the spot at %(point)s, %(address)s.") % {
+            "point": point.name,
+            "address": point.address,
+        }
+    return [where, *bring]
