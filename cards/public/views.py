@@ -1,0 +1,86 @@
+"""/status/: the form (GET, with the receipt number a QR code carries) and the answer (POST).
+
+Thin: count the attempt against the rate limits, look up, render. The ID number travels only in
+a POST body; nothing entered is echoed, logged or cached; every mismatch renders the same page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from cards.numbers import normalise_receipt_number
+from cards.public.forms import RECEIPT_NUMBER_MAX_LENGTH, StatusLookupForm, receipt_from_query
+from cards.public.lookup import status_lookup
+from common import ratelimit
+from common.security import public_page
+
+logger = logging.getLogger("cards.public")
+
+
+def _limits() -> tuple[ratelimit.Limit, ratelimit.Limit]:
+    return (
+        ratelimit.Limit(
+            "status-address",
+            settings.STATUS_LIMIT_PER_ADDRESS,
+            settings.STATUS_LIMIT_ADDRESS_WINDOW,
+        ),
+        ratelimit.Limit(
+            "status-receipt",
+            settings.STATUS_LIMIT_PER_RECEIPT,
+            settings.STATUS_LIMIT_RECEIPT_WINDOW,
+        ),
+    )
+
+
+@public_page
+@sensitive_post_parameters("id_number", "receipt_number")  # kept out of any error report
+@require_http_methods(["GET", "POST"])
+def status_lookup_view(request):
+    prefill = receipt_from_query(request.GET.get("receipt_number"))
+    # This page's address for the form and the language switch: only the checked receipt number
+    # is kept from the query, never anything else a link may carry.
+    here = reverse("status:lookup")
+    if prefill:
+        here += "?" + urlencode({"receipt_number": prefill})
+    if request.method == "GET":
+        return _form_page(request, prefill, here)
+
+    by_address, by_receipt = _limits()
+    receipt = normalise_receipt_number(
+        request.POST.get("receipt_number", "")[: RECEIPT_NUMBER_MAX_LENGTH * 2]
+    )
+    verdict = ratelimit.hit(
+        [(by_address, ratelimit.client_address(request)), (by_receipt, receipt)]
+    )
+    if not verdict.allowed:
+        logger.info("status lookup refused by the rate limit")  # names no one
+        response = render(
+            request,
+            "status/limited.html",
+            {"minutes": verdict.retry_after_minutes, "here": here},
+            status=429,
+        )
+        response["Retry-After"] = str(verdict.retry_after)
+        return response
+
+    form = StatusLookupForm(request.POST)
+    data = form.cleaned_data if form.is_valid() else {}
+    answer = status_lookup(
+        id_number=data.get("id_number", ""), receipt_number=data.get("receipt_number", "")
+    )
+    if answer is None:
+        return _form_page(request, prefill, here, no_match=True)
+    return render(request, "status/answer.html", {"answer": answer, "here": here})
+
+
+def _form_page(request, prefill: str, here: str, *, no_match: bool = False):
+    """The form, empty but for a QR code's receipt number: nothing typed is ever echoed."""
+    form = StatusLookupForm(initial={"receipt_number": prefill})
+    return render(request, "status/lookup.html", {"form": form, "no_match": no_match, "here": here})

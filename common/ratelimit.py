@@ -1,0 +1,133 @@
+"""Fixed-window rate limits on an atomic counter in Redis.
+
+A `Limit` allows `limit` hits per `window` for one identity (a client address, a receipt number).
+The window is numbered from Django's clock (`timezone.now()`), and the number is part of the key:
+a new window is a new key, so a frozen or travelling clock in tests behaves exactly like real time,
+and Redis's own clock (the key's TTL) only collects garbage. All counters of one request are
+incremented in one MULTI/EXEC pipeline (INCR + EXPIRE per key), so concurrent requests never
+lose a hit and two limits are never half-counted.
+
+Identities are keyed by an HMAC with the secret key (`salted_hmac`): no client address or receipt
+number is ever written to Redis in the clear (PIPL: no personal data in caches).
+
+Without REDIS_URL (a laptop with no servers) the Django cache stands in; it is not atomic across
+processes, which a single developer does not notice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import ipaddress
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+KEY_PREFIX = "shebao:ratelimit"
+# A key outlives its window by this much on Redis's clock, in case the two clocks disagree.
+TTL_SLACK_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` hits per `window` for one identity in `scope`."""
+
+    scope: str
+    limit: int
+    window: datetime.timedelta
+
+    @property
+    def window_seconds(self) -> int:
+        return max(1, int(self.window.total_seconds()))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # seconds until every tripped limit's window has ended
+
+    @property
+    def retry_after_minutes(self) -> int:
+        return max(1, math.ceil(self.retry_after / 60))
+
+
+def hit(checks: Iterable[tuple[Limit, str]]) -> Verdict:
+    """Count one hit against each (limit, identity) and say whether all are within their limit.
+
+    Every hit counts, allowed or not, so hammering a tripped limit does not shorten the wait.
+    """
+    checks = list(checks)
+    now = timezone.now().timestamp()
+    keys, ttls = [], []
+    for limit, identity in checks:
+        window_number = int(now // limit.window_seconds)
+        digest = salted_hmac(f"{KEY_PREFIX}:{limit.scope}", identity, algorithm="sha256")
+        keys.append(f"{KEY_PREFIX}:{limit.scope}:{window_number}:{digest.hexdigest()[:32]}")
+        ttls.append(limit.window_seconds + TTL_SLACK_SECONDS)
+    counts = _increment(keys, ttls)
+    retry_after = 0
+    for (limit, _identity), count in zip(checks, counts, strict=True):
+        if count > limit.limit:
+            window_end = (int(now // limit.window_seconds) + 1) * limit.window_seconds
+            retry_after = max(retry_after, math.ceil(window_end - now))
+    return Verdict(allowed=retry_after == 0, retry_after=retry_after)
+
+
+def client_address(request) -> str:
+    """The client's address for limiting: REMOTE_ADDR, or the header a trusted proxy sets
+    (RATE_LIMIT_CLIENT_ADDRESS_HEADER). An IPv6 client is limited by its /64 network, which one
+    household or phone usually holds whole."""
+    header = getattr(settings, "RATE_LIMIT_CLIENT_ADDRESS_HEADER", "")
+    raw = (request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR", "")
+    raw = raw.split(",")[0].strip()
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _increment(keys: list[str], ttls: list[int]) -> list[int]:
+    if not settings.REDIS_URL:
+        return [_increment_in_cache(key, ttl) for key, ttl in zip(keys, ttls, strict=True)]
+    pipe = _redis(settings.REDIS_URL).pipeline(transaction=True)
+    for key, ttl in zip(keys, ttls, strict=True):
+        pipe.incr(key)
+        pipe.expire(key, ttl)
+    return [int(count) for count in pipe.execute()[::2]]
+
+
+def _increment_in_cache(key: str, ttl: int) -> int:
+    cache.add(key, 0, ttl)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, ttl)
+        return 1
+
+
+@functools.cache
+def _redis(url: str):
+    """One client (and connection pool) per process; built on first use, after a fork."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def clear_all() -> None:
+    """Forget every counter (tests, and an operator who has lifted a block)."""
+    if settings.REDIS_URL:
+        client = _redis(settings.REDIS_URL)
+        for key in client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
+            client.delete(key)
+    else:
+        cache.clear()  # the file cache cannot be searched by prefix; it holds nothing else of value
