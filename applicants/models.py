@@ -228,8 +228,8 @@ class InsuranceEnrolment(models.Model):
         related_name="enrolments",
         verbose_name=_("employment"),
     )
-    start_date = models.DateField(_("from"))
-    end_date = models.DateField(_("until"), null=True, blank=True)
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"), null=True, blank=True)
 
     class Meta:
         ordering = ["insurance"]

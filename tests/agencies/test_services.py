@@ -171,6 +171,7 @@ def test_the_admin_shows_the_services_refusal(admin_client_logged_in):
     response = admin_client_logged_in.post(
         "/admin/agencies/staff/add/",
         {"user": user.pk, "role": StaffRole.HOTLINE_OPERATOR, "service_point": point.pk},
+        headers={"accept-language": "en"},
     )
     assert response.status_code == 200
     assert "hotline operator works at a service point of kind hotline" in response.content.decode()

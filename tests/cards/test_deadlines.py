@@ -36,9 +36,9 @@ def test_a_phone_report_is_live_one_second_before_24_hours_and_lapsed_at_24(phon
     card = phone_reported
     assert card.phone_report_expires_at == T0 + DAY
     assert effective(card, T0 + DAY - SECOND) == S.PHONE_REPORTED_LOST
-    assert card.effective_status(T0 + DAY - SECOND) == S.PHONE_REPORTED_LOST
+    assert card.status_at(T0 + DAY - SECOND) == S.PHONE_REPORTED_LOST
     assert effective(card, T0 + DAY) == S.ISSUED
-    assert card.effective_status(T0 + DAY) == S.ISSUED
+    assert card.status_at(T0 + DAY) == S.ISSUED
     # Nothing was written: only what anyone sees changed.
     card.refresh_from_db()
     assert card.status == S.PHONE_REPORTED_LOST
