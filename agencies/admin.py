@@ -1,12 +1,15 @@
-"""Admin screens for partner banks, service points and staff (the full clerk screens come later)."""
+"""Admin screens for partner banks, service points and staff: superusers manage them; staff see
+the banks and points, a supervisor the staff of their own point."""
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from agencies.models import PartnerBank, ServicePoint, Staff
-from agencies.services import staff_assign, staff_validate
+from agencies.models import BankApiKey, PartnerBank, ServicePoint, Staff
+from agencies.services import bank_api_key_revoke, staff_assign, staff_validate
 from common.errors import ApplicationError
 
 
@@ -56,6 +59,22 @@ class StaffAdmin(admin.ModelAdmin):
     autocomplete_fields = ("service_point", "bank")
     raw_id_fields = ("user",)
 
+    def get_queryset(self, request):
+        """A supervisor sees the staff of their own service point; a superuser everyone."""
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        staff = Staff.objects.filter(user=request.user).only("service_point_id").first()
+        if staff is None or staff.service_point_id is None:
+            return queryset.none()
+        return queryset.filter(service_point_id=staff.service_point_id)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404
+        return obj
+
     def get_readonly_fields(self, request, obj=None):
         # The staff row belongs to its user: move a person by editing their row, not by
         # re-pointing it at someone else (whose role group would then be stale).
@@ -68,3 +87,35 @@ class StaffAdmin(admin.ModelAdmin):
         )
         obj.pk = staff.pk
         obj._state.adding = False
+
+
+@admin.register(BankApiKey)
+class BankApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created by `manage.py create_bank_key` (the key is shown once, there); here they
+    are looked at and revoked. A revoked key stays, for the record."""
+
+    list_display = ("prefix", "bank", "name", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("bank", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("prefix", "name", "bank__code")
+    list_select_related = ("bank",)
+    fields = ("bank", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("bank", "prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Revoke the selected API keys"))
+    def revoke(self, request, queryset):
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            bank_api_key_revoke(api_key=api_key)
+            revoked += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d API key revoked.", "%(count)d API keys revoked.", revoked)
+            % {"count": revoked},
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.choices import District, ServicePointKind, StaffRole, kind_allows
@@ -16,6 +17,21 @@ class PartnerBank(models.Model):
     name_zh = models.CharField(_("Chinese name"), max_length=64)
     name_en = models.CharField(_("English name"), max_length=128)
     active = models.BooleanField(_("active"), default=True)
+    webhook_url = models.URLField(
+        _("webhook URL"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "Where the bank receives its card events, signed with the webhook secret. Empty: no "
+            "webhooks; the bank reads the event feed of the API."
+        ),
+    )
+    webhook_secret = models.CharField(
+        _("webhook secret"),
+        max_length=128,
+        blank=True,
+        help_text=_("The key of the HMAC-SHA256 signature of each webhook; shared with the bank."),
+    )
 
     class Meta:
         ordering = ["code"]
@@ -122,3 +138,36 @@ class Staff(models.Model):
     @property
     def workplace(self) -> ServicePoint | PartnerBank:
         return self.service_point or self.bank
+
+
+class BankApiKey(models.Model):
+    """A partner bank's key to the REST API: stored as a hash, shown once, revoked, never deleted.
+
+    A bank may hold several at once, to rotate them. The key is `<prefix>.<secret>`: the prefix
+    finds the row, the SHA-256 of the whole key is compared in constant time. A fast hash is
+    enough here: the secret is 256 random bits, not a password a person chose.
+    """
+
+    bank = models.ForeignKey(
+        PartnerBank, on_delete=models.PROTECT, related_name="api_keys", verbose_name=_("bank")
+    )
+    name = models.CharField(
+        _("name"), max_length=64, blank=True, help_text=_("What the key is for, e.g. the system.")
+    )
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["bank", "-created_at"]
+        verbose_name = _("bank API key")
+        verbose_name_plural = _("bank API keys")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}".strip()
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,15 +1,20 @@
-"""Every write to staff: where a user works and in which role."""
+"""Every write to staff (where a user works, in which role) and to partner banks' API access."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.choices import ServicePointKind, StaffRole
-from agencies.models import PartnerBank, ServicePoint, Staff
+from agencies.models import BankApiKey, PartnerBank, ServicePoint, Staff
 from agencies.roles import group_name
 from common.errors import ApplicationError
 
@@ -105,3 +110,47 @@ def staff_assign(
     staff.bank = bank
     staff.user = user
     return staff
+
+
+# --- Partner banks' access to the API -------------------------------------------------------
+
+
+def bank_api_key_hash(key: str) -> str:
+    """SHA-256 of the whole key (agencies.models.BankApiKey says why a fast hash is enough)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def bank_api_key_create(*, bank: PartnerBank, name: str = "") -> tuple[BankApiKey, str]:
+    """Create a key for `bank`; return the row and the key itself, which is never stored or
+    shown again. A bank may hold several keys, to rotate them without downtime."""
+    prefix = secrets.token_hex(4)
+    key = f"{prefix}.{secrets.token_urlsafe(32)}"
+    api_key = BankApiKey.objects.create(
+        bank=bank, name=name.strip(), prefix=prefix, key_hash=bank_api_key_hash(key)
+    )
+    return api_key, key
+
+
+def bank_api_key_revoke(*, api_key: BankApiKey) -> BankApiKey:
+    """Revoke a key: from now on it answers 401. The row stays, for the record."""
+    BankApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def bank_webhook_set(*, bank: PartnerBank, url: str, rotate_secret: bool = False) -> PartnerBank:
+    """Register (or, with an empty `url`, remove) the bank's webhook URL. A signing secret is
+    generated the first time, or again with `rotate_secret`."""
+    url = url.strip()
+    if url:
+        try:
+            URLValidator(schemes=["https", "http"])(url)
+        except ValidationError as exc:
+            raise _invalid("webhook_url", _("Enter a valid http(s) URL.")) from exc
+    bank.webhook_url = url
+    if url and (rotate_secret or not bank.webhook_secret):
+        bank.webhook_secret = secrets.token_urlsafe(32)
+    bank.save(update_fields=["webhook_url", "webhook_secret"])
+    return bank

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applicants.choices import EnrolmentRoute
+from applicants.choices import FOREIGN_NATIONAL_DOCUMENTS, EmployerKind, EnrolmentRoute
+from applicants.identity import validate_identity_document, validate_uscc
 from applicants.models import Applicant, Employer, Employment, InsuranceEnrolment
 from applicants.policy import enrolment_eligibility, person_facts
 from common.errors import ApplicationError
@@ -137,3 +140,144 @@ def enrolment_create(
         employment=employment if route == EnrolmentRoute.EMPLOYER else None,
         start_date=start_date,
     )
+
+
+# --- A person arriving with an application form (a partner bank's API) -----------------------
+
+# The identity fields a form must agree on with the person on record; compared, never overwritten
+# from a form (a clerk corrects a person's record, with the documents in hand).
+FORM_IDENTITY_FIELDS = ("name", "sex", "birth_date", "nationality", "shanghai_hukou", "hukou_place")
+
+
+def _same(recorded, given) -> bool:
+    if isinstance(recorded, str):
+        return " ".join(recorded.split()) == " ".join(str(given).split())
+    return recorded == given
+
+
+def applicant_find_or_create(
+    *,
+    name: str,
+    id_type: str,
+    id_number: str,
+    sex: str = "",
+    birth_date: datetime.date | None = None,
+    nationality: str = "CHN",
+    shanghai_hukou: bool = False,
+    hukou_place: str = "",
+    phone: str = "",
+    address: str = "",
+) -> tuple[Applicant, bool]:
+    """The person with this identity document, or a new one made from the form; (person, created).
+
+    For a person on record, the form's identity fields must be the recorded ones: a difference is
+    refused (code `applicant_differs`, naming the fields, never the recorded values), because the
+    registry check at verification reads the record. A phone or address given on the form
+    replaces the recorded one: it is the person's latest.
+    """
+    facts = validate_identity_document(id_type, id_number)
+    person = Applicant.objects.filter(id_type=id_type, id_number=facts.number).first()
+    if person is None:
+        try:
+            return (
+                applicant_create(
+                    name=name,
+                    id_type=id_type,
+                    id_number=facts.number,
+                    sex=sex,
+                    birth_date=birth_date,
+                    nationality=nationality,
+                    shanghai_hukou=shanghai_hukou,
+                    hukou_place=hukou_place,
+                    phone=phone,
+                    address=address,
+                ),
+                True,
+            )
+        except ApplicationError as exc:
+            if exc.code != "duplicate_applicant":
+                raise
+            person = Applicant.objects.get(id_type=id_type, id_number=facts.number)
+    # What the form says, as the record would hold it; sex and birth date read from the number
+    # are the record's by construction.
+    form: dict = {"name": name.strip(), "shanghai_hukou": shanghai_hukou}
+    if hukou_place.strip():
+        form["hukou_place"] = hukou_place.strip()
+    if sex and not facts.sex:
+        form["sex"] = sex
+    if birth_date is not None and not facts.birth_date:
+        form["birth_date"] = birth_date
+    if id_type in FOREIGN_NATIONAL_DOCUMENTS:
+        form["nationality"] = (nationality or "").strip().upper()
+    differing = [
+        field
+        for field in FORM_IDENTITY_FIELDS
+        if field in form and not _same(getattr(person, field), form[field])
+    ]
+    if differing:
+        message = _("The form differs from the person on record; a service point corrects it.")
+        raise ApplicationError(
+            message,
+            code="applicant_differs",
+            details={field: [_("Differs from the person on record.")] for field in differing},
+        )
+    contact = {
+        field: value
+        for field, value in (("phone", phone.strip()), ("address", address.strip()))
+        if value and getattr(person, field) != value
+    }
+    if contact:
+        for field, value in contact.items():
+            setattr(person, field, value)
+        person.save(update_fields=[*contact, "updated_at"])
+    return person, False
+
+
+def employment_find_or_create(
+    *,
+    applicant: Applicant,
+    uscc: str,
+    employer_name: str = "",
+    employer_kind: str = "",
+    start_date: datetime.date | None = None,
+    on: datetime.date | None = None,
+) -> Employment:
+    """The person's current employment with the employer of this unified social credit code, or a
+    new one as the form declares it (the employer is created too if unknown).
+
+    Only the employment is recorded: insurance enrolment is the employer's registration (Social
+    Insurance Law art. 58), never inferred from a card application. A new employment starts the
+    employer's 30-day registration deadline like any other.
+    """
+    on = on or timezone.localdate()
+    try:
+        code = validate_uscc(uscc)
+    except ValidationError as exc:
+        raise ApplicationError(
+            exc.messages[0], code="invalid", details={"uscc": exc.messages}
+        ) from exc
+    employer = Employer.objects.filter(uscc=code).first()
+    if employer is None:
+        if not employer_name.strip():
+            message = _("Name the employer: it is not on record yet.")
+            raise ApplicationError(message, code="invalid", details={"name": [message]})
+        try:
+            employer = employer_create(
+                name=employer_name,
+                uscc=code,
+                kind=employer_kind or EmployerKind.ENTERPRISE,
+            )
+        except ApplicationError as exc:
+            if exc.code != "duplicate_employer":
+                raise
+            employer = Employer.objects.get(uscc=code)
+    for employment in applicant.employments.filter(employer=employer):
+        if employment.is_active_on(on):
+            return employment
+    if start_date is None:
+        message = _("Give the start of the employment: none with this employer is on record.")
+        raise ApplicationError(message, code="invalid", details={"start_date": [message]})
+    if start_date > on:
+        message = _("The employment has not started yet.")
+        raise ApplicationError(message, code="invalid", details={"start_date": [message]})
+    return employment_create(applicant=applicant, employer=employer, start_date=start_date)

@@ -7,11 +7,13 @@ rows here, so the log and the events look the same whichever path wrote them.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from typing import Any
 
 from django.db import transaction
 
+from cards import webhooks
 from cards.actors import Actor
 from cards.choices import OutboxEventKind
 from cards.models import Card, CardTransition, OutboxEvent
@@ -67,7 +69,7 @@ def record_transition(
         reason=reason,
         data=data or {},
     )
-    OutboxEvent.objects.create(
+    event = OutboxEvent.objects.create(
         kind=OutboxEventKind.CARD_STATUS_CHANGED,
         card=card,
         bank_id=card.bank_id,
@@ -79,7 +81,10 @@ def record_transition(
             at=at,
         ),
         created_at=now,
+        next_attempt_at=webhooks.first_attempt_at(card.bank_id, now),
     )
+    if event.next_attempt_at is not None:  # the bank has a webhook: send it after the commit
+        transaction.on_commit(functools.partial(webhooks.enqueue_delivery, event.pk))
     # Side effects wait for the commit; the line names no person (PIPL).
     card_id, to_status, who = card.public_id, card.status, actor.describe()
     transaction.on_commit(

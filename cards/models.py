@@ -69,7 +69,7 @@ class Card(FSMModelMixin, models.Model):
         ServicePoint,
         on_delete=models.PROTECT,
         related_name="applications",
-        verbose_name=_("applied at"),
+        verbose_name=_("application point"),
     )
     collection_point = models.ForeignKey(
         ServicePoint,
@@ -200,7 +200,7 @@ class Card(FSMModelMixin, models.Model):
             return T.EXPIRE_WRITTEN_REPORT
         return None
 
-    def effective_status(self, now: datetime.datetime | None = None) -> str:
+    def status_at(self, now: datetime.datetime | None = None) -> str:
         """The state in force at `now`: a passed deadline counts even before the sweep runs."""
         expiry = self.due_expiry(now or timezone.now())
         if expiry == T.LAPSE_PHONE_REPORT:
@@ -363,8 +363,10 @@ class CardTransition(models.Model):
         Card, on_delete=models.PROTECT, related_name="transitions", verbose_name=_("card")
     )
     name = models.CharField(_("transition"), max_length=32, choices=TransitionName.choices)
-    from_status = models.CharField(_("from"), max_length=32, choices=CardStatus.choices, blank=True)
-    to_status = models.CharField(_("to"), max_length=32, choices=CardStatus.choices)
+    from_status = models.CharField(
+        _("from state"), max_length=32, choices=CardStatus.choices, blank=True
+    )
+    to_status = models.CharField(_("to state"), max_length=32, choices=CardStatus.choices)
     at = models.DateTimeField(_("at"), db_index=True)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     actor_kind = models.CharField(_("actor"), max_length=16, choices=ActorKind.choices)
@@ -503,3 +505,43 @@ class OverdueCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind} {self.count}"
+
+
+class IdNumberReveal(models.Model):
+    """One look at a person's full ID number in the clerk admin: who, whose, where and when (PIPL:
+    the number is masked until a clerk asks, and every ask is kept)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    applicant = models.ForeignKey(
+        Applicant, on_delete=models.PROTECT, related_name="+", verbose_name=_("applicant")
+    )
+    card = models.ForeignKey(
+        Card,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("card"),
+    )
+    service_point = models.ForeignKey(
+        ServicePoint,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("service point"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("ID number reveal")
+        verbose_name_plural = _("ID number reveals")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.applicant_id} {self.at:%Y-%m-%d %H:%M}"

@@ -49,3 +49,34 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key of one POST and the first response to it, kept for 24 hours:
+    a retry with the same key and body gets that response again (common/idempotency.py)."""
+
+    scope = models.CharField(
+        _("scope"), max_length=64, help_text=_("Whose key it is, e.g. bank:7 for a partner bank.")
+    )
+    key = models.CharField(_("key"), max_length=255)
+    request_fingerprint = models.CharField(
+        _("request fingerprint"),
+        max_length=64,
+        help_text=_("SHA-256 of the method, the path and the body of the first request."),
+    )
+    response_status = models.PositiveSmallIntegerField(_("response status"))
+    response_body = models.TextField(
+        _("response body"), help_text=_("The JSON document answered, byte for byte.")
+    )
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotencykey_scope_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

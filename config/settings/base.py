@@ -154,6 +154,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task modules that are not an app's tasks.py (which autodiscovery finds).
+CELERY_IMPORTS = ("cards.webhooks",)
 # Acknowledge after the task ran, and requeue it if its pool process is killed: a sweep killed
 # mid-way runs again (it is idempotent: it takes only what is still due).
 CELERY_TASK_ACKS_LATE = True

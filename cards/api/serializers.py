@@ -1,0 +1,412 @@
+"""What the API reads and writes. Input serializers only validate and resolve references within the
+bank's own world (its outlets, its cards); output serializers mask what a list does not need."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from agencies.selectors import service_point_code
+from applicants.choices import EmployerKind, IdDocumentType, Sex
+from applicants.identity import validate_identity_document, validate_uscc
+from cards.api.selectors import bank_outlet_find
+from cards.choices import ActorKind, CardStatus, CardType, Channel, TransitionName
+from cards.models import Card
+from common.masking import mask_id_number, mask_name
+
+# Where a partner bank takes applications: its outlets, its app, WeChat, Alipay (PRODUCT.md).
+BANK_CHANNELS = [
+    (c.value, c.label)
+    for c in (Channel.BANK_OUTLET, Channel.BANK_APP, Channel.WECHAT, Channel.ALIPAY)
+]
+BIGINT_MAX = 2**63 - 1
+# Details of a transition a bank may read: numbers and deadlines, never a person's data.
+TRANSITION_DETAILS = (
+    "card_number",
+    "certificate_number",
+    "expires_at",
+    "deadline",
+    "promised_by",
+    "promise_kept",
+    "replacement_reason",
+    "automatic",
+    "agent",
+)
+
+
+def _django_errors(exc) -> dict:
+    return exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+
+
+# --- Input ------------------------------------------------------------------------------------
+
+
+class ApplicantInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    id_type = serializers.ChoiceField(IdDocumentType.choices)
+    id_number = serializers.CharField(max_length=32)
+    sex = serializers.ChoiceField(Sex.choices, required=False, allow_blank=True, default="")
+    birth_date = serializers.DateField(required=False, allow_null=True, default=None)
+    nationality = serializers.RegexField(
+        r"^[A-Za-z]{3}$",
+        required=False,
+        default="CHN",
+        help_text=_("ISO 3166 alpha-3 code; CHN unless the document is a foreign national's."),
+    )
+    shanghai_hukou = serializers.BooleanField(
+        help_text=_("Whether the person's household registration (hukou) is in Shanghai.")
+    )
+    hukou_place = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default=""
+    )
+    phone = serializers.RegexField(
+        r"^\+?[0-9 -]{5,20}$", max_length=32, required=False, allow_blank=True, default=""
+    )
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        from django.core.exceptions import ValidationError
+
+        try:
+            validate_identity_document(attrs["id_type"], attrs["id_number"])
+        except ValidationError as exc:
+            raise serializers.ValidationError(_django_errors(exc)) from exc
+        return attrs
+
+
+class EmployerInputSerializer(serializers.Serializer):
+    uscc = serializers.CharField(
+        max_length=32, help_text=_("Unified social credit code (GB 32100), 18 characters.")
+    )
+    name = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(EmployerKind.choices, required=False, default="")
+    start_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Start of the employment; needed when none is on record."),
+    )
+
+    def validate_uscc(self, value: str) -> str:
+        from django.core.exceptions import ValidationError
+
+        try:
+            return validate_uscc(value)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+
+class ApplicationInputSerializer(serializers.Serializer):
+    card_type = serializers.ChoiceField(CardType.choices)
+    channel = serializers.ChoiceField(BANK_CHANNELS)
+    service_point = serializers.CharField(
+        max_length=16, help_text=_("Code of the bank's outlet that took the application.")
+    )
+    collection_point = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Code of the bank's outlet where the card is collected; default the same."),
+    )
+    applicant = ApplicantInputSerializer()
+    employer = EmployerInputSerializer(required=False, allow_null=True, default=None)
+    liveness_verified = serializers.BooleanField(
+        default=False, help_text=_("Real-person verification passed (required online).")
+    )
+    real_name_verified = serializers.BooleanField(
+        default=False, help_text=_("Real-name verification passed (required online).")
+    )
+    agent_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    agent_id_type = serializers.ChoiceField(
+        IdDocumentType.choices, required=False, allow_blank=True, default=""
+    )
+    agent_id_number = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+    photo_receipt_number = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+    replaces = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("The bank's own cancelled card that this application replaces."),
+    )
+
+    def _outlet(self, code: str):
+        outlet = bank_outlet_find(bank=self.context["bank"], code=code)
+        if outlet is None:
+            raise serializers.ValidationError(_("Not an outlet of this bank."))
+        return outlet
+
+    def validate_service_point(self, value: str):
+        return self._outlet(value)
+
+    def validate_collection_point(self, value: str | None):
+        return None if value is None else self._outlet(value)
+
+    def validate_replaces(self, value):
+        if value is None:
+            return None
+        card = Card.objects.filter(bank=self.context["bank"], public_id=value).first()
+        if card is None:
+            raise serializers.ValidationError(_("No such card."))
+        return card
+
+    def validate(self, attrs):
+        agent = [attrs["agent_name"], attrs["agent_id_type"], attrs["agent_id_number"]]
+        if any(agent) and not all(agent):
+            message = _("An entrusted agent needs a name, a document type and a number.")
+            raise serializers.ValidationError(
+                {
+                    field: [message]
+                    for field in ("agent_name", "agent_id_type", "agent_id_number")
+                    if not attrs[field]
+                }
+            )
+        return attrs
+
+
+class ReadyInputSerializer(serializers.Serializer):
+    card_number = serializers.CharField(max_length=40, help_text=_("6 to 20 letters and digits."))
+
+
+class HandOverInputSerializer(serializers.Serializer):
+    id_number = serializers.CharField(
+        max_length=64, help_text=_("The number of the identity document presented.")
+    )
+    receipt_number = serializers.CharField(
+        max_length=40, help_text=_("The application receipt number presented.")
+    )
+
+
+class WithdrawInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+    channel = serializers.ChoiceField(BANK_CHANNELS, default=Channel.BANK_OUTLET)
+
+
+class CardListParamsSerializer(serializers.Serializer):
+    cursor = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text=_("`next_cursor` of the previous page; none for the first page."),
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, default=100, help_text=_("Page size.")
+    )
+
+    def validate_cursor(self, value: str):
+        from cards.api.sync import decode_cursor
+
+        try:
+            return decode_cursor(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(_("Not a cursor this API gave.")) from exc
+
+
+class EventListParamsSerializer(serializers.Serializer):
+    after = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=BIGINT_MAX,
+        default=0,
+        help_text=_("The `id` of the last event received (`next_after`); 0 from the start."),
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, default=100, help_text=_("Page size.")
+    )
+
+
+# --- Output -----------------------------------------------------------------------------------
+
+
+class HolderSummarySerializer(serializers.Serializer):
+    name = serializers.SerializerMethodField()
+    id_type = serializers.ChoiceField(IdDocumentType.choices)
+    id_number = serializers.SerializerMethodField(help_text=_("Masked."))
+
+    def get_name(self, applicant) -> str:
+        return mask_name(applicant.name)
+
+    def get_id_number(self, applicant) -> str:
+        return mask_id_number(applicant.id_number)
+
+
+class HolderSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    id_type = serializers.ChoiceField(IdDocumentType.choices)
+    id_number = serializers.CharField()
+    sex = serializers.ChoiceField(Sex.choices, allow_blank=True)
+    birth_date = serializers.DateField(allow_null=True)
+    nationality = serializers.CharField()
+    phone = serializers.CharField(allow_blank=True)
+
+
+def _own_card_id(card: Card, other: Card | None) -> str | None:
+    """A linked card's id, if it is the same bank's (another bank's card is not even named)."""
+    if other is None or other.bank_id != card.bank_id:
+        return None
+    return str(other.public_id)
+
+
+def _replaced_by(card: Card) -> Card | None:
+    # Only a replaced card, or a cancelled one replaced by a new application, has one: others
+    # need no query.
+    if card.status not in (CardStatus.REPLACED, CardStatus.CANCELLED):
+        return None
+    try:
+        return card.replaced_by
+    except Card.DoesNotExist:
+        return None
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ServicePointCodeField(serializers.Field):
+    """A service point's code, from its id (agencies.selectors.service_point_code)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, point_id):
+        return service_point_code(point_id)
+
+
+class CardSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id", help_text=_("The card's public id."))
+    receipt_number = serializers.CharField(source="receipt_number_display")
+    card_type = serializers.ChoiceField(CardType.choices)
+    status = serializers.SerializerMethodField(help_text=_("The state in force now."))
+    card_number = serializers.CharField(allow_null=True)
+    channel = serializers.ChoiceField(Channel.choices)
+    holder = HolderSummarySerializer(source="applicant")
+    service_point = ServicePointCodeField(source="service_point_id")
+    collection_point = ServicePointCodeField(source="collection_point_id")
+    applied_at = serializers.DateTimeField()
+    verified_at = serializers.DateTimeField(allow_null=True)
+    ready_at = serializers.DateTimeField(allow_null=True)
+    issued_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+    replaces = serializers.SerializerMethodField()
+    replaced_by = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(CardStatus.choices))
+    def get_status(self, card: Card) -> str:
+        # Lists annotate it in SQL (cards.selectors.with_effective_status); one card asks itself.
+        status = getattr(card, "effective_status", None)
+        return status if isinstance(status, str) else card.status_at()
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_replaces(self, card: Card) -> str | None:
+        return _own_card_id(card, card.replaces)
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_replaced_by(self, card: Card) -> str | None:
+        return _own_card_id(card, _replaced_by(card))
+
+
+class TransitionSerializer(serializers.Serializer):
+    """One row of a card's history; `from` and `to` as in the events."""
+
+    def get_fields(self):
+        return {
+            "transition": serializers.ChoiceField(TransitionName.choices, source="name"),
+            "from": serializers.ChoiceField(
+                CardStatus.choices, source="from_status", allow_blank=True
+            ),
+            "to": serializers.ChoiceField(CardStatus.choices, source="to_status"),
+            "at": serializers.DateTimeField(),
+            "actor": serializers.ChoiceField(ActorKind.choices, source="actor_kind"),
+            "service_point": ServicePointCodeField(source="service_point_id", allow_null=True),
+            "channel": serializers.ChoiceField(Channel.choices),
+            "reason": serializers.SerializerMethodField(),
+            "details": serializers.SerializerMethodField(),
+        }
+
+    def get_reason(self, row) -> str:
+        return gettext(row.reason) if row.reason else ""
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_details(self, row) -> dict:
+        data = row.data or {}
+        details = {key: data[key] for key in TRANSITION_DETAILS if key in data}
+        if data.get("differences"):
+            details["differing_fields"] = [d.get("field") for d in data["differences"]]
+        return details
+
+
+class CardSerializer(CardSummarySerializer):
+    """One of the bank's own cards, in full, with its history."""
+
+    holder = HolderSerializer(source="applicant")
+    liveness_verified = serializers.BooleanField()
+    real_name_verified = serializers.BooleanField()
+    agent_name = serializers.CharField(allow_blank=True)
+    agent_id_type = serializers.CharField(allow_blank=True)
+    agent_id_number = serializers.SerializerMethodField(help_text=_("Masked."))
+    photo_receipt_number = serializers.CharField(allow_blank=True)
+    phone_report_expires_at = serializers.DateTimeField(allow_null=True)
+    written_report_expires_at = serializers.DateTimeField(allow_null=True)
+    transitions = TransitionSerializer(many=True, source="history")
+
+    def get_agent_id_number(self, card: Card) -> str:
+        return mask_id_number(card.agent_id_number)
+
+
+# Bound once: rendering one card then builds no fields (DRF copies every declared field each time
+# a serializer is made, which cost more than the rest of GET /cards/{id}). Rendering keeps no state
+# on the serializer.
+_CARD_SERIALIZER = CardSerializer()
+
+
+def card_representation(card: Card) -> dict:
+    """One of the bank's own cards, in full (CardSerializer)."""
+    return _CARD_SERIALIZER.to_representation(card)
+
+
+class CardPageSerializer(serializers.Serializer):
+    results = CardSummarySerializer(many=True)
+    next_cursor = serializers.CharField(
+        allow_null=True,
+        help_text=_("Pass as `cursor` to continue; keep it to sync again later."),
+    )
+    has_more = serializers.BooleanField()
+
+
+class EventSerializer(serializers.Serializer):
+    def get_fields(self):
+        return {
+            "id": serializers.IntegerField(help_text=_("Increasing; pass as `after`.")),
+            "event": serializers.CharField(source="kind"),
+            "card": serializers.UUIDField(source="payload.card"),
+            "transition": serializers.ChoiceField(
+                TransitionName.choices, source="payload.transition"
+            ),
+            "from": serializers.ChoiceField(
+                CardStatus.choices, source="payload.from", allow_blank=True
+            ),
+            "to": serializers.ChoiceField(CardStatus.choices, source="payload.to"),
+            "at": serializers.DateTimeField(source="payload.at", help_text=_("UTC, ISO 8601.")),
+        }
+
+
+class EventPageSerializer(serializers.Serializer):
+    results = EventSerializer(many=True)
+    next_after = serializers.IntegerField(help_text=_("Pass as `after` to continue."))
+    has_more = serializers.BooleanField()
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField(child=serializers.JSONField())
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape: {"error": {"code", "message", "details"}}."""
+
+    error = ErrorBodySerializer()

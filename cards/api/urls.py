@@ -1,0 +1,21 @@
+"""/api/v1/: the partner banks' API, its OpenAPI schema and its Swagger UI (own static files)."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cards.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("applications", views.ApplicationsView.as_view(), name="applications"),
+    path("cards", views.CardListView.as_view(), name="cards"),
+    path("cards/<str:card_id>", views.CardDetailView.as_view(), name="card"),
+    path("cards/<str:card_id>/ready", views.CardReadyView.as_view(), name="card-ready"),
+    path("cards/<str:card_id>/hand-over", views.CardHandOverView.as_view(), name="card-hand-over"),
+    path("cards/<str:card_id>/withdraw", views.CardWithdrawView.as_view(), name="card-withdraw"),
+    path("events", views.EventListView.as_view(), name="events"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^(?P<path>.*)$", views.unknown_path),
+]

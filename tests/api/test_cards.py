@@ -1,0 +1,256 @@
+"""GET /cards, GET /cards/{id} and the three transitions a bank reports."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cards.choices import CardStatus, TransitionName
+from cards.models import Card, CardTransition
+from common.masking import mask_id_number
+from tests.api.conftest import error_of
+from tests.cards.conftest import card_number, eligible_person
+
+S = CardStatus
+T = TransitionName
+
+
+def test_the_list_masks_the_holder_and_shows_the_state_in_force(api, card_in):
+    card = card_in(S.VERIFIED)
+    response = api.get("/cards")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["has_more"] is False and body["next_cursor"]
+    (row,) = body["results"]
+    holder = card.applicant
+    assert row["id"] == str(card.public_id)
+    assert row["status"] == S.VERIFIED
+    assert row["receipt_number"] == card.receipt_number_display
+    assert row["holder"]["id_number"] == mask_id_number(holder.id_number)
+    assert holder.id_number not in response.content.decode()
+    assert holder.name not in response.content.decode()
+    assert row["service_point"] == card.service_point.code
+    assert row["collection_point"] == card.collection_point.code
+
+
+def test_the_detail_shows_the_full_id_number_and_the_history(api, card_in):
+    card = card_in(S.READY_FOR_COLLECTION)
+    response = api.get(f"/cards/{card.public_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["holder"]["id_number"] == card.applicant.id_number
+    assert body["status"] == S.READY_FOR_COLLECTION
+    assert [(t["transition"], t["from"], t["to"]) for t in body["transitions"]] == [
+        (T.SUBMIT, "", S.APPLIED),
+        (T.VERIFY, S.APPLIED, S.VERIFIED),
+        (T.MARK_READY, S.VERIFIED, S.READY_FOR_COLLECTION),
+    ]
+    assert body["transitions"][2]["actor"] == "bank"
+    assert body["transitions"][2]["details"] == {"card_number": card.card_number}
+    assert body["transitions"][1]["service_point"] == card.service_point.code
+
+
+def test_a_malformed_or_unknown_card_id_is_404(api):
+    for card_id in ("nope", "00000000-0000-0000-0000-000000000000"):
+        response = api.get(f"/cards/{card_id}")
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "not_found"
+
+
+def test_ready_records_the_card_number(api, card_in):
+    card = card_in(S.VERIFIED)
+    response = api.post(f"/cards/{card.public_id}/ready", {"card_number": "sc 1234 5678"})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == S.READY_FOR_COLLECTION
+    assert response.json()["card_number"] == "SC12345678"
+    card.refresh_from_db()
+    assert card.status == S.READY_FOR_COLLECTION
+    row = card.transitions.order_by("id").last()
+    assert (row.name, row.actor_kind, row.bank_id) == (T.MARK_READY, "bank", card.bank_id)
+
+
+def test_ready_in_the_wrong_state_is_409_with_the_lifecycle_code(api, card_in):
+    card = card_in(S.APPLIED)
+    response = api.post(f"/cards/{card.public_id}/ready", {"card_number": card_number()})
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "transition_not_allowed"
+    assert error["details"] == {"status": S.APPLIED, "transition": T.MARK_READY}
+
+
+def test_ready_with_a_bad_card_number_names_the_field(api, card_in):
+    card = card_in(S.VERIFIED)
+    for body in ({}, {"card_number": "x"}, {"card_number": 12}, {"card_number": "A" * 41}):
+        response = api.post(f"/cards/{card.public_id}/ready", body)
+        assert response.status_code == 422, (body, response.content)
+        assert "card_number" in error_of(response)["details"]
+    assert Card.objects.get(pk=card.pk).status == S.VERIFIED
+
+
+def test_hand_over_checks_the_id_and_the_receipt(api, card_in):
+    card = card_in(S.READY_FOR_COLLECTION)
+    holder = card.applicant
+    url = f"/cards/{card.public_id}/hand-over"
+    wrong_id = api.post(url, {"id_number": "110101199003077777", "receipt_number": "X"})
+    assert wrong_id.status_code == 422 and "id_number" in error_of(wrong_id)["details"]
+    wrong_receipt = api.post(url, {"id_number": holder.id_number, "receipt_number": "AAAA"})
+    assert wrong_receipt.status_code == 422
+    assert "receipt_number" in error_of(wrong_receipt)["details"]
+    right = api.post(
+        url, {"id_number": holder.id_number, "receipt_number": card.receipt_number_display}
+    )
+    assert right.status_code == 200, right.content
+    assert right.json()["status"] == S.ISSUED
+    assert Card.objects.get(pk=card.pk).status == S.ISSUED
+
+
+def test_withdraw_needs_a_reason_and_then_withdraws(api, card_in):
+    card = card_in(S.VERIFIED)
+    url = f"/cards/{card.public_id}/withdraw"
+    missing = api.post(url, {})
+    assert missing.status_code == 422 and "reason" in error_of(missing)["details"]
+    blank = api.post(url, {"reason": "   "})
+    assert blank.status_code == 422 and "reason" in error_of(blank)["details"]
+    done = api.post(url, {"reason": "Applicant changed their mind.", "channel": "bank_app"})
+    assert done.status_code == 200, done.content
+    assert done.json()["status"] == S.WITHDRAWN
+    row = CardTransition.objects.filter(card=card).order_by("id").last()
+    assert (row.name, row.channel) == (T.WITHDRAW, "bank_app")
+    again = api.post(url, {"reason": "Again."})
+    assert again.status_code == 409 and error_of(again)["code"] == "transition_not_allowed"
+
+
+def test_filters_by_status_type_and_update_time(api, world, card_in):
+    verified = card_in(S.VERIFIED, applicant=eligible_person())
+    ready = card_in(S.READY_FOR_COLLECTION, applicant=eligible_person())
+
+    def ids(**params):
+        response = api.get("/cards", params)
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["results"]}
+
+    assert ids(status=S.VERIFIED) == {str(verified.public_id)}
+    assert ids(status=S.READY_FOR_COLLECTION) == {str(ready.public_id)}
+    assert ids(card_type="social_security") == {str(verified.public_id), str(ready.public_id)}
+    assert ids(card_type="medical_insurance") == set()
+    ready.refresh_from_db()
+    assert ids(updated_after=verified.updated_at.isoformat()) == {str(ready.public_id)}
+    assert ids(updated_after=ready.updated_at.isoformat()) == set()
+
+
+def test_a_phone_report_past_its_deadline_lists_as_issued(api, world, card_in):
+    import datetime
+
+    import time_machine
+
+    from tests.cards.conftest import T0
+
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        from tests.cards.conftest import report_by_phone
+
+        report_by_phone(world, card)
+    with time_machine.travel(T0 + datetime.timedelta(hours=25), tick=False):
+        assert api.get(f"/cards/{card.public_id}").json()["status"] == S.ISSUED
+        assert api.get("/cards", {"status": "issued"}).json()["results"][0]["id"] == str(
+            card.public_id
+        )
+        assert api.get("/cards", {"status": "phone_reported_lost"}).json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "lost"},
+        {"card_type": "bus"},
+        {"updated_after": "yesterday"},
+        {"limit": "0"},
+        {"limit": "501"},
+        {"limit": "many"},
+        {"cursor": "not-a-cursor"},
+        {"cursor": "MjAyNi0wMy0wMlQwOTozMDowMCswMDowMHwtMQ"},  # an id of -1
+    ],
+)
+def test_bad_list_parameters_are_422_naming_the_parameter(api, params):
+    response = api.get("/cards", params)
+    assert response.status_code == 422, response.content
+    assert set(error_of(response)["details"]) == set(params)
+
+
+def test_pages_follow_the_cursor_without_gaps_or_repeats(api, world, card_in):
+    cards = [card_in(S.VERIFIED, applicant=eligible_person()) for _ in range(7)]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        body = api.get("/cards", params).json()
+        seen += [row["id"] for row in body["results"]]
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            break
+    assert sorted(seen) == sorted(str(c.public_id) for c in cards)
+    assert len(seen) == len(set(seen))
+    # Synced to the end: nothing new until a card changes; then exactly that card.
+    assert api.get("/cards", {"cursor": cursor}).json()["results"] == []
+    api.post(f"/cards/{cards[2].public_id}/ready", {"card_number": card_number()})
+    again = api.get("/cards", {"cursor": cursor}).json()
+    assert [row["id"] for row in again["results"]] == [str(cards[2].public_id)]
+    assert again["results"][0]["status"] == S.READY_FOR_COLLECTION
+
+
+def _count_queries(call) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    assert response.status_code == 200, response.content
+    return len(queries)
+
+
+def test_lists_read_a_constant_number_of_queries_whatever_the_page_size(api, world, card_in):
+    for _ in range(12):
+        card = card_in(S.READY_FOR_COLLECTION, applicant=eligible_person())
+    api.get("/cards")  # the key's first use is written down (once per 5 minutes)
+    counts = {
+        size: _count_queries(lambda size=size: api.get("/cards", {"limit": size}))
+        for size in (1, 5, 12, 100)
+    }
+    assert len(set(counts.values())) == 1, counts
+    # The key, the horizon, the page (related rows joined); in a test's transaction also a fresh
+    # look at pg_stat_activity (cards/api/sync.py).
+    assert counts[1] == 3 + connection.in_atomic_block, counts
+    events = {
+        size: _count_queries(lambda size=size: api.get("/events", {"limit": size}))
+        for size in (1, 10, 100)
+    }
+    assert len(set(events.values())) == 1, events
+    # One card's history is one query however long it is.
+    short = card_in(S.VERIFIED, applicant=eligible_person())
+    assert _count_queries(lambda: api.get(f"/cards/{short.public_id}")) == _count_queries(
+        lambda: api.get(f"/cards/{card.public_id}")
+    )
+
+
+def test_the_prepared_statement_and_the_orm_read_the_same_card(api, world, card_in):
+    """On PostgreSQL one prepared statement reads a card; elsewhere (`make run` on SQLite) the
+    ORM does. Both give the same representation, links and history included."""
+    from cards import services
+    from cards.api.selectors import _card_api_get_orm, card_api_get
+    from cards.api.serializers import card_representation
+    from cards.choices import ReplacementReason
+
+    old = card_in(S.ISSUED)
+    new = services.card_replace(card=old, actor=world.clerk, reason=ReplacementReason.DAMAGED)
+    for card in (old, new):
+        fast = card_representation(card_api_get(bank=world.bank, public_id=str(card.public_id)))
+        orm = card_representation(_card_api_get_orm(bank=world.bank, public_id=card.public_id))
+        assert fast == orm
+    assert fast["replaces"] == str(old.public_id)
+    assert orm["transitions"][0]["transition"] == T.SUBMIT
+
+
+def test_a_renamed_service_point_shows_its_new_code(api, world, card_in, monkeypatch):
+    from agencies import selectors as agency_selectors
+
+    card = card_in(S.VERIFIED)
+    assert api.get(f"/cards/{card.public_id}").json()["collection_point"] == "BO01"
+    world.outlet.code = "BO01X"
+    world.outlet.save(update_fields=["code"])
+    monkeypatch.setattr(agency_selectors, "SERVICE_POINT_CODES_TTL", 0.0)
+    assert api.get(f"/cards/{card.public_id}").json()["collection_point"] == "BO01X"

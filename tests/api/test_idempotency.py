@@ -1,0 +1,131 @@
+"""Every POST takes an Idempotency-Key: a retry gets the first response without a second action;
+the key with another request is 422; keys are kept 24 hours per bank; concurrent duplicates never
+both act."""
+
+import datetime
+import threading
+import uuid
+
+import pytest
+import time_machine
+from django.db import connection
+
+from cards.choices import CardStatus, TransitionName
+from cards.models import Card, CardTransition
+from common.idempotency import idempotency_keys_purge
+from common.models import IdempotencyKey
+from tests.api.conftest import application_body, error_of
+from tests.cards.conftest import card_number, eligible_person
+
+S = CardStatus
+
+
+def test_a_retry_replays_the_first_response_without_acting_twice(api, world):
+    person = eligible_person()
+    key = str(uuid.uuid4())
+    body = application_body(world, person)
+    first = api.post("/applications", body, key=key)
+    assert first.status_code == 201
+    retry = api.post("/applications", body, key=key)
+    assert retry.status_code == 201
+    assert retry.content == first.content
+    assert retry["Idempotent-Replayed"] == "true"
+    assert Card.objects.filter(applicant=person).count() == 1
+
+
+def test_the_same_document_with_its_keys_reordered_is_the_same_request(api, card_in):
+    card = card_in(S.VERIFIED)
+    key = str(uuid.uuid4())
+    number = card_number()
+    url = f"/cards/{card.public_id}/ready"
+    assert api.post(url, raw=f'{{"card_number": "{number}"}}'.encode(), key=key).status_code == 200
+    again = api.post(url, raw=f'{{ "card_number":"{number}" }}'.encode(), key=key)
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert card.transitions.filter(name=TransitionName.MARK_READY).count() == 1
+
+
+def test_a_refusal_is_replayed_too(api, card_in):
+    card = card_in(S.APPLIED)
+    key = str(uuid.uuid4())
+    body = {"card_number": card_number()}
+    first = api.post(f"/cards/{card.public_id}/ready", body, key=key)
+    assert first.status_code == 409
+    again = api.post(f"/cards/{card.public_id}/ready", body, key=key)
+    assert (again.status_code, again.json()) == (409, first.json())
+
+
+def test_the_key_with_another_body_or_path_is_422(api, card_in):
+    card = card_in(S.VERIFIED)
+    key = str(uuid.uuid4())
+    first = api.post(f"/cards/{card.public_id}/ready", {"card_number": "SC11110000"}, key=key)
+    assert first.status_code == 200
+    other_body = api.post(f"/cards/{card.public_id}/ready", {"card_number": "SC22220000"}, key=key)
+    assert other_body.status_code == 422
+    error = error_of(other_body)
+    assert error["code"] == "idempotency_key_reused"
+    assert "Idempotency-Key" in error["details"]
+    other_path = api.post(f"/cards/{card.public_id}/withdraw", {"reason": "x"}, key=key)
+    assert other_path.status_code == 422
+    assert Card.objects.get(pk=card.pk).card_number == "SC11110000"
+
+
+@pytest.mark.parametrize("key", [None, "", "with space", "é", "x" * 256])
+def test_a_missing_or_malformed_key_is_422(api, card_in, key):
+    card = card_in(S.VERIFIED)
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+    response = api.post(
+        f"/cards/{card.public_id}/ready", {"card_number": card_number()}, key=None, headers=headers
+    )
+    assert response.status_code == 422
+    assert "Idempotency-Key" in error_of(response)["details"]
+    assert Card.objects.get(pk=card.pk).status == S.VERIFIED
+
+
+def test_keys_are_kept_24_hours(api, world, card_in):
+    start = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+    key = str(uuid.uuid4())
+    with time_machine.travel(start, tick=False):
+        card = card_in(S.VERIFIED)
+        first = api.post(f"/cards/{card.public_id}/withdraw", {"reason": "a"}, key=key)
+        assert first.status_code == 200
+    with time_machine.travel(start + datetime.timedelta(hours=23), tick=False):
+        reused = api.post(f"/cards/{card.public_id}/withdraw", {"reason": "b"}, key=key)
+        assert reused.status_code == 422
+    with time_machine.travel(start + datetime.timedelta(hours=24, seconds=1), tick=False):
+        other = card_in(S.VERIFIED, applicant=eligible_person())
+        fresh = api.post(f"/cards/{other.public_id}/withdraw", {"reason": "b"}, key=key)
+        assert fresh.status_code == 200 and "Idempotent-Replayed" not in fresh
+        assert idempotency_keys_purge() == 0  # the reused row is fresh again
+    with time_machine.travel(start + datetime.timedelta(hours=49), tick=False):
+        assert idempotency_keys_purge() == 1
+    assert not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicates_act_once(world, bank_key, card_in):
+    from tests.api.conftest import BankApi
+
+    cards = [card_in(S.VERIFIED, applicant=eligible_person()) for _ in range(3)]
+    for card in cards:
+        key, number = str(uuid.uuid4()), card_number()
+        barrier = threading.Barrier(4)
+        responses = []
+
+        def send(key=key, number=number, card=card, barrier=barrier, responses=responses):
+            try:
+                barrier.wait(timeout=10)
+                response = BankApi(bank_key).post(
+                    f"/cards/{card.public_id}/ready", {"card_number": number}, key=key
+                )
+                responses.append((response.status_code, response.content))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=send) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert [status for status, _body in responses] == [200] * 4, responses
+        assert len({body for _status, body in responses}) == 1  # byte for byte
+        assert CardTransition.objects.filter(card=card, name=TransitionName.MARK_READY).count() == 1
