@@ -2,11 +2,12 @@
 
 Fills a PostgreSQL database of its own (SQL, not the ORM: seven partner banks with their outlets,
 applicants, cards in all ten states spread over the banks, their transition logs and outbox
-events), makes an API key with `manage.py create_bank_key` (its last line), starts gunicorn on
-loopback with the production settings and the real views, plus a trivial view through the same
-middleware (bench/api_urls.py), and drives them from a bounded, closed-loop load generator on the
-same machine (a fixed number of processes, each sending one request at a time, a fixed number of
-requests, each on a new connection as gunicorn's sync workers close them). In the same run:
+events; then VACUUM ANALYZE, as tables in service are), makes an API key with `manage.py
+create_bank_key` (its last line), starts gunicorn on loopback with the production settings and
+the real views, plus a trivial view through the same middleware (bench/api_urls.py), and drives
+them from a bounded, closed-loop load generator on the same machine (a fixed number of processes,
+each sending one request at a time, a fixed number of requests, each on a new connection as
+gunicorn's sync workers close them). In the same run:
   ceiling     GET /bench/trivial/: the framework's own cost
   detail      GET /api/v1/cards/{id}: a random card of the bank, with its history
   transition  POST /api/v1/cards/{id}/ready: each on a different verified card of the bank, with
@@ -251,7 +252,7 @@ def fill(connection, n: int) -> None:
             FROM steps ORDER BY at, card_id, step
             """
         )
-        cur.execute("ANALYZE")
+        cur.execute("VACUUM ANALYZE")  # steady state: no autovacuum during the measurement
 
 
 class _Timed:

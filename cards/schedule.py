@@ -46,6 +46,13 @@ SCHEDULE: tuple[Entry, ...] = (
         expire_seconds=6 * 3600,
         description="Daily counts of overdue employers, medical cards, verifications, uncollected.",
     ),
+    Entry(
+        name="Forget partner idempotency keys after 24 hours",
+        task="common.tasks.purge_idempotency_keys",
+        crontab=("20", "3"),
+        expire_seconds=6 * 3600,
+        description="Deletes Idempotency-Key records older than their 24 hours.",
+    ),
 )
 
 
