@@ -4,7 +4,7 @@ Fills a PostgreSQL database of its own (SQL, not the ORM: seven partner banks wi
 applicants, cards in all ten states spread over the banks, their transition logs and outbox
 events; then VACUUM ANALYZE, as tables in service are), makes an API key with `manage.py
 create_bank_key` (its last line), starts gunicorn on loopback with the production settings and
-the real views, plus a trivial view through the same middleware (bench/api_urls.py), and drives
+the real views, plus a trivial view through the same middleware (bench/urls.py), and drives
 them from a bounded, closed-loop load generator on the same machine (a fixed number of processes,
 each sending one request at a time, a fixed number of requests, each on a new connection as
 gunicorn's sync workers close them). In the same run:
@@ -28,82 +28,36 @@ import argparse
 import http.client
 import io
 import json
-import math
 import multiprocessing
 import os
 import random
-import socket
-import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-STATES = [
-    "applied",
-    "verified",
-    "ready_for_collection",
-    "issued",
-    "phone_reported_lost",
-    "written_lost",
-    "cancelled",
-    "replaced",
-    "rejected",
-    "withdrawn",
-]
-_ISSUED_PATH = [
-    ("submit", "", "applied", 0),
-    ("verify", "applied", "verified", 2),
-    ("mark_ready", "verified", "ready_for_collection", 150),
-    ("hand_over", "ready_for_collection", "issued", 160),
-]
-PATHS = {
-    "applied": _ISSUED_PATH[:1],
-    "verified": _ISSUED_PATH[:2],
-    "ready_for_collection": _ISSUED_PATH[:3],
-    "issued": _ISSUED_PATH,
-    "phone_reported_lost": [
-        *_ISSUED_PATH,
-        ("report_lost_by_phone", "issued", "phone_reported_lost", 199),
-    ],
-    "written_lost": [*_ISSUED_PATH, ("report_lost_in_writing", "issued", "written_lost", 198)],
-    "cancelled": [*_ISSUED_PATH, ("cancel", "issued", "cancelled", 170)],
-    "replaced": [*_ISSUED_PATH, ("replace", "issued", "replaced", 170)],
-    "rejected": [("submit", "", "applied", 0), ("reject", "applied", "rejected", 2)],
-    "withdrawn": [("submit", "", "applied", 0), ("withdraw", "applied", "withdrawn", 2)],
-}
-OUTLETS_PER_BANK = 20
+from bench.harness import (  # noqa: E402  # noqa: E402
+    FUNCTIONS,
+    PATHS,
+    STATES,
+    Phase,
+    clear_rate_limits,
+    free_port,
+    in_own_database,
+    merge,
+    start_gunicorn,
+)
+from bench.harness import run_phase as _run_phase  # noqa: E402
 
-# ISO 7064 check character of receipt numbers (cards/numbers.py) and the GB 11643 check
-# character of resident ID numbers, in SQL; checked against Python below.
-FUNCTIONS = r"""
-CREATE FUNCTION pg_temp.receipt_check(body text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    alphabet CONSTANT text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-    c int := 16;
-BEGIN
-    FOR i IN 1..length(body) LOOP
-        c := ((CASE WHEN c = 0 THEN 32 ELSE c END) * 2 % 33
-              + strpos(alphabet, substr(body, i, 1)) - 1) % 32;
-    END LOOP;
-    RETURN substr(alphabet, ((1 - (CASE WHEN c = 0 THEN 32 ELSE c END) * 2 % 33) % 32 + 32) % 32
-                  + 1, 1);
-END $$;
-CREATE FUNCTION pg_temp.resident_id(body text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    weights CONSTANT int[] := '{7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2}';
-    total int := 0;
-BEGIN
-    FOR i IN 1..17 LOOP
-        total := total + substr(body, i, 1)::int * weights[i];
-    END LOOP;
-    RETURN body || substr('10X98765432', total % 11 + 1, 1);
-END $$;
-"""
+
+def run_phase(pool, port: int, name: str, kind: str, items: list, key: str, clients: int):
+    return _run_phase(pool, _drive, port, name, kind, items, key, clients)
+
+
+OUTLETS_PER_BANK = 20
 
 
 def fill(connection, n: int) -> None:
@@ -312,30 +266,6 @@ def explain(connection, bank_code: str, public_id: str) -> str:
 # --- The load generator --------------------------------------------------------------------------
 
 
-@dataclass
-class Phase:
-    name: str
-    latencies_ms: list[float]
-    errors: int
-    seconds: float
-
-    @property
-    def rps(self) -> float:
-        return len(self.latencies_ms) / self.seconds
-
-    def percentile(self, p: float) -> float:
-        """Nearest-rank percentile."""
-        ordered = sorted(self.latencies_ms)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-    def line(self) -> str:
-        return (
-            f"{self.name:<34} n={len(self.latencies_ms):>5} errors={self.errors} "
-            f"rps={self.rps:7.1f} p50={self.percentile(50):6.2f} ms "
-            f"p99={self.percentile(99):6.2f} ms"
-        )
-
-
 def _drive(job) -> tuple[list[float], int]:
     """One client: its requests one after another (closed loop), each on a new connection."""
     port, kind, items, key = job
@@ -365,72 +295,6 @@ def _drive(job) -> tuple[list[float], int]:
     return latencies, errors
 
 
-def run_phase(pool, port: int, name: str, kind: str, items: list, key: str, clients: int):
-    chunks = [items[i::clients] for i in range(clients)]
-    started = time.perf_counter()
-    results = pool.map(_drive, [(port, kind, chunk, key) for chunk in chunks])
-    seconds = time.perf_counter() - started
-    return Phase(
-        name,
-        [latency for latencies, _ in results for latency in latencies],
-        sum(errors for _, errors in results),
-        seconds,
-    )
-
-
-def merge(name: str, *phases: Phase) -> Phase:
-    return Phase(
-        name,
-        [latency for phase in phases for latency in phase.latencies_ms],
-        sum(phase.errors for phase in phases),
-        sum(phase.seconds for phase in phases),
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(database_url: str, workers: int, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.api_settings",
-        "DATABASE_URL": database_url,
-        "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "API_KEY_RATE_LIMIT": str(10**9),  # one key sends everything: this run only
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/bench/trivial/")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("gunicorn did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=1_000_000)
@@ -446,30 +310,12 @@ def main() -> None:
     if not os.environ.get("REDIS_URL"):
         sys.exit("Set REDIS_URL: the per-key limiter counts in Redis, as in production.")
 
-    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    database_url = f"{server}/{args.database}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
-    os.environ["DJANGO_DEBUG"] = "false"  # no query log growing in memory
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        admin.execute(f'CREATE DATABASE "{args.database}"')
-    try:
-        run(args, database_url)
-    finally:
-        from django.db import connections
-
-        from common import ratelimit
-
-        ratelimit.clear_all()
-        connections.close_all()
-        if not args.keep:
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+    in_own_database(
+        args.database,
+        keep=args.keep,
+        run=lambda database_url: run(args, database_url),
+        cleanup=clear_rate_limits,
+    )
 
 
 def run(args, database_url: str) -> None:
@@ -513,7 +359,13 @@ def run(args, database_url: str) -> None:
     ratelimit.clear_all()
 
     port = free_port()
-    gunicorn = start_gunicorn(database_url, args.workers, port)
+    gunicorn = start_gunicorn(
+        database_url,
+        args.workers,
+        port,
+        # One key sends everything: this run only.
+        {"API_KEY_RATE_LIMIT": str(10**9)},
+    )
     try:
         with multiprocessing.get_context("fork").Pool(args.clients) as pool:
             run_phase(pool, port, "warm-up", "trivial", [None] * warm, key, args.clients)

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import in_own_database  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,28 +36,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
-    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    os.environ["DATABASE_URL"] = f"{server}/{args.database}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
-    os.environ["DJANGO_DEBUG"] = "false"  # no query log growing in memory
     os.environ["EXPIRY_SWEEP_BATCH_SIZE"] = str(args.batch_size)
     os.environ["EXPIRY_SWEEP_TIME_BUDGET"] = "1000000000"  # not "1e9": django-environ reads 19
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        admin.execute(f'CREATE DATABASE "{args.database}"')
-    try:
-        run(args)
-    finally:
-        if not args.keep:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+    in_own_database(args.database, keep=args.keep, run=lambda _url: run(args))
 
 
 def run(args) -> None:

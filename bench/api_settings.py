@@ -1,6 +1,0 @@
-"""Settings for bench/api_load.py: the production settings, plus one trivial view beside the real
-URLs (bench/api_urls.py) to measure the ceiling of the same stack."""
-
-from config.settings.production import *  # noqa: F403
-
-ROOT_URLCONF = "bench.api_urls"
