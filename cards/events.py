@@ -48,18 +48,18 @@ def record_transition(
     name: str,
     from_status: str,
     actor: Actor,
-    at: datetime.datetime,
     now: datetime.datetime,
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> CardTransition:
-    """Append the log row and the outbox event of one transition; log a line after commit."""
+    """Append the log row and the outbox event of one transition made at `now`; log a line after
+    commit. (The expiry sweep writes these rows in bulk, dated at the deadline: cards/expiry.py.)"""
     row = CardTransition.objects.create(
         card=card,
         name=name,
         from_status=from_status,
         to_status=card.status,
-        at=at,
+        at=now,
         recorded_at=now,
         actor_kind=actor.kind,
         actor_user=actor.user,
@@ -78,7 +78,7 @@ def record_transition(
             name=name,
             from_status=from_status,
             to_status=card.status,
-            at=at,
+            at=now,
         ),
         created_at=now,
         next_attempt_at=webhooks.first_attempt_at(card.bank_id, now),

@@ -375,9 +375,7 @@ def card_submit(
             data["agent"] = True
         if replaces is not None:
             data["replaces"] = str(replaces.public_id)
-        record_transition(
-            card=card, name=T.SUBMIT, from_status="", actor=actor, at=now, now=now, data=data
-        )
+        record_transition(card=card, name=T.SUBMIT, from_status="", actor=actor, now=now, data=data)
     return card
 
 
@@ -424,9 +422,7 @@ def card_verify(*, card: Card, actor: Actor) -> Card:
             )
         card.verify(at=now, promised_by=_ready_promise(card, now))
         _save(card, "verified_at", "ready_promised_by")
-        record_transition(
-            card=card, name=T.VERIFY, from_status=S.APPLIED, actor=actor, at=now, now=now
-        )
+        record_transition(card=card, name=T.VERIFY, from_status=S.APPLIED, actor=actor, now=now)
         return card
 
     return _act(card, actor, T.VERIFY, perform)
@@ -452,7 +448,6 @@ def _reject(card, actor, now, *, reason: str, differences: list[dict[str, str]])
         name=T.REJECT,
         from_status=S.APPLIED,
         actor=actor,
-        at=now,
         now=now,
         reason=reason,
         data=data,
@@ -487,7 +482,6 @@ def card_withdraw(*, card: Card, actor: Actor, reason: str) -> Card:
             name=T.WITHDRAW,
             from_status=from_status,
             actor=actor,
-            at=now,
             now=now,
             reason=reason.strip(),
         )
@@ -515,7 +509,6 @@ def card_mark_ready(*, card: Card, actor: Actor, card_number: str) -> Card:
             name=T.MARK_READY,
             from_status=S.VERIFIED,
             actor=actor,
-            at=now,
             now=now,
             data=data,
         )
@@ -537,7 +530,6 @@ def card_issue_on_the_spot(*, card: Card, actor: Actor, card_number: str) -> Car
             name=T.ISSUE_ON_THE_SPOT,
             from_status=S.VERIFIED,
             actor=actor,
-            at=now,
             now=now,
             data={"card_number": card.card_number},
         )
@@ -560,7 +552,6 @@ def card_hand_over(*, card: Card, actor: Actor, id_number: str, receipt_number: 
             name=T.HAND_OVER,
             from_status=S.READY_FOR_COLLECTION,
             actor=actor,
-            at=now,
             now=now,
             data={"original_id_presented": True},
         )
@@ -603,7 +594,6 @@ def card_report_lost_by_phone(
             name=T.REPORT_LOST_BY_PHONE,
             from_status=S.ISSUED,
             actor=actor,
-            at=now,
             now=now,
             data={
                 "contact_phone": contact_phone.strip(),
@@ -628,7 +618,6 @@ def card_withdraw_loss_report(*, card: Card, actor: Actor, reason: str = "") -> 
             name=T.WITHDRAW_LOSS_REPORT,
             from_status=from_status,
             actor=actor,
-            at=now,
             now=now,
             reason=reason.strip() or gettext_noop("Card found."),
         )
@@ -682,7 +671,6 @@ def card_report_lost_in_writing(
             name=T.REPORT_LOST_IN_WRITING,
             from_status=from_status,
             actor=actor,
-            at=now,
             now=now,
             data=data,
         )
@@ -715,7 +703,6 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
         name=T.REPLACE,
         from_status=from_status,
         actor=actor,
-        at=now,
         now=now,
         reason=note or ReplacementReason(reason).label,
         data={"replacement_reason": reason},
@@ -738,7 +725,6 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
         name=T.SUBMIT,
         from_status="",
         actor=actor,
-        at=now,
         now=now,
         data={"replaces": str(card.public_id)},
     )
@@ -753,7 +739,6 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
             name=T.VERIFY,
             from_status=S.APPLIED,
             actor=actor,
-            at=now,
             now=now,
             data={"automatic": True, "replaces": str(card.public_id)},
         )
@@ -783,7 +768,6 @@ def card_cancel(*, card: Card, actor: Actor, reason: str) -> Card:
             name=T.CANCEL,
             from_status=S.ISSUED,
             actor=actor,
-            at=now,
             now=now,
             reason=reason.strip(),
         )
