@@ -1,5 +1,6 @@
 """Statements PostgreSQL parses and plans once per database connection, for the few reads that
-run on nearly every request of a hot endpoint (the partner-bank API's key and card lookups).
+run on nearly every request of a hot endpoint (the partner-bank API's key and card lookups, the
+public status lookup).
 
 Compiling a joined queryset in the ORM and planning it in PostgreSQL cost more than the rest of
 such a request (bench/api_load.py); a statement written out once from the models' _meta, and
