@@ -28,7 +28,7 @@ from applicants.models import (
 from applicants.selectors import employment_overdue_list
 from cards import scope
 from cards.admin_views import record_reveal, take_revealed
-from common.admin import OutOfScopeIs404
+from common.admin import OutOfScopeIs404, ReadOnly
 from common.errors import ApplicationError
 
 
@@ -46,19 +46,10 @@ class ExactIdNumberSearchMixin:
         return queryset.filter(id_number=number), False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnly, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class EmploymentInline(ReadOnlyInline):

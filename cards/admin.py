@@ -32,7 +32,7 @@ from cards.admin_views import (
 )
 from cards.choices import ActorKind, CardStatus, Channel, TransitionName
 from cards.models import Card, IdNumberReveal, OutboxEvent
-from common.admin import OutOfScopeIs404
+from common.admin import OutOfScopeIs404, ReadOnly
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 
 S = CardStatus
@@ -46,15 +46,8 @@ admin.site.site_url = None  # no public site to "view" from the back office
 admin.site.enable_nav_sidebar = False  # the counter needs the width; the header has the links
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
 
 
 # --- Filters ----------------------------------------------------------------------------------

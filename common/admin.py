@@ -9,6 +9,20 @@ from django.utils.translation import gettext_lazy as _
 from common.models import CalendarDay, CalendarYear
 
 
+class ReadOnly:
+    """For an admin or inline that only shows: no add, change or delete, whoever asks (changes go
+    through the services)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class CalendarDayInline(admin.TabularInline):
     model = CalendarDay
     fields = ("date", "is_working_day", "name")
