@@ -19,12 +19,10 @@ _K = {
 }
 # Read on every API request: prepared once per connection (common/prepared.py).
 _LIVE_KEY = PreparedStatement(
-    "api_key",
     f"""SELECT {_KEY_COLUMNS}, {_BANK_COLUMNS}
     FROM "{BankApiKey._meta.db_table}" k
     JOIN "{PartnerBank._meta.db_table}" b ON b."id" = {_K["bank"]}
-    WHERE {_K["prefix"]} = %s AND {_K["revoked_at"]} IS NULL""",  # noqa: S608 - names from _meta
-    ("text",),
+    WHERE {_K["prefix"]} = %s AND {_K["revoked_at"]} IS NULL"""  # noqa: S608 - names from _meta
 )
 
 

@@ -3,27 +3,23 @@ run on nearly every request of a hot endpoint (the partner-bank API's key and ca
 public status lookup).
 
 Compiling a joined queryset in the ORM and planning it in PostgreSQL cost more than the rest of
-such a request (bench/api_load.py); a statement written out once from the models' _meta, and
-PREPAREd on each connection, costs neither. Prepared statements belong to the session and survive
-a rollback; a new connection prepares again; the name carries a hash of the text, so a changed
-statement never meets an old one. Not for a transaction-pooling PgBouncer.
+such a request (bench/api_load.py); a statement written out once from the models' _meta and
+prepared on each connection costs neither. The preparing is psycopg's own (protocol-level
+Parse/Bind/Execute, on a server-side-binding cursor of Django's connection): a connection
+prepares the statement at its first use (`prepare_threshold` 0 in config/settings/base.py; Django
+turns psycopg's preparing off unless told) and keeps it, and psycopg forgets it again on
+`DISCARD ALL`/`DEALLOCATE ALL`. Against SQL-level `PREPARE`/`EXECUTE` this
+saves the database parsing an `EXECUTE` per call and Python quoting the parameters into it, and
+PgBouncer 1.21+ supports it in transaction pooling (`max_prepared_statements`).
+
+The query runs through Django's cursor wrapper, so it is counted, logged under DEBUG and
+translated into Django's database errors like any other.
 """
 
 from __future__ import annotations
 
-import hashlib
-import weakref
-
-from django.db import ProgrammingError, connection
-
-# SQLSTATE invalid_sql_statement_name: the session does not know the statement (DISCARD ALL).
-_UNKNOWN_STATEMENT = "26000"
-
-
-def _numbered(sql: str) -> str:
-    """%s placeholders as PostgreSQL's $1, $2, ..."""
-    parts = sql.split("%s")
-    return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, 1))
+import psycopg
+from django.db import connection
 
 
 def columns(alias: str, model, names: list[str] | None = None) -> tuple[list[str], str]:
@@ -34,27 +30,20 @@ def columns(alias: str, model, names: list[str] | None = None) -> tuple[list[str
 
 
 class PreparedStatement:
-    """One statement with `%s` parameters of the given PostgreSQL `types`."""
+    """One statement with `%s` parameters, prepared by psycopg on each connection that runs it
+    often. PostgreSQL only."""
 
-    def __init__(self, name: str, sql: str, types: tuple[str, ...]) -> None:
+    def __init__(self, sql: str) -> None:
         self.sql = sql
-        self.name = f"{name}_{hashlib.sha256(sql.encode()).hexdigest()[:12]}"
-        self._prepare = f"PREPARE {self.name} ({', '.join(types)}) AS {_numbered(sql)}"
-        self._execute = f"EXECUTE {self.name} ({', '.join(['%s'] * len(types))})"
-        self._prepared_on: weakref.WeakSet = weakref.WeakSet()  # raw connections that hold it
 
     def fetchone(self, params: list) -> tuple | None:
-        with connection.cursor() as cursor:
-            raw = connection.connection
-            if raw not in self._prepared_on:
-                cursor.execute(self._prepare)
-                self._prepared_on.add(raw)
-            try:
-                cursor.execute(self._execute, params)
-            except ProgrammingError as exc:  # deallocated behind our back: once more
-                sqlstate = getattr(exc.__cause__, "sqlstate", None)
-                if sqlstate != _UNKNOWN_STATEMENT or connection.in_atomic_block:
-                    raise
-                cursor.execute(self._prepare)
-                cursor.execute(self._execute, params)
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            # Django's own cursors bind on the client (psycopg.ClientCursor), which never
+            # prepares; this one binds on the server.
+            raw = psycopg.Cursor(connection.connection)
+        logged = connection.queries_logged
+        cursor = connection.make_debug_cursor(raw) if logged else connection.make_cursor(raw)
+        with cursor:
+            cursor.execute(self.sql, params)
             return cursor.fetchone()

@@ -4,8 +4,9 @@ A `Limit` allows `limit` hits per `window` for one identity (a client address, a
 The window is numbered from Django's clock (`timezone.now()`), and the number is part of the key:
 a new window is a new key, so a frozen or travelling clock in tests behaves exactly like real time,
 and Redis's own clock (the key's TTL) only collects garbage. All counters of one request are
-incremented in one MULTI/EXEC pipeline (INCR + EXPIRE per key), so concurrent requests never
-lose a hit and two limits are never half-counted.
+incremented by one Lua script (INCR, and EXPIRE on a new key), which Redis runs atomically in one
+round trip: concurrent requests never lose a hit, two limits are never half-counted, and a
+counter never lives without its expiry. The script is sent once and then called by its SHA.
 
 Identities are keyed by an HMAC with the secret key (`salted_hmac`): no client address or receipt
 number is ever written to Redis in the clear (PIPL: no personal data in caches).
@@ -99,11 +100,20 @@ def client_address(request) -> str:
 def _increment(keys: list[str], ttls: list[int]) -> list[int]:
     if not settings.REDIS_URL:
         return [_increment_in_cache(key, ttl) for key, ttl in zip(keys, ttls, strict=True)]
-    pipe = _redis(settings.REDIS_URL).pipeline(transaction=True)
-    for key, ttl in zip(keys, ttls, strict=True):
-        pipe.incr(key)
-        pipe.expire(key, ttl)
-    return [int(count) for count in pipe.execute()[::2]]
+    return [int(count) for count in _script(settings.REDIS_URL)(keys=keys, args=ttls)]
+
+
+# KEYS: the counters; ARGV: each counter's TTL in seconds. Returns the counts after this hit.
+INCREMENT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    counts[i] = redis.call('INCR', key)
+    if redis.call('TTL', key) < 0 then
+        redis.call('EXPIRE', key, ARGV[i])
+    end
+end
+return counts
+"""
 
 
 def _increment_in_cache(key: str, ttl: int) -> int:
@@ -121,6 +131,13 @@ def _redis(url: str):
     import redis
 
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+@functools.cache
+def _script(url: str):
+    """The increment script, registered with the process's client: EVALSHA, and EVAL once when
+    Redis does not know it yet (a new or flushed server)."""
+    return _redis(url).register_script(INCREMENT)
 
 
 def clear_all() -> None:

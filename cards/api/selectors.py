@@ -77,7 +77,6 @@ _HISTORY = ", ".join(_T[name] for name in HistoryRow._fields)
 # (common/prepared.py): the card and its holder, the cards it replaces or that replaced it, and
 # its log, oldest first.
 _CARD_DETAIL = PreparedStatement(
-    "api_card",
     f"""SELECT {_CARD_COLUMNS}, {_APPLICANT_COLUMNS}, {_OLD_COLUMNS}, {_NEW_COLUMNS},
         (SELECT json_agg(json_build_array({_HISTORY}) ORDER BY {_T["id"]})
          FROM "{CardTransition._meta.db_table}" t WHERE {_T["card_id"]} = c."id")
@@ -85,8 +84,7 @@ _CARD_DETAIL = PreparedStatement(
     JOIN "{Applicant._meta.db_table}" a ON a."id" = c.{_C["applicant_id"]}
     LEFT JOIN "{Card._meta.db_table}" old ON old."id" = c.{_C["replaces_id"]}
     LEFT JOIN "{Card._meta.db_table}" new ON new.{_C["replaces_id"]} = c."id"
-    WHERE c.{_C["public_id"]} = %s AND c.{_C["bank_id"]} = %s""",  # noqa: S608 - names from _meta
-    ("uuid", "bigint"),
+    WHERE c.{_C["public_id"]} = %s AND c.{_C["bank_id"]} = %s"""  # noqa: S608 - names from _meta
 )
 
 

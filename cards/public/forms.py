@@ -1,8 +1,11 @@
 """The lookup form. It never reports which field is wrong: every mismatch, malformed input
 included, gets the same answer (cards/public/lookup.py), so it has no validation messages. The
-template writes the two inputs out itself (cheaper than widget templates on this hot page)."""
+template (cards/jinja2/status/lookup.html) writes the two inputs out itself from `form_fields`,
+cheaper than bound fields and widget templates on this hot page."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -38,3 +41,29 @@ def receipt_from_query(value: str | None) -> str:
     the field; anything that is not a valid receipt number is ignored, never echoed."""
     value = normalise_receipt_number((value or "")[:RECEIPT_NUMBER_MAX_LENGTH])
     return format_receipt_number(value) if is_valid_receipt_number(value) else ""
+
+
+@dataclass(frozen=True)
+class FormField:
+    """What the template needs to write one input: nothing typed is ever echoed, only `value`
+    (a QR code's receipt number)."""
+
+    name: str
+    label: str
+    help_text: str
+    max_length: int
+    value: str = ""
+
+
+def form_fields(**values: str) -> list[FormField]:
+    """The form's inputs in order, labels in the active language, with any `values` to show."""
+    return [
+        FormField(
+            name=name,
+            label=str(field.label),
+            help_text=str(field.help_text),
+            max_length=field.max_length,
+            value=values.get(name, ""),
+        )
+        for name, field in StatusLookupForm.base_fields.items()
+    ]

@@ -228,9 +228,8 @@ WHERE c.{_column(Card, "receipt_number")} = %s AND a.{_column(Applicant, "id_num
 """  # noqa: S608 - names from the models' _meta; the values are parameters
 
 
-# Parsed and planned once per database connection (about 1.5 ms of the database's time down to
-# 0.5 ms a lookup): common/prepared.py. Not for a transaction-pooling PgBouncer.
-_LOOKUP = PreparedStatement("status_lookup", LOOKUP_SQL, ("text", "text", "text", "text"))
+# Parsed and planned once per database connection: common/prepared.py.
+_LOOKUP = PreparedStatement(LOOKUP_SQL)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,17 @@ from django.conf import settings
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from cards.numbers import normalise_receipt_number
-from cards.public.forms import RECEIPT_NUMBER_MAX_LENGTH, StatusLookupForm, receipt_from_query
+from cards.public.forms import (
+    RECEIPT_NUMBER_MAX_LENGTH,
+    StatusLookupForm,
+    form_fields,
+    receipt_from_query,
+)
 from cards.public.lookup import status_lookup
 from common import ratelimit
 from common.security import public_page
@@ -61,12 +67,13 @@ def status_lookup_view(request):
     )
     if not verdict.allowed:
         logger.info("status lookup refused by the rate limit")  # names no one
-        response = render(
-            request,
-            "status/limited.html",
-            {"minutes": verdict.retry_after_minutes, "here": here},
-            status=429,
-        )
+        minutes = verdict.retry_after_minutes
+        wait = ngettext(
+            "There have been too many attempts. Try again in %(minutes)s minute.",
+            "There have been too many attempts. Try again in %(minutes)s minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+        response = _render(request, "status/limited.html", {"wait": wait, "here": here}, 429)
         response["Retry-After"] = str(verdict.retry_after)
         return response
 
@@ -77,10 +84,17 @@ def status_lookup_view(request):
     )
     if answer is None:
         return _form_page(request, prefill, here, no_match=True)
-    return render(request, "status/answer.html", {"answer": answer, "here": here})
+    return _render(request, "status/answer.html", {"answer": answer, "here": here})
 
 
 def _form_page(request, prefill: str, here: str, *, no_match: bool = False):
     """The form, empty but for a QR code's receipt number: nothing typed is ever echoed."""
-    form = StatusLookupForm(initial={"receipt_number": prefill})
-    return render(request, "status/lookup.html", {"form": form, "no_match": no_match, "here": here})
+    fields = form_fields(receipt_number=prefill)
+    return _render(
+        request, "status/lookup.html", {"fields": fields, "no_match": no_match, "here": here}
+    )
+
+
+def _render(request, template: str, context: dict, status: int = 200):
+    """These pages are Jinja2 templates (cards/jinja2/, common/jinja2.py): cheap to render."""
+    return render(request, template, context, status=status, using="jinja2")

@@ -67,6 +67,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The public status page only (cards/jinja2/): see common/jinja2.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "common.jinja2.environment"},
+    },
 ]
 
 DATABASES = {
@@ -74,6 +81,11 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django turns psycopg's prepared statements off. Its own cursors bind on the client and never
+    # prepare anyway; the only server-binding cursors are common/prepared.py's hot reads, which
+    # are prepared at their first use on a connection.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")

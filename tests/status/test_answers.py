@@ -276,7 +276,6 @@ def test_a_withdrawn_loss_report_says_the_card_is_usable_again(client, world, pe
 
 def test_a_lookup_is_one_query_match_or_not(client, card_in, django_assert_num_queries):
     card = card_in(S.WRITTEN_LOST)
-    lookup(client, "x", "y")  # the first lookup on a database connection also prepares it
     with django_assert_num_queries(1):
         response = lookup(client, card.applicant.id_number, card.receipt_number)
     assert "已书面挂失" in response.content.decode()
@@ -323,3 +322,15 @@ def test_the_read_returns_what_the_database_holds(world, person):
     assert [row.at for row in found.history] == list(
         card.transitions.order_by("id").values_list("at", flat=True)
     )
+
+
+def test_what_staff_typed_is_escaped_on_the_page(client, card_in):
+    """The pages are Jinja2 templates with autoescaping on: a service point's details, entered
+    in the admin, are text on the page, never markup."""
+    card = card_in(S.READY_FOR_COLLECTION)
+    point = card.collection_point
+    point.address = '<script>alert("x")</script> 1号'
+    point.save(update_fields=["address"])
+    body = lookup(client, card.applicant.id_number, card.receipt_number).content.decode()
+    assert "<script>" not in body
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; 1号" in body

@@ -120,3 +120,23 @@ def test_windows_follow_djangos_clock_not_redis(settings):
     # Far in the future by Django's clock: a new window, whatever Redis's clock says.
     with time_machine.travel(T0 + datetime.timedelta(days=3), tick=False):
         assert ratelimit.hit([(limit, "a")]).allowed
+
+
+def test_every_counter_expires_with_its_window_and_names_no_one(settings):
+    """One script counts both limits; each counter gets its TTL (window + slack) when it is
+    created and keeps it as it counts; the key is an HMAC, never the address or receipt."""
+    client = ratelimit._redis(settings.REDIS_URL)
+    short = ratelimit.Limit("test-ttl-short", 5, datetime.timedelta(minutes=10))
+    long = ratelimit.Limit("test-ttl-long", 5, datetime.timedelta(hours=1))
+    with time_machine.travel(FOUR_MINUTES_IN, tick=False):
+        for _ in range(3):
+            ratelimit.hit([(short, "203.0.113.9"), (long, "K7QM3X9TPW2RH")])
+    pattern = f"{ratelimit.KEY_PREFIX}:test-ttl*"
+    keys = sorted(key.decode() for key in client.scan_iter(match=pattern))
+    assert len(keys) == 2
+    assert not any("203.0.113.9" in key or "K7QM3X9TPW2RH" in key for key in keys)
+    ttls = {key.split(":")[2]: client.ttl(key) for key in keys}
+    slack = ratelimit.TTL_SLACK_SECONDS
+    assert 600 + slack - 5 <= ttls["test-ttl-short"] <= 600 + slack
+    assert 3600 + slack - 5 <= ttls["test-ttl-long"] <= 3600 + slack
+    assert {int(client.get(key)) for key in keys} == {3}
