@@ -9,6 +9,8 @@ them from a bounded, closed-loop load generator on the same machine (a fixed num
 each sending one request at a time, a fixed number of requests, each on a new connection as
 gunicorn's sync workers close them). In the same run:
   ceiling     GET /bench/trivial/: the framework's own cost
+  floor       GET /bench/floor/api/{id}/ (bench/urls.py): only the I/O a card detail cannot
+              avoid (the key's row, the per-key limiter in Redis, one indexed read of the card)
   detail      GET /api/v1/cards/{id}: a random card of the bank, with its history
   transition  POST /api/v1/cards/{id}/ready: each on a different verified card of the bank, with
               its own Idempotency-Key (a retry-safe write: key row, lock, log row, outbox event)
@@ -277,6 +279,8 @@ def _drive(job) -> tuple[list[float], int]:
             method, path, expected = "GET", "/bench/trivial/", 200
         elif kind == "detail":
             method, path, expected = "GET", f"/api/v1/cards/{item[0]}", 200
+        elif kind == "floor":
+            method, path, expected = "GET", f"/bench/floor/api/{item[0]}/", 200
         else:
             method, path, expected = "POST", f"/api/v1/cards/{item[0]}/ready", 200
             body = json.dumps({"card_number": item[1]})
@@ -371,7 +375,8 @@ def run(args, database_url: str) -> None:
             run_phase(pool, port, "warm-up", "trivial", [None] * warm, key, args.clients)
             run_phase(pool, port, "warm-up", "detail", details[:warm], key, args.clients)
             run_phase(pool, port, "warm-up", "ready", to_ready[:warm], key, args.clients)
-            rounds: dict[str, list[Phase]] = {"trivial": [], "detail": [], "ready": []}
+            run_phase(pool, port, "warm-up", "floor", details[:warm], key, args.clients)
+            rounds: dict[str, list[Phase]] = {"trivial": [], "detail": [], "ready": [], "floor": []}
             for r in range(2):
                 span = slice(warm + r * half, warm + (r + 1) * half)
                 rounds["trivial"].append(
@@ -383,6 +388,9 @@ def run(args, database_url: str) -> None:
                 rounds["ready"].append(
                     run_phase(pool, port, "", "ready", to_ready[span], key, args.clients)
                 )
+                rounds["floor"].append(
+                    run_phase(pool, port, "", "floor", details[span], key, args.clients)
+                )
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
@@ -390,14 +398,19 @@ def run(args, database_url: str) -> None:
     trivial = merge("trivial view (ceiling)", *rounds["trivial"])
     detail = merge("GET /cards/{id}", *rounds["detail"])
     ready = merge("POST /cards/{id}/ready", *rounds["ready"])
+    floor = merge("floor: key + limiter + one read", *rounds["floor"])
     print(
         f"gunicorn {args.workers} sync workers, {args.clients} closed-loop clients, loopback, "
         f"{os.cpu_count()} CPUs shared by both; per-key limiter on (limit raised for this run)"
     )
-    for phase in (trivial, detail, ready):
+    for phase in (trivial, floor, detail, ready):
         print(phase.line())
-    assert trivial.errors == 0 and detail.errors == 0 and ready.errors == 0, "failed requests"
+    assert not (trivial.errors or detail.errors or ready.errors or floor.errors), "failed requests"
     ratio = detail.rps / trivial.rps
+    print(
+        f"floor_vs_ceiling={floor.rps / trivial.rps:.2f} (the required round trips alone) "
+        f"detail_vs_floor={detail.rps / floor.rps:.2f}"
+    )
     print(
         f"detail_vs_ceiling={ratio:.2f} transition_rps={ready.rps:.0f} "
         f"p99_ms={detail.percentile(99):.1f}"

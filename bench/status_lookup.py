@@ -6,7 +6,9 @@ gunicorn on loopback with the production settings and the real view, plus a triv
 the same middleware (bench/urls.py), and drives both from a bounded, closed-loop load
 generator on the same machine (a fixed number of processes, each sending one request at a time,
 a fixed number of requests). Prints requests per second and p50/p99 latency for the trivial view
-(the ceiling), the lookup of a matching pair, and three kinds of mismatch; the last line is
+(the ceiling), the floor (bench/urls.py: only the limiter's Redis round trip and one indexed read,
+the I/O no lookup can avoid), the lookup of a matching pair, and three kinds of mismatch; the last
+line is
 `lookup_vs_ceiling=<lookup rps / trivial rps> p99_ms=<lookup p99>`.
 
 Honest about the rate limits: every request still goes through the limiter (one Redis round trip).
@@ -223,7 +225,7 @@ def _drive(job) -> tuple[list[float], int]:
     """One client: its requests one after another (closed loop), each on a new connection
     (gunicorn's sync workers close every connection)."""
     port, kind, items, marker = job
-    cookie, token = _csrf(port) if kind == "lookup" else ("", "")
+    cookie, token = _csrf(port) if kind != "trivial" else ("", "")
     latencies, errors = [], 0
     for item in items:
         started = time.perf_counter()
@@ -231,12 +233,13 @@ def _drive(job) -> tuple[list[float], int]:
         if kind == "trivial":
             conn.request("GET", "/bench/trivial/")
         else:
+            path = "/bench/floor/status/" if kind == "floor" else "/status/"
             body = urlencode(
                 {"id_number": item[0], "receipt_number": item[1], "csrfmiddlewaretoken": token}
             )
             conn.request(
                 "POST",
-                "/status/",
+                path,
                 body=body,
                 headers={
                     "Content-Type": "application/x-www-form-urlencoded",
@@ -301,7 +304,7 @@ def run(args, database_url: str) -> None:
     )
     n_requests = args.requests
     warm = 200
-    needed = n_requests + warm + 2 * args.mismatches
+    needed = 2 * (n_requests + warm) + 2 * args.mismatches
     pairs = sample_pairs(connection, args.cards, needed)
     check_sample(pairs)
     print(f"plan: {explain(connection, pairs[0])}")
@@ -309,6 +312,8 @@ def run(args, database_url: str) -> None:
     ratelimit.clear_all()
 
     matching, rest = pairs[: n_requests + warm], pairs[n_requests + warm :]
+    # The floor phase reads other cards than the lookups (and counts other receipts).
+    floor_pairs, rest = rest[: n_requests + warm], rest[n_requests + warm :]
     crossed_source = rest[: args.mismatches]
     # The ID number of one person with the receipt number of another: a real receipt, a real ID.
     crossed = [
@@ -332,6 +337,7 @@ def run(args, database_url: str) -> None:
             run_phase(pool, port, "warm-up", "trivial", [None] * warm, b"ok", args.clients)
             run_phase(pool, port, "warm-up", "lookup", matching[:warm], answer, args.clients)
             half = n_requests // 2
+            run_phase(pool, port, "warm-up", "floor", floor_pairs[:warm], b"floor", args.clients)
             rounds = []
             for r in range(2):
                 rounds.append(
@@ -341,8 +347,13 @@ def run(args, database_url: str) -> None:
                 rounds.append(
                     run_phase(pool, port, "lookup", "lookup", batch, answer, args.clients)
                 )
-            trivial = merge("trivial view (ceiling)", *rounds[0::2])
-            lookup = merge("lookup, matching pair", *rounds[1::2])
+                batch = floor_pairs[warm + r * half : warm + (r + 1) * half]
+                rounds.append(
+                    run_phase(pool, port, "floor", "floor", batch, b"floor", args.clients)
+                )
+            trivial = merge("trivial view (ceiling)", *rounds[0::3])
+            lookup = merge("lookup, matching pair", *rounds[1::3])
+            floor = merge("floor: limiter + one indexed read", *rounds[2::3])
             mismatches = [
                 run_phase(pool, port, name, "lookup", items, no_match, args.clients)
                 for name, items in (
@@ -360,11 +371,15 @@ def run(args, database_url: str) -> None:
         f"{os.cpu_count()} CPUs shared by both; rate limiter on (per-address limit raised for "
         "this run only, one receipt per lookup)"
     )
-    for phase in (trivial, lookup, *mismatches):
+    for phase in (trivial, floor, lookup, *mismatches):
         print(phase.line())
-    assert trivial.errors == 0 and lookup.errors == 0, "failed requests"
+    assert trivial.errors == 0 and lookup.errors == 0 and floor.errors == 0, "failed requests"
     assert all(phase.errors == 0 for phase in mismatches), "failed requests"
     ratio = lookup.rps / trivial.rps
+    print(
+        f"floor_vs_ceiling={floor.rps / trivial.rps:.2f} (the required round trips alone) "
+        f"lookup_vs_floor={lookup.rps / floor.rps:.2f}"
+    )
     print(f"lookup_vs_ceiling={ratio:.2f} p99_ms={lookup.percentile(99):.1f}")
 
 

@@ -13,6 +13,9 @@ number is ever written to Redis in the clear (PIPL: no personal data in caches).
 
 Without REDIS_URL (a laptop with no servers) the Django cache stands in; it is not atomic across
 processes, which a single developer does not notice.
+
+If Redis cannot be reached, `hit` raises `Unavailable`: the callers refuse the request with a
+clear "try again shortly" (503) rather than let it through uncounted or fail with a 500.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import datetime
 import functools
 import ipaddress
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +33,23 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+logger = logging.getLogger(__name__)
+
 KEY_PREFIX = "shebao:ratelimit"
+# Seconds a client is asked to wait when the limiter's Redis cannot be reached.
+UNAVAILABLE_RETRY_AFTER = 60
+
+
+class Unavailable(Exception):
+    """The counters cannot be reached: the request can be neither counted nor allowed."""
+
+    retry_after = UNAVAILABLE_RETRY_AFTER
+
+    @property
+    def retry_after_minutes(self) -> int:
+        return max(1, math.ceil(self.retry_after / 60))
+
+
 # A key outlives its window by this much on Redis's clock, in case the two clocks disagree.
 TTL_SLACK_SECONDS = 60
 
@@ -100,7 +120,13 @@ def client_address(request) -> str:
 def _increment(keys: list[str], ttls: list[int]) -> list[int]:
     if not settings.REDIS_URL:
         return [_increment_in_cache(key, ttl) for key, ttl in zip(keys, ttls, strict=True)]
-    return [int(count) for count in _script(settings.REDIS_URL)(keys=keys, args=ttls)]
+    import redis
+
+    try:
+        return [int(count) for count in _script(settings.REDIS_URL)(keys=keys, args=ttls)]
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        logger.warning("rate limiter unavailable: %s", type(exc).__name__)  # names no one
+        raise Unavailable from exc
 
 
 # KEYS: the counters; ARGV: each counter's TTL in seconds. Returns the counts after this hit.

@@ -4,10 +4,25 @@ common/ratelimit.py): API_KEY_RATE_LIMIT per API_KEY_RATE_WINDOW, then 429 with 
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
 from rest_framework.throttling import BaseThrottle
 
 from agencies.models import BankApiKey
-from common.ratelimit import Limit, hit
+from common.ratelimit import Limit, Unavailable, hit
+
+
+class LimiterUnavailable(exceptions.APIException):
+    """The per-key counters (Redis) cannot be reached: 503 with Retry-After, in the one error
+    shape. Nothing was done; the bank's client retries (a POST safely, with its Idempotency-Key)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    default_detail = _("The service is briefly unavailable. Retry in a minute.")
+
+    def __init__(self, wait: int) -> None:
+        super().__init__()
+        self.wait = wait
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -19,7 +34,10 @@ class ApiKeyRateThrottle(BaseThrottle):
         if not isinstance(api_key, BankApiKey):
             return True  # refused before this by authentication
         limit = Limit("api-key", settings.API_KEY_RATE_LIMIT, settings.API_KEY_RATE_WINDOW)
-        verdict = hit([(limit, api_key.prefix)])
+        try:
+            verdict = hit([(limit, api_key.prefix)])
+        except Unavailable as exc:
+            raise LimiterUnavailable(exc.retry_after) from exc
         self.retry_after = verdict.retry_after
         return verdict.allowed
 

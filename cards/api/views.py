@@ -60,10 +60,12 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         415: "The body is not application/json.",
         422: "Invalid input: `details` names each field.",
         429: "Too many requests for this key; see Retry-After.",
+        503: "Briefly unavailable (the per-key limiter cannot count); nothing was done. Retry "
+        "after Retry-After.",
     }
     return {
         code: OpenApiResponse(serializers.ErrorSerializer, description=meaning[code])
-        for code in codes
+        for code in (*codes, 503)  # every endpoint counts its requests
     }
 
 

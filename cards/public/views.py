@@ -12,6 +12,7 @@ from django.conf import settings
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -62,20 +63,16 @@ def status_lookup_view(request):
     receipt = normalise_receipt_number(
         request.POST.get("receipt_number", "")[: RECEIPT_NUMBER_MAX_LENGTH * 2]
     )
-    verdict = ratelimit.hit(
-        [(by_address, ratelimit.client_address(request)), (by_receipt, receipt)]
-    )
+    try:
+        verdict = ratelimit.hit(
+            [(by_address, ratelimit.client_address(request)), (by_receipt, receipt)]
+        )
+    except ratelimit.Unavailable as exc:
+        # Uncounted lookups would open the door to enumeration: refuse, clearly, for now.
+        return _wait_page(request, here, exc, 503, _("The lookup is briefly unavailable"))
     if not verdict.allowed:
         logger.info("status lookup refused by the rate limit")  # names no one
-        minutes = verdict.retry_after_minutes
-        wait = ngettext(
-            "There have been too many attempts. Try again in %(minutes)s minute.",
-            "There have been too many attempts. Try again in %(minutes)s minutes.",
-            minutes,
-        ) % {"minutes": minutes}
-        response = _render(request, "status/limited.html", {"wait": wait, "here": here}, 429)
-        response["Retry-After"] = str(verdict.retry_after)
-        return response
+        return _wait_page(request, here, verdict, 429)
 
     form = StatusLookupForm(request.POST)
     data = form.cleaned_data if form.is_valid() else {}
@@ -93,6 +90,27 @@ def _form_page(request, prefill: str, here: str, *, no_match: bool = False):
     return _render(
         request, "status/lookup.html", {"fields": fields, "no_match": no_match, "here": here}
     )
+
+
+def _wait_page(request, here: str, wait, status: int, reason: str = ""):
+    """Too many attempts (429), or the counters unreachable (503): when to try again."""
+    minutes = wait.retry_after_minutes
+    if status == 429:
+        message = ngettext(
+            "There have been too many attempts. Try again in %(minutes)s minute.",
+            "There have been too many attempts. Try again in %(minutes)s minutes.",
+            minutes,
+        )
+    else:
+        message = ngettext(
+            "Please try again in %(minutes)s minute.",
+            "Please try again in %(minutes)s minutes.",
+            minutes,
+        )
+    context = {"wait": message % {"minutes": minutes}, "reason": reason, "here": here}
+    response = _render(request, "status/limited.html", context, status)
+    response["Retry-After"] = str(wait.retry_after)
+    return response
 
 
 def _render(request, template: str, context: dict, status: int = 200):

@@ -111,3 +111,31 @@ def test_an_unknown_path_answers_the_error_shape(api):
         response = api.get(path)
         assert response.status_code == 404
         assert error_of(response)["code"] == "not_found"
+
+
+# Nothing listens on port 1: the limiter's Redis is down.
+REDIS_DOWN = "redis://127.0.0.1:1/0"
+
+
+def test_with_the_limiter_down_the_api_answers_503_and_acts_on_nothing(api, card_in):
+    from django.test import override_settings
+
+    from cards.choices import CardStatus
+
+    card = card_in(CardStatus.VERIFIED)
+    with override_settings(REDIS_URL=REDIS_DOWN):
+        read = api.get(f"/cards/{card.public_id}")
+        write = api.post(f"/cards/{card.public_id}/ready", {"card_number": "SC0000000001"})
+    for response in (read, write):
+        assert response.status_code == 503
+        assert response["Retry-After"] == "60"
+        error = error_of(response)
+        assert error["code"] == "service_unavailable"
+        assert error["message"] == "服务暂时不可用，请一分钟后重试。"
+    card.refresh_from_db()
+    assert card.status == CardStatus.VERIFIED
+    # Back up: the bank's retry goes through.
+    assert (
+        api.post(f"/cards/{card.public_id}/ready", {"card_number": "SC0000000001"}).status_code
+        == 200
+    )

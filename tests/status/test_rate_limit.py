@@ -140,3 +140,29 @@ def test_every_counter_expires_with_its_window_and_names_no_one(settings):
     assert 600 + slack - 5 <= ttls["test-ttl-short"] <= 600 + slack
     assert 3600 + slack - 5 <= ttls["test-ttl-long"] <= 3600 + slack
     assert {int(client.get(key)) for key in keys} == {3}
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "wait"),
+    [
+        ("zh-hans", "查询服务暂时不可用", "请1分钟后再试。"),
+        ("en", "The lookup is briefly unavailable", "Please try again in 1 minute."),
+    ],
+)
+def test_with_the_limiter_down_no_lookup_is_answered(client, card_in, language, heading, wait):
+    """Uncounted lookups would allow enumeration: with Redis unreachable the page says so and
+    when to come back (503), shows nothing of the card and echoes nothing typed."""
+    from django.test import override_settings
+
+    card = card_in(CardStatus.ISSUED)
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+        response = lookup(client, card.applicant.id_number, card.receipt_number, language=language)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    body = response.content.decode()
+    assert f"<h1>{heading}</h1>" in body
+    assert wait in body
+    assert card.applicant.id_number not in body
+    assert (
+        card.receipt_number not in body and format_receipt_number(card.receipt_number) not in body
+    )
