@@ -37,7 +37,6 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import get_language, ngettext
-from django.utils.translation import gettext as _
 
 from agencies.models import PartnerBank, ServicePoint
 from applicants.identity import normalise_id_number
@@ -47,6 +46,7 @@ from cards.models import Card, CardTransition
 from cards.numbers import format_receipt_number, is_valid_receipt_number, normalise_receipt_number
 from common.masking import mask_name
 from common.prepared import PreparedStatement
+from common.translation import gettext as _
 
 S = CardStatus
 T = TransitionName
