@@ -264,7 +264,7 @@ class LogRow(NamedTuple):
 
 def card_public_get(*, id_number: str, receipt_number: str) -> Found | None:
     """The card with this receipt number whose holder has this ID number, with its log, or None
-    (one query; the first on a database connection also prepares it)."""
+    (one query, prepared once per database connection)."""
     id_number = normalise_id_number(id_number or "")
     receipt_number = normalise_receipt_number(receipt_number or "")[:RECEIPT_MAX_LENGTH]
     well_formed = bool(ID_NUMBER.match(id_number)) and is_valid_receipt_number(receipt_number)
