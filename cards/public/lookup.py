@@ -270,6 +270,9 @@ def card_public_get(*, id_number: str, receipt_number: str) -> Found | None:
     well_formed = bool(ID_NUMBER.match(id_number)) and is_valid_receipt_number(receipt_number)
     if not well_formed:
         id_number = ""  # no holder has it: the same query, certainly no row
+    if connection.vendor != "postgresql":
+        found = _card_public_get_orm(id_number=id_number, receipt_number=receipt_number)
+        return found if well_formed else None
     row = _LOOKUP.fetchone([T.REJECT, T.REJECT, receipt_number, id_number])
     if row is None or not well_formed:
         return None
@@ -297,6 +300,50 @@ def card_public_get(*, id_number: str, receipt_number: str) -> Found | None:
         replaced_by=replaced_by,
         history=_history(log),
     )
+
+
+def _card_public_get_orm(*, id_number: str, receipt_number: str) -> Found | None:
+    """The same read through the ORM, for databases other than PostgreSQL (`make run` on SQLite;
+    tests compare the two on PostgreSQL)."""
+    card = (
+        Card.objects.select_related(
+            "applicant", "bank", "service_point", "collection_point", "replaces", "replaced_by"
+        )
+        .filter(receipt_number=receipt_number, applicant__id_number=id_number)
+        .first()
+    )
+    if card is None:
+        return None
+    log = CardTransition.objects.filter(card_id=card.pk).select_related("service_point", "bank")
+    return Found(
+        card=card,
+        holder_name=card.applicant.name,
+        bank=_bank_of(card.bank),
+        applied_at=_place_of(card.service_point),
+        collection_point=_place_of(card.collection_point),
+        replaces=card.replaces,
+        replaced_by=getattr(card, "replaced_by", None),
+        history=[
+            LogRow(
+                name=row.name,
+                to_status=row.to_status,
+                at=row.at,
+                differences=(row.data or {}).get("differences") if row.name == T.REJECT else None,
+                reason=row.reason if row.name == T.REJECT else "",
+                service_point=row.service_point.name if row.service_point else None,
+                bank=_bank_of(row.bank),
+            )
+            for row in log.order_by("id")
+        ],
+    )
+
+
+def _bank_of(bank: PartnerBank | None) -> Bank | None:
+    return Bank(bank.name_zh, bank.name_en) if bank is not None else None
+
+
+def _place_of(point: ServicePoint) -> Place:
+    return Place(*(getattr(point, name) for name in POINT_FIELDS))
 
 
 def _history(log: str | list | None) -> list[LogRow]:

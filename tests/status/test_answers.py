@@ -334,3 +334,33 @@ def test_what_staff_typed_is_escaped_on_the_page(client, card_in):
     body = lookup(client, card.applicant.id_number, card.receipt_number).content.decode()
     assert "<script>" not in body
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; 1号" in body
+
+
+@pytest.mark.parametrize("state", list(CardStatus))
+def test_the_prepared_statement_and_the_orm_give_the_same_answer(card_in, state):
+    """On PostgreSQL one prepared statement reads the card; elsewhere (`make run` on SQLite) the
+    ORM does. Both give the same answer, timeline and linked cards included."""
+    from cards.public.lookup import _card_public_get_orm, card_public_get, status_answer
+
+    card = card_in(state)
+    if state == S.REJECTED:
+        assert card.transitions.filter(name="reject").exists()
+    pair = {"id_number": card.applicant.id_number, "receipt_number": card.receipt_number}
+    fast, orm = card_public_get(**pair), _card_public_get_orm(**pair)
+    assert fast.history == orm.history
+    now = timezone.now()
+    assert status_answer(found=fast, now=now) == status_answer(found=orm, now=now)
+
+
+def test_the_orm_read_links_a_replacement_both_ways(world, card_in):
+    from cards.choices import ReplacementReason
+    from cards.public.lookup import _card_public_get_orm, card_public_get, status_answer
+
+    old = card_in(S.ISSUED)
+    new = services.card_replace(card=old, actor=world.clerk, reason=ReplacementReason.DAMAGED)
+    now = timezone.now()
+    for card in (old, new):
+        pair = {"id_number": card.applicant.id_number, "receipt_number": card.receipt_number}
+        fast, orm = card_public_get(**pair), _card_public_get_orm(**pair)
+        assert status_answer(found=fast, now=now) == status_answer(found=orm, now=now)
+        assert len(status_answer(found=orm, now=now).linked) == 1
