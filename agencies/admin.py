@@ -9,7 +9,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from agencies.models import BankApiKey, PartnerBank, ServicePoint, Staff
-from agencies.services import bank_api_key_revoke, staff_assign, staff_validate
+from agencies.services import (
+    bank_api_key_revoke,
+    staff_assign,
+    staff_remove,
+    staff_validate,
+)
 from common.errors import ApplicationError
 
 
@@ -87,6 +92,15 @@ class StaffAdmin(admin.ModelAdmin):
         )
         obj.pk = staff.pk
         obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        """Through agencies.services.staff_remove: the user leaves their role group and the
+        admin with the row."""
+        staff_remove(staff=obj)
+
+    def delete_queryset(self, request, queryset):
+        for staff in queryset:
+            staff_remove(staff=staff)
 
 
 @admin.register(BankApiKey)

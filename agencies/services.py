@@ -112,6 +112,22 @@ def staff_assign(
     return staff
 
 
+def staff_remove(*, staff: Staff) -> None:
+    """End a staff assignment: delete the Staff row, take the user out of every role group and
+    out of the admin (is_staff), in one transaction. Other groups stay; a superuser keeps the
+    admin. The user's existing admin session stops working at its next request (the admin checks
+    is_staff each time); the user account itself and everything they recorded stay.
+    """
+    with transaction.atomic():
+        locked = get_user_model().objects.select_for_update().get(pk=staff.user_id)
+        Staff.objects.filter(pk=staff.pk).delete()
+        role_groups = Group.objects.filter(name__in=[group_name(r) for r in StaffRole.values])
+        locked.groups.remove(*role_groups)
+        if locked.is_staff and not locked.is_superuser:
+            locked.is_staff = False
+            locked.save(update_fields=["is_staff"])
+
+
 # --- Partner banks' access to the API -------------------------------------------------------
 
 

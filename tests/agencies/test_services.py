@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from agencies.choices import ServicePointKind, StaffRole
 from agencies.models import Staff
 from agencies.roles import group_name
-from agencies.services import staff_assign
+from agencies.services import staff_assign, staff_remove
 from common.errors import ApplicationError
 from tests.factories import PartnerBankFactory, ServicePointFactory, StaffFactory, UserFactory
 
@@ -187,3 +187,61 @@ def test_changing_a_role_in_the_admin_swaps_the_group(admin_client_logged_in):
     )
     assert response.status_code == 302, response.content.decode()
     assert groups_of(staff.user) == {group_name(StaffRole.SUPERVISOR)}
+
+
+# --- Removing a staff member --------------------------------------------------------------------
+
+
+def test_removing_staff_takes_the_user_out_of_the_role_group_and_the_admin(client):
+    user = UserFactory(is_staff=False)
+    auditors = Group.objects.create(name="auditors")
+    user.groups.add(auditors)
+    staff = staff_assign(user=user, role=StaffRole.SUPERVISOR, service_point=ServicePointFactory())
+    client.force_login(user)
+    assert client.get("/admin/").status_code == 200
+
+    staff_remove(staff=staff)
+
+    assert not Staff.objects.filter(user=user).exists()
+    user.refresh_from_db()
+    assert not user.is_staff
+    assert groups_of(user) == {"auditors"}
+    assert not user.has_perm("agencies.view_staff")
+    # The session they had open no longer opens the admin.
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_removed_superuser_keeps_the_admin():
+    user = UserFactory(is_superuser=True, is_staff=True)
+    staff = staff_assign(user=user, role=StaffRole.CLERK, service_point=ServicePointFactory())
+    staff_remove(staff=staff)
+    user.refresh_from_db()
+    assert user.is_staff and not Staff.objects.filter(user=user).exists()
+    assert groups_of(user) == set()
+
+
+def test_deleting_staff_in_the_admin_goes_through_the_service(admin_client_logged_in):
+    user = UserFactory(is_staff=False)
+    staff = staff_assign(user=user, role=StaffRole.CLERK, service_point=ServicePointFactory())
+    response = admin_client_logged_in.post(
+        f"/admin/agencies/staff/{staff.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302, response.content.decode()
+    user.refresh_from_db()
+    assert not user.is_staff and groups_of(user) == set()
+
+
+def test_deleting_several_in_the_admin_removes_each(admin_client_logged_in):
+    users = [UserFactory(is_staff=False) for _ in range(2)]
+    rows = [
+        staff_assign(user=user, role=StaffRole.CLERK, service_point=ServicePointFactory())
+        for user in users
+    ]
+    response = admin_client_logged_in.post(
+        "/admin/agencies/staff/",
+        {"action": "delete_selected", "_selected_action": [r.pk for r in rows], "post": "yes"},
+    )
+    assert response.status_code == 302, response.content.decode()
+    for user in users:
+        user.refresh_from_db()
+        assert not user.is_staff and groups_of(user) == set()
