@@ -110,7 +110,12 @@ def person(db) -> Applicant:
     return eligible_person()
 
 
-def submit(world: World, applicant: Applicant, card_type: str = CardType.SOCIAL_SECURITY) -> Card:
+def submit(
+    world: World, applicant: Applicant, card_type: str = CardType.SOCIAL_SECURITY, **extra
+) -> Card:
+    """An application at the counter: a social security card by the center's clerk (made by the
+    bank, collected at its outlet), a medical card at the street medical point; `extra` goes to
+    card_submit as it is (an agent, ...)."""
     if card_type == CardType.SOCIAL_SECURITY:
         return services.card_submit(
             applicant=applicant,
@@ -118,9 +123,10 @@ def submit(world: World, applicant: Applicant, card_type: str = CardType.SOCIAL_
             actor=world.clerk,
             bank=world.bank,
             collection_point=world.outlet,
+            **extra,
         )
     return services.card_submit(
-        applicant=applicant, card_type=card_type, actor=world.street_medical_clerk
+        applicant=applicant, card_type=card_type, actor=world.street_medical_clerk, **extra
     )
 
 

@@ -57,12 +57,9 @@ def test_submit_refused_by_the_policy_with_every_reason(world):
     outsider = ApplicantFactory(shanghai_hukou=False, hukou_place="江苏省南京市")
     error = refused(
         "not_eligible",
-        services.card_submit,
+        submit,
+        world=world,
         applicant=outsider,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.clerk,
-        bank=world.bank,
-        collection_point=world.outlet,
     )
     codes = [r["code"] for r in error.details["reasons"]]
     assert codes == ["not_insured", "non_hukou_needs_employer", "social_security_card_needs_hukou"]
@@ -115,12 +112,9 @@ def test_second_live_card_of_a_type_is_refused_before_the_index(world, person):
     first = submit(world, person)
     error = refused(
         "duplicate_live_card",
-        services.card_submit,
+        submit,
+        world=world,
         applicant=person,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.clerk,
-        bank=world.bank,
-        collection_point=world.outlet,
     )
     assert error.details["card"] == str(first.public_id)
     assert error.status == 409
@@ -200,33 +194,24 @@ def test_the_agent_is_recorded_and_their_document_validated(world, person):
     bad = Agent(name="李四", id_type=IdDocumentType.RESIDENT_ID, id_number="110105194912310021")
     error = refused(
         "invalid",
-        services.card_submit,
+        submit,
+        world=world,
         applicant=person,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.clerk,
-        bank=world.bank,
-        collection_point=world.outlet,
         agent=bad,
     )
     assert "agent_id_number" in error.details
     himself = Agent(name="X", id_type=person.id_type, id_number=person.id_number)
     refused(
         "invalid",
-        services.card_submit,
+        submit,
+        world=world,
         applicant=person,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.clerk,
-        bank=world.bank,
-        collection_point=world.outlet,
         agent=himself,
     )
     agent_number = resident_id(901)
-    card = services.card_submit(
-        applicant=person,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.clerk,
-        bank=world.bank,
-        collection_point=world.outlet,
+    card = submit(
+        world,
+        person,
         agent=Agent(name=" 李四 ", id_type=IdDocumentType.RESIDENT_ID, id_number=agent_number),
     )
     assert (card.agent_name, card.agent_id_number) == ("李四", agent_number)
@@ -319,11 +304,7 @@ def test_mark_ready_validates_the_card_number(world, card_in):
 
 
 def medical_card_at_street_point(world):
-    card = services.card_submit(
-        applicant=eligible_person(),
-        card_type=CardType.MEDICAL_INSURANCE,
-        actor=world.street_medical_clerk,
-    )
+    card = submit(world, eligible_person(), CardType.MEDICAL_INSURANCE)
     return services.card_verify(card=card, actor=world.street_medical_clerk)
 
 
