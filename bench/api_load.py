@@ -26,7 +26,6 @@ sends everything. The limiter's counters are deleted afterwards, and the databas
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import io
 import json
@@ -46,10 +45,10 @@ from bench.harness import (  # noqa: E402  # noqa: E402
     PATHS,
     STATES,
     Phase,
-    clear_rate_limits,
     free_port,
-    in_own_database,
+    load_parser,
     merge,
+    run_load_benchmark,
     start_gunicorn,
 )
 from bench.harness import run_phase as _run_phase  # noqa: E402
@@ -300,38 +299,22 @@ def _drive(job) -> tuple[list[float], int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cards", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=4000, help="per phase, in 2 rounds")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent load processes")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser = load_parser(
+        __doc__.splitlines()[0],
+        database="shebao_bench_api",
+        requests=4000,
+        requests_help="per phase, in 2 rounds",
+    )
     parser.add_argument("--bank", default="BOSC", help="the bank whose key drives the load")
-    parser.add_argument(
-        "--database", default="shebao_bench_api", help="created and dropped by the benchmark"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    args = parser.parse_args()
-    if not os.environ.get("REDIS_URL"):
-        sys.exit("Set REDIS_URL: the per-key limiter counts in Redis, as in production.")
-
-    in_own_database(
-        args.database,
-        keep=args.keep,
-        run=lambda database_url: run(args, database_url),
-        cleanup=clear_rate_limits,
-    )
+    run_load_benchmark(parser.parse_args(), run)
 
 
 def run(args, database_url: str) -> None:
-    import django
-
-    django.setup()
     from django.core.management import call_command
     from django.db import connection
 
     from common import ratelimit
 
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     fill(connection, args.cards)
     with connection.cursor() as cur:

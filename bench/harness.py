@@ -5,6 +5,7 @@ trivial view (bench/settings.py, bench/urls.py), and a bounded closed-loop load 
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import math
 import os
@@ -214,3 +215,34 @@ def clear_rate_limits() -> None:
     from common import ratelimit
 
     ratelimit.clear_all()
+
+
+def load_parser(description: str, *, database: str, requests: int, requests_help: str):
+    """The options both load benchmarks take; each adds its own."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cards", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=requests, help=requests_help)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent load processes")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--database", default=database, help="created and dropped by the benchmark")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    return parser
+
+
+def run_load_benchmark(args, run: Callable[[object, str], None]) -> None:
+    """A load benchmark in its own database: Redis is required (the limiters count there, as in
+    production); Django is set up and migrated, then `run(args, database_url)`; the limiters'
+    counters are cleared and the database dropped afterwards."""
+    if not os.environ.get("REDIS_URL"):
+        raise SystemExit("Set REDIS_URL: the rate limiters count in Redis, as in production.")
+
+    def setup_and_run(database_url: str) -> None:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        run(args, database_url)
+
+    in_own_database(args.database, keep=args.keep, run=setup_and_run, cleanup=clear_rate_limits)

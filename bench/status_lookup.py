@@ -21,7 +21,6 @@ requests come from 127.0.0.1. The limiter's counters are deleted afterwards.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import multiprocessing
 import os
@@ -39,10 +38,10 @@ from bench.harness import (  # noqa: E402  # noqa: E402
     FUNCTIONS,
     PATHS,
     STATES,
-    clear_rate_limits,
     free_port,
-    in_own_database,
+    load_parser,
     merge,
+    run_load_benchmark,
     start_gunicorn,
 )
 from bench.harness import run_phase as _run_phase  # noqa: E402
@@ -258,39 +257,22 @@ def _drive(job) -> tuple[list[float], int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cards", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=6000, help="per view, split in 2 rounds")
+    parser = load_parser(
+        __doc__.splitlines()[0],
+        database="shebao_bench_status",
+        requests=6000,
+        requests_help="per view, split in 2 rounds",
+    )
     parser.add_argument("--mismatches", type=int, default=1000, help="per kind of mismatch")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent load processes")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
-    parser.add_argument(
-        "--database", default="shebao_bench_status", help="created and dropped by the benchmark"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    args = parser.parse_args()
-    if not os.environ.get("REDIS_URL"):
-        sys.exit("Set REDIS_URL: the rate limiter counts in Redis, as in production.")
-
-    in_own_database(
-        args.database,
-        keep=args.keep,
-        run=lambda database_url: run(args, database_url),
-        cleanup=clear_rate_limits,
-    )
+    run_load_benchmark(parser.parse_args(), run)
 
 
 def run(args, database_url: str) -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
     from cards.numbers import new_receipt_number
     from common import ratelimit
 
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     fill(connection, args.cards)
     with connection.cursor() as cur:
