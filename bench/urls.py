@@ -12,12 +12,12 @@ trips the issues require (every lookup counted in Redis, every card read from Po
 than code, on the machine the benchmark runs on.
 """
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
 
 from agencies.selectors import bank_api_key_find
-from cards.public.views import _limits
+from cards.api.throttling import api_key_limit
+from cards.public.views import lookup_limits
 from common import ratelimit
 from common.prepared import PreparedStatement
 from config.urls import urlpatterns as real_urlpatterns
@@ -34,7 +34,7 @@ def trivial(request):
 
 def status_floor(request):
     receipt = request.POST.get("receipt_number", "")
-    by_address, by_receipt = _limits()
+    by_address, by_receipt = lookup_limits()
     ratelimit.hit([(by_address, ratelimit.client_address(request)), (by_receipt, receipt)])
     row = _CARD_BY_RECEIPT.fetchone([receipt])
     return HttpResponse(b"floor" if row else b"none", content_type="text/plain")
@@ -45,8 +45,7 @@ def api_floor(request, card_id):
     api_key = bank_api_key_find(key=key)
     if api_key is None:
         return JsonResponse({"error": "key"}, status=401)
-    limit = ratelimit.Limit("api-key", settings.API_KEY_RATE_LIMIT, settings.API_KEY_RATE_WINDOW)
-    ratelimit.hit([(limit, api_key.prefix)])
+    ratelimit.hit([(api_key_limit(), api_key.prefix)])
     row = _CARD_OF_BANK.fetchone([str(card_id), api_key.bank_id])
     return JsonResponse({"id": str(card_id)} if row else {}, status=200 if row else 404)
 

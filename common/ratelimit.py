@@ -28,6 +28,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -120,8 +121,6 @@ def client_address(request) -> str:
 def _increment(keys: list[str], ttls: list[int]) -> list[int]:
     if not settings.REDIS_URL:
         return [_increment_in_cache(key, ttl) for key, ttl in zip(keys, ttls, strict=True)]
-    import redis
-
     try:
         return [int(count) for count in _script(settings.REDIS_URL)(keys=keys, args=ttls)]
     except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -154,8 +153,6 @@ def _increment_in_cache(key: str, ttl: int) -> int:
 @functools.cache
 def _redis(url: str):
     """One client (and connection pool) per process; built on first use, after a fork."""
-    import redis
-
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 

@@ -25,6 +25,11 @@ class LimiterUnavailable(exceptions.APIException):
         self.wait = wait
 
 
+def api_key_limit() -> Limit:
+    """Requests per API key: API_KEY_RATE_LIMIT per API_KEY_RATE_WINDOW."""
+    return Limit("api-key", settings.API_KEY_RATE_LIMIT, settings.API_KEY_RATE_WINDOW)
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self.retry_after = 0
@@ -33,9 +38,8 @@ class ApiKeyRateThrottle(BaseThrottle):
         api_key = request.auth
         if not isinstance(api_key, BankApiKey):
             return True  # refused before this by authentication
-        limit = Limit("api-key", settings.API_KEY_RATE_LIMIT, settings.API_KEY_RATE_WINDOW)
         try:
-            verdict = hit([(limit, api_key.prefix)])
+            verdict = hit([(api_key_limit(), api_key.prefix)])
         except Unavailable as exc:
             raise LimiterUnavailable(exc.retry_after) from exc
         self.retry_after = verdict.retry_after

@@ -31,7 +31,8 @@ from common.security import public_page
 logger = logging.getLogger("cards.public")
 
 
-def _limits() -> tuple[ratelimit.Limit, ratelimit.Limit]:
+def lookup_limits() -> tuple[ratelimit.Limit, ratelimit.Limit]:
+    """Lookups per client address and per receipt number (settings STATUS_LIMIT_*)."""
     return (
         ratelimit.Limit(
             "status-address",
@@ -59,7 +60,7 @@ def status_lookup_view(request):
     if request.method == "GET":
         return _form_page(request, prefill, here)
 
-    by_address, by_receipt = _limits()
+    by_address, by_receipt = lookup_limits()
     receipt = normalise_receipt_number(
         request.POST.get("receipt_number", "")[: RECEIPT_NUMBER_MAX_LENGTH * 2]
     )
@@ -92,8 +93,9 @@ def _form_page(request, prefill: str, here: str, *, no_match: bool = False):
     )
 
 
-def _wait_page(request, here: str, wait, status: int, reason: str = ""):
-    """Too many attempts (429), or the counters unreachable (503): when to try again."""
+def _wait_page(request, here: str, wait, status: int, title: str = ""):
+    """Too many attempts (429), or the counters unreachable (503): when to try again. `wait` is
+    the limiter's Verdict or its Unavailable error; both say how long."""
     minutes = wait.retry_after_minutes
     if status == 429:
         message = ngettext(
@@ -107,7 +109,8 @@ def _wait_page(request, here: str, wait, status: int, reason: str = ""):
             "Please try again in %(minutes)s minutes.",
             minutes,
         )
-    context = {"wait": message % {"minutes": minutes}, "reason": reason, "here": here}
+    message %= {"minutes": minutes}
+    context = {"wait": message, "title": title, "here": here}
     response = _render(request, "status/limited.html", context, status)
     response["Retry-After"] = str(wait.retry_after)
     return response
