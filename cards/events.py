@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from cards import webhooks
+from cards import metrics, webhooks
 from cards.actors import Actor
 from cards.choices import OutboxEventKind
 from cards.models import Card, CardTransition, OutboxEvent
@@ -83,6 +83,7 @@ def record_transition(
         created_at=now,
         next_attempt_at=webhooks.first_attempt_at(card.bank_id, now),
     )
+    metrics.transition_recorded(name, actor.kind)  # counted once the transaction commits
     if event.next_attempt_at is not None:  # the bank has a webhook: send it after the commit
         transaction.on_commit(functools.partial(webhooks.enqueue_delivery, event.pk))
     # Side effects wait for the commit; the line names no person (PIPL).

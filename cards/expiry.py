@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from cards import metrics
 from cards.choices import ActorKind, Channel, OutboxEventKind, TransitionName
 from cards.events import EVENT_TIME_FORMAT, event_payload
 from cards.models import Card, CardTransition, OutboxEvent
@@ -176,5 +177,6 @@ def expire_card_if_due(card: Card, *, now: datetime.datetime) -> str | None:
     if name is None:
         return None
     expire_batch(EXPIRIES[name], now=now, limit=1, card_ids=[card.pk])
+    metrics.transition_recorded(name, ActorKind.SYSTEM)
     card.refresh_from_db()
     return name

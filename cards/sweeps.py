@@ -21,7 +21,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from applicants.selectors import employment_overdue_list
-from cards import selectors
+from cards import metrics, selectors
 from cards.choices import OverdueKind
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import Card, OverdueCount
@@ -57,6 +57,7 @@ def sweep(
     while True:
         ids = expire_batch(expiry, now=now or timezone.now(), limit=batch_size)
         expired += len(ids)
+        metrics.swept(name, len(ids))  # this batch committed
         batches += 1
         if len(ids) < batch_size:
             more = False

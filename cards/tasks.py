@@ -14,11 +14,19 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import connection
 
 from cards import sweeps
 from cards.choices import TransitionName
+from common import faults
+from common.dbtimeouts import statement_timeout
 
 logger = logging.getLogger(__name__)
+
+# A sweep that loses its database retries after 2, 4, 8 ... seconds, at most a minute apart.
+SWEEP_RETRY_BASE = 2
+SWEEP_RETRY_MAX = 60
+SWEEP_MAX_RETRIES = 8
 
 SWEEP_OPTIONS = {
     "acks_late": True,
@@ -31,7 +39,15 @@ SWEEP_OPTIONS = {
 
 def _sweep(task, name: str) -> int:
     try:
-        result = sweeps.sweep(name)
+        with statement_timeout(settings.SWEEP_STATEMENT_TIMEOUT_MS):
+            result = sweeps.sweep(name)
+    except faults.DATABASE_ERRORS as exc:
+        # The connection was lost (or a batch timed out): the batch in flight rolled back, the
+        # committed ones stay. Retry soon with backoff rather than wait for beat's next run.
+        connection.close()
+        delay = min(SWEEP_RETRY_BASE * 2**task.request.retries, SWEEP_RETRY_MAX)
+        logger.warning("sweep %s lost its database (%s); retry in %ss", name, exc, delay)
+        raise task.retry(exc=exc, countdown=delay, max_retries=SWEEP_MAX_RETRIES) from exc
     except SoftTimeLimitExceeded:
         # The batch in flight rolled back; nothing is half-written. Go on in a fresh run.
         logger.warning("sweep %s hit its time limit; continuing in a new run", name)

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common import faults
 from common.errors import ApplicationError
 
 
@@ -23,6 +24,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Translate every error into the one shape; validation errors carry field-level details."""
     if isinstance(exc, ApplicationError):
         return _error(exc.code, exc.message, exc.details, exc.status)
+    if faults.database_unavailable(exc):  # lost connection, lock or statement timeout: retry
+        return Response(faults.api_unavailable_body(), 503, headers=faults.RETRY_HEADERS)
     if isinstance(exc, DjangoValidationError):
         details = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -19,7 +19,9 @@ translated into Django's database errors like any other.
 from __future__ import annotations
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from common.routers import read_alias
 
 
 def columns(alias: str, model, names: list[str] | None = None) -> tuple[list[str], str]:
@@ -33,10 +35,12 @@ class PreparedStatement:
     """One statement with `%s` parameters, prepared by psycopg on each connection that runs it
     often. PostgreSQL only."""
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, *, replica_ok: bool = False) -> None:
         self.sql = sql
+        self.replica_ok = replica_ok  # may read from the replica (common/routers.py)
 
     def fetchone(self, params: list) -> tuple | None:
+        connection = connections[read_alias() if self.replica_ok else DEFAULT_DB_ALIAS]
         connection.ensure_connection()
         with connection.wrap_database_errors:
             # Django's own cursors bind on the client (psycopg.ClientCursor), which never

@@ -84,7 +84,8 @@ _CARD_DETAIL = PreparedStatement(
     JOIN "{Applicant._meta.db_table}" a ON a."id" = c.{_C["applicant_id"]}
     LEFT JOIN "{Card._meta.db_table}" old ON old."id" = c.{_C["replaces_id"]}
     LEFT JOIN "{Card._meta.db_table}" new ON new.{_C["replaces_id"]} = c."id"
-    WHERE c.{_C["public_id"]} = %s AND c.{_C["bank_id"]} = %s"""  # noqa: S608 - names from _meta
+    WHERE c.{_C["public_id"]} = %s AND c.{_C["bank_id"]} = %s""",  # noqa: S608 - names from _meta
+    replica_ok=True,
 )
 
 

@@ -229,7 +229,7 @@ WHERE c.{_column(Card, "receipt_number")} = %s AND a.{_column(Applicant, "id_num
 
 
 # Parsed and planned once per database connection: common/prepared.py.
-_LOOKUP = PreparedStatement(LOOKUP_SQL)
+_LOOKUP = PreparedStatement(LOOKUP_SQL, replica_ok=True)
 
 
 @dataclass(frozen=True)

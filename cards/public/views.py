@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from cards import metrics
 from cards.numbers import normalise_receipt_number
 from cards.public.forms import (
     RECEIPT_NUMBER_MAX_LENGTH,
@@ -70,9 +71,11 @@ def status_lookup_view(request):
         )
     except ratelimit.Unavailable as exc:
         # Uncounted lookups would open the door to enumeration: refuse, clearly, for now.
+        metrics.status_lookup("unavailable")
         return _wait_page(request, here, exc, 503, _("The lookup is briefly unavailable"))
     if not verdict.allowed:
         logger.info("status lookup refused by the rate limit")  # names no one
+        metrics.status_lookup("limited")
         return _wait_page(request, here, verdict, 429)
 
     form = StatusLookupForm(request.POST)
@@ -80,6 +83,7 @@ def status_lookup_view(request):
     answer = status_lookup(
         id_number=data.get("id_number", ""), receipt_number=data.get("receipt_number", "")
     )
+    metrics.status_lookup("not_found" if answer is None else "found")
     if answer is None:
         return _form_page(request, prefill, here, no_match=True)
     return _render(request, "status/answer.html", {"answer": answer, "here": here})

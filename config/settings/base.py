@@ -39,6 +39,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "common.requestid.RequestIdMiddleware",
+    "common.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -47,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "common.routers.ReplicaRoutingMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -81,11 +84,48 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+# A persistent connection killed meanwhile (a restart, a failover, pg_terminate_backend) is tested
+# before its first use in each request and replaced, instead of failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No request holds a worker or a lock longer than these (README "Operations"); a sweep batch
+# takes a longer statement timeout for its own transaction (cards/tasks.py).
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=20000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
+SWEEP_STATEMENT_TIMEOUT_MS = env.int("SWEEP_STATEMENT_TIMEOUT_MS", default=300000)
+
+
+def _postgresql_options(database: dict) -> None:
     # Django turns psycopg's prepared statements off. Its own cursors bind on the client and never
     # prepare anyway; the only server-binding cursors are common/prepared.py's hot reads, which
     # are prepared at their first use on a connection.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
+    options = database.setdefault("OPTIONS", {})
+    options.setdefault("prepare_threshold", 0)
+    # Session defaults sent at connect (libpq `options`). Behind PgBouncer, which ignores this
+    # startup parameter, the same values are set on the database role (docker-compose.yml).
+    options.setdefault(
+        "options",
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} "
+        f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}",
+    )
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _postgresql_options(DATABASES["default"])
+
+# A streaming replica for reads that may lag a little (common/routers.py): the status page, the
+# API's GETs, the admin's lists. Reads that must see the caller's own write, and every read while
+# the replica lags more than DATABASE_REPLICA_MAX_LAG_SECONDS, go to the primary.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=5.0)
+# After a client's write, its reads stay on the primary this long (its session or API key).
+DATABASE_READ_YOUR_WRITES_SECONDS = env.float("DATABASE_READ_YOUR_WRITES_SECONDS", default=10.0)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    _postgresql_options(DATABASES["replica"])
+    DATABASE_ROUTERS = ["common.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
@@ -93,7 +133,7 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "common.cache.TimedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "shebao",
         }
@@ -101,7 +141,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "common.cache.TimedFileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
@@ -128,11 +168,24 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Plain text on a laptop, one JSON object per line in production (common/logging.py); every line
+# carries the request id, which follows a request into the tasks it queues (common/requestid.py).
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "common.requestid.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "common.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
@@ -165,6 +218,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat saves each entry's last run after every task it sends, so /health/ready/ can tell that
+# beat is alive within two intervals (django-celery-beat would otherwise save every 3 minutes).
+CELERY_BEAT_SYNC_EVERY = 1
+# A worker's main process serves its pool's metrics on this port (0: none; common/metrics.py).
+CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules that are not an app's tasks.py (which autodiscovery finds).
 CELERY_IMPORTS = ("cards.webhooks",)
@@ -258,3 +316,9 @@ STATUS_LIMIT_RECEIPT_WINDOW = timedelta(
 # Behind a trusted reverse proxy: the META key holding the client's address (e.g. HTTP_X_REAL_IP).
 # Empty: REMOTE_ADDR. Never set it without such a proxy, or clients choose their own address.
 RATE_LIMIT_CLIENT_ADDRESS_HEADER = env("RATE_LIMIT_CLIENT_ADDRESS_HEADER", default="")
+
+# --- Operations (common/health.py, common/metrics.py) -------------------------------------------
+# /metrics answers without credentials from these networks (REMOTE_ADDR, never a forwarded
+# header), and from anywhere with `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
