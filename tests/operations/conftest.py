@@ -23,13 +23,13 @@ CLOSED_REDIS = "redis://127.0.0.1:7201/0"
 CLOSED_DB_PORT = "7202"
 
 
-def sample(text: str, name: str, **labels: str) -> float | None:
+def sample(text: str, metric: str, **labels: str) -> float | None:
     """One sample's value from a /metrics answer (None if absent)."""
     for line in text.splitlines():
         if line.startswith("#"):
             continue
         match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
-        if not match or match.group(1) != name:
+        if not match or match.group(1) != metric:
             continue
         found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(3) or ""))
         if all(found.get(k) == v for k, v in labels.items()):
