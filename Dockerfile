@@ -10,4 +10,7 @@ RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost python manage.py
 RUN useradd --system --uid 1000 shebao && chown -R shebao /app
 USER shebao
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/', timeout=2)"
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]

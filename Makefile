@@ -22,7 +22,8 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py sync_beat_schedule
 	$(PY) manage.py seed_demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/var/prometheus" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
 ## The whole test suite against PostgreSQL and Redis (override with DATABASE_URL, REDIS_URL).
 test: install

@@ -129,6 +129,23 @@ def run_checks() -> dict[str, dict]:
     return results
 
 
+class DirectEndpointsMiddleware:
+    """Answers /health/, /health/ready/ and /metrics before the host check and the HTTPS
+    redirect: load balancers, docker healthchecks and Prometheus call a container by its address
+    over plain HTTP, and none of these answers depends on the host or carries a session."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path in ("/health/", "/health/ready/", "/metrics"):
+            from django.urls import resolve
+
+            request.resolver_match = match = resolve(request.path)
+            return match.func(request)
+        return self.get_response(request)
+
+
 @never_cache
 def liveness(request):
     return JsonResponse({"status": "ok"})

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "common.requestid.RequestIdMiddleware",
     "common.metrics.MetricsMiddleware",
+    "common.health.DirectEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -87,6 +88,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # A persistent connection killed meanwhile (a restart, a failover, pg_terminate_backend) is tested
 # before its first use in each request and replaced, instead of failing that request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind a transaction-pooling PgBouncer a server-side cursor cannot outlive its transaction.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
 # No request holds a worker or a lock longer than these (README "Operations"); a sweep batch
 # takes a longer statement timeout for its own transaction (cards/tasks.py).
 DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=20000)
@@ -123,6 +128,9 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASES["default"][
+        "DISABLE_SERVER_SIDE_CURSORS"
+    ]
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     _postgresql_options(DATABASES["replica"])
     DATABASE_ROUTERS = ["common.routers.ReplicaRouter"]

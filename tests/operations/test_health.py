@@ -91,3 +91,12 @@ def test_beat_is_late_after_two_intervals_and_not_before(settings):
     )
     PeriodicTask.objects.update(last_run_at=None)
     assert "beat" in ready()[1]["failing"]  # never ran
+
+
+@pytest.mark.django_db
+def test_health_and_metrics_answer_any_host_name_a_container_is_called_by(settings):
+    settings.ALLOWED_HOSTS = ["shebao.example"]
+    client = Client()
+    assert client.get("/health/", HTTP_HOST="172.28.0.5:8000").status_code == 200
+    assert client.get("/metrics", HTTP_HOST="172.28.0.5:8000").status_code == 200
+    assert client.get("/status/", HTTP_HOST="172.28.0.5:8000").status_code == 400
