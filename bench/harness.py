@@ -192,6 +192,7 @@ def in_own_database(
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["DJANGO_DEBUG"] = "false"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")  # bulk fills outlast a request's
 
     import psycopg
 

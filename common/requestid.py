@@ -20,6 +20,8 @@ from celery import signals
 HEADER = "X-Request-ID"
 TASK_HEADER = "request_id"
 SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Probes every few seconds from every load balancer and Prometheus: their lines only under DEBUG.
+QUIET_PATHS = frozenset({"/health/", "/health/ready/", "/metrics"})
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -55,7 +57,8 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response[HEADER] = request_id
             match = getattr(request, "resolver_match", None)
-            logger.info(
+            logger.log(
+                logging.DEBUG if request.path in QUIET_PATHS else logging.INFO,
                 "%s %s %s",
                 request.method,
                 request.path,

@@ -42,6 +42,8 @@ MIDDLEWARE = [
     "common.requestid.RequestIdMiddleware",
     "common.metrics.MetricsMiddleware",
     "common.health.DirectEndpointsMiddleware",
+    # Outside the session middleware: it sees the session cookie a login sets.
+    "common.routers.ReplicaRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -50,7 +52,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "common.routers.ReplicaRoutingMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -133,6 +134,8 @@ if DATABASE_REPLICA_URL:
     ]
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     _postgresql_options(DATABASES["replica"])
+    # A replica that does not answer is given up quickly: the reads go to the primary.
+    DATABASES["replica"]["OPTIONS"].setdefault("connect_timeout", 2)
     DATABASE_ROUTERS = ["common.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -5,12 +5,15 @@ go to the primary. The service runs under gunicorn on our own primary, as in pro
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -86,6 +89,36 @@ class Service:
                 return answer.status, json.loads(answer.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
+
+    def status_page(self, card: str) -> bytes:
+        """The status page's answer for `card`, looked up as its holder does (form, then POST),
+        in English, with the per-response CSRF token blanked."""
+        with self.pair.connect(PRIMARY_PORT) as conn:
+            id_number, receipt = conn.execute(
+                """SELECT a.id_number, c.receipt_number FROM cards_card c
+                JOIN applicants_applicant a ON a.id = c.applicant_id WHERE c.public_id = %s""",
+                [card],
+            ).fetchone()
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        url = f"http://127.0.0.1:{WEB_PORT}/status/"
+        headers = {"Host": "localhost", "Cookie": "django_language=en"}
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=20) as form:
+            token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', form.read())
+        body = urllib.parse.urlencode(
+            {
+                "csrfmiddlewaretoken": token.group(1).decode(),
+                "id_number": id_number,
+                "receipt_number": receipt,
+            }
+        ).encode()
+        csrf = next(c.value for c in jar if c.name == "csrftoken")
+        headers["Cookie"] += f"; csrftoken={csrf}"
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            assert answer.status == 200
+            page = answer.read()
+        return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", page)
 
     def withdraw(self, key: str, card: str) -> int:
         request = urllib.request.Request(
@@ -166,15 +199,20 @@ def test_reads_go_to_the_replica_and_fall_back_to_the_primary(pair, service):
         replica.execute("SELECT pg_wal_replay_pause()")
         try:
             status_before = service.get(reader, second)[1]["status"]
+            page_before = service.status_page(second)
             assert service.withdraw(writer, second) == 200  # committed on the primary only
             # Another client reads the replica, which has not replayed the withdrawal yet.
             code, body = service.get(reader, second)
             assert code == 200 and body["status"] == status_before != "withdrawn"
+            # So does the status page.
+            assert service.status_page(second) == page_before
             # The writer reads its own write: the primary.
             assert service.get(writer, second)[1]["status"] == "withdrawn"
             # Once the replica lags more than the limit, everyone reads the primary.
             time.sleep(MAX_LAG + 1.5)
             assert service.get(reader, second)[1]["status"] == "withdrawn"
+            page_after = service.status_page(second)
+            assert page_after != page_before and b"This application was withdrawn" in page_after
         finally:
             replica.execute("SELECT pg_wal_replay_resume()")
     pair.wait_replayed()
