@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
 # Requests per API key per window (fixed windows in Redis, common/ratelimit.py), then 429.
 API_KEY_RATE_LIMIT = env.int("API_KEY_RATE_LIMIT", default=1200)
 API_KEY_RATE_WINDOW = timedelta(seconds=env.int("API_KEY_RATE_WINDOW_SECONDS", default=60))
+# Deeper JSON bodies answer 400 (common.api.DepthLimitedJSONParser).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # How long a POST's Idempotency-Key is kept (common/idempotency.py).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # GET /cards serves a change only once no transaction that may still commit an older stamp is
