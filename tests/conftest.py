@@ -53,3 +53,61 @@ def browser_page(chromium, live_server, request):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+# --- Staff logins with their second factor (accounts/) -------------------------------------------
+
+
+def totp_code(user) -> str:
+    """The code the user's authenticator app shows now (enrolling them first if needed). The
+    device forgets its last used code, so a test may log the same user in twice in 30 s."""
+    from django_otp.oath import TOTP
+
+    from accounts.services import two_factor_device, two_factor_enrol
+
+    device = two_factor_device(user) or two_factor_enrol(user=user)[0]
+    device.last_t = -1
+    device.throttling_failure_count = 0
+    device.save(update_fields=["last_t", "throttling_failure_count"])
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
+def staff_login(client, user):
+    """Log `user` into the admin with both factors done, as the login form would leave the
+    session (force_login plus django-otp's verified device). Returns the client."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from accounts.services import two_factor_device, two_factor_enrol
+
+    device = two_factor_device(user) or two_factor_enrol(user=user)[0]
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def form_login(client, username: str, password: str, code: str | None = None):
+    """Log in through the admin's login form (password and authenticator code); the response."""
+    from django.contrib.auth import get_user_model
+
+    if code is None:
+        code = totp_code(get_user_model().objects.get(username=username))
+    return client.post(
+        "/admin/login/",
+        {"username": username, "password": password, "otp_token": code, "next": "/admin/"},
+        REMOTE_ADDR="127.0.0.1",
+    )
+
+
+def browser_login(page, username: str, password: str) -> None:
+    """Fill the admin's login form in a browser page, the authenticator code included."""
+    from django.contrib.auth import get_user_model
+
+    code = totp_code(get_user_model().objects.get(username=username))
+    page.goto("/admin/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.fill("input[name=otp_token]", code)
+    page.click("input[type=submit]")
