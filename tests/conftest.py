@@ -2,6 +2,87 @@ import os
 
 import pytest
 
+# --- The test database: created and migrated by the owner role, used as the service role --------
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb):
+    """Like pytest-django's, but with the database roles of production (common/db_roles.py):
+    the roles are created here (the server's `postgres` user, trust auth on a developer's or
+    CI's machine), the owner creates and migrates the test database, and every test connection
+    is the service role's, which owns nothing and cannot change the transition log. The one
+    thing tests do that the service may not is flushing the tables between transactional
+    tests: that runs as the owner (flush_as_owner)."""
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    from common.db_roles import create_roles, db_roles, grant_privileges
+
+    verbosity = request.config.option.verbose
+    db = connections["default"]
+    if db.vendor != "postgresql":
+        with django_db_blocker.unblock():
+            db_cfg = setup_databases(verbosity=verbosity, interactive=False)
+        yield
+        with django_db_blocker.unblock():
+            teardown_databases(db_cfg, verbosity=verbosity)
+        return
+
+    roles = db_roles(db.settings_dict["NAME"])
+    test_name = db.creation._get_test_db_name()
+    with django_db_blocker.unblock():
+        with db._nodb_cursor() as cursor:
+            create_roles(cursor, roles, createdb=True)
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [test_name])
+            if cursor.fetchone():  # left by an older run: the owner must be able to drop it
+                cursor.execute(f'ALTER DATABASE "{test_name}" OWNER TO "{roles.owner}"')
+        _connect_as(db, roles.owner, roles.owner_password)
+        db_cfg = setup_databases(verbosity=verbosity, interactive=False, keepdb=django_db_keepdb)
+        with db.cursor() as cursor:
+            grant_privileges(cursor, roles, database=db.settings_dict["NAME"])
+        _connect_as(db, roles.service, roles.service_password)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(type(db.ops), "execute_sql_flush", _flush_as_owner(roles))
+    yield
+    patch.undo()
+    with django_db_blocker.unblock():
+        _connect_as(db, roles.owner, roles.owner_password)
+        if not django_db_keepdb:
+            teardown_databases(db_cfg, verbosity=verbosity)
+
+
+def _connect_as(db, user: str, password: str) -> None:
+    db.close()
+    db.settings_dict["USER"] = user
+    db.settings_dict["PASSWORD"] = password
+
+
+def _flush_as_owner(roles):
+    def flush(ops, sql_list):
+        import psycopg
+        from django.conf import settings
+
+        s = ops.connection.settings_dict
+        with (
+            psycopg.connect(
+                host=s["HOST"] or "127.0.0.1",
+                port=s["PORT"] or 5432,
+                dbname=s["NAME"],
+                user=roles.owner,
+                password=roles.owner_password or None,
+            ) as owner,
+            owner.cursor() as cursor,
+        ):
+            cursor.execute("SET lock_timeout = '60s'")
+            for table in settings.DB_APPEND_ONLY_TABLES:
+                cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
+            for sql in sql_list:
+                cursor.execute(sql)
+            for table in settings.DB_APPEND_ONLY_TABLES:
+                cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
+
+    return flush
+
 
 @pytest.fixture(autouse=True)
 def _english(request):

@@ -97,6 +97,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # are prepared at their first use on a connection.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The database's two roles (common/db_roles.py, `manage.py setup_db_roles`): the owner runs
+# migrations; the service role, which the application connects as, owns nothing and may only
+# SELECT and INSERT the append-only tables. Empty names: `<database>_owner`, `<database>_app`.
+DB_OWNER_ROLE = env("DB_OWNER_ROLE", default="")
+DB_SERVICE_ROLE = env("DB_SERVICE_ROLE", default="")
+DB_OWNER_PASSWORD = env("DB_OWNER_PASSWORD", default="")
+DB_SERVICE_PASSWORD = env("DB_SERVICE_PASSWORD", default="")
+DB_APPEND_ONLY_TABLES = ["cards_cardtransition"]
 
 REDIS_URL = env("REDIS_URL", default="")
 
