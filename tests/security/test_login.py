@@ -213,6 +213,10 @@ def test_the_auditor_reviews_the_login_log(people):
     assert page.status_code == 200
     assert "sup" in page.content.decode()
     assert page.context["cl"].result_count >= 1
+    search = staff_login(Client(), auditor).get("/admin/accounts/loginevent/", {"q": "sup"})
+    assert search.status_code == 200 and search.context["cl"].result_count >= 1
+    by_address = staff_login(Client(), auditor).get("/admin/accounts/loginevent/", {"q": "x y"})
+    assert by_address.status_code == 200
 
 
 # --- Enrolment and reset ---------------------------------------------------------------------
