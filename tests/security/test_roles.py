@@ -164,3 +164,42 @@ def test_the_security_administrator_assigns_a_central_role_without_a_workplace()
     assert Staff.objects.get(user=newcomer).workplace is None
     with pytest.raises(ApplicationError, match="municipal center"):
         staff_validate(role=R.AUDITOR, service_point=ServicePointFactory())
+
+
+ADD_PAGES = {
+    "calendar": "/admin/common/calendaryear/add/",
+    "schedules": "/admin/django_celery_beat/periodictask/add/",
+    "service_points": "/admin/agencies/servicepoint/add/",
+    "banks": "/admin/agencies/partnerbank/add/",
+    "staff": "/admin/agencies/staff/add/",
+    "users": "/admin/auth/user/add/",
+}
+ADDS = {
+    R.CLERK: set(),
+    R.SUPERVISOR: set(),
+    R.HOTLINE_OPERATOR: set(),
+    R.SYSTEM_ADMINISTRATOR: {"calendar", "schedules", "service_points", "banks"},
+    R.SECURITY_ADMINISTRATOR: {"staff", "users"},
+    R.AUDITOR: set(),
+}
+
+
+@pytest.mark.parametrize("role", list(ADDS))
+def test_each_role_adds_exactly_its_own(role):
+    client = staff_login(Client(), member(role))
+    adds = {name for name, url in ADD_PAGES.items() if client.get(url).status_code == 200}
+    assert adds == ADDS[role]
+
+
+def test_the_security_administrator_revokes_a_banks_key_and_the_auditor_cannot(world):
+    from agencies.models import BankApiKey
+    from agencies.services import bank_api_key_create
+
+    api_key, _key = bank_api_key_create(bank=world.bank)
+    action = {"action": "revoke", "_selected_action": [api_key.pk]}
+    auditor = staff_login(Client(), member(R.AUDITOR))
+    assert auditor.post("/admin/agencies/bankapikey/", action).status_code == 403
+    assert BankApiKey.objects.get(pk=api_key.pk).revoked_at is None
+    sec = staff_login(Client(), member(R.SECURITY_ADMINISTRATOR, "sec"))
+    assert sec.post("/admin/agencies/bankapikey/", action).status_code == 302
+    assert BankApiKey.objects.get(pk=api_key.pk).revoked_at is not None
