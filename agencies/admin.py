@@ -1,13 +1,17 @@
-"""Admin screens for partner banks, service points and staff: superusers manage them; staff see
-the banks and points, a supervisor the staff of their own point."""
+"""Admin screens for partner banks, service points and staff: the system administrator manages
+banks and points, the security administrator staff, their second factor and the banks' API keys;
+staff see the banks and points, a supervisor the staff of their own point."""
 
+import segno
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.services import two_factor_device, two_factor_enrol
 from agencies.models import BankApiKey, PartnerBank, ServicePoint, Staff
 from agencies.services import (
     bank_api_key_revoke,
@@ -56,8 +60,9 @@ class StaffForm(forms.ModelForm):
 @admin.register(Staff)
 class StaffAdmin(admin.ModelAdmin):
     form = StaffForm
-    list_display = ("user", "role", "service_point", "bank")
+    list_display = ("user", "role", "service_point", "bank", "two_factor")
     list_filter = ("role", "service_point__kind", "service_point__district")
+    actions = ("reset_two_factor",)
     search_fields = ("user__username", "user__first_name", "user__last_name", "service_point__code")
     search_help_text = _("Username, name or service point code")
     list_select_related = ("user", "service_point", "bank")
@@ -65,9 +70,10 @@ class StaffAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
 
     def get_queryset(self, request):
-        """A supervisor sees the staff of their own service point; a superuser everyone."""
+        """A supervisor sees the staff of their own service point; a security administrator
+        (who may change staff) and a superuser everyone."""
         queryset = super().get_queryset(request)
-        if request.user.is_superuser:
+        if request.user.is_superuser or request.user.has_perm("agencies.change_staff"):
             return queryset
         staff = Staff.objects.filter(user=request.user).only("service_point_id").first()
         if staff is None or staff.service_point_id is None:
@@ -79,6 +85,53 @@ class StaffAdmin(admin.ModelAdmin):
         if obj is None:
             raise Http404
         return obj
+
+    def has_change_permission(self, request, obj=None):
+        # Nobody changes their own role (a security administrator who could would be anyone).
+        if obj is not None and obj.user_id == request.user.pk and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.user_id == request.user.pk and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("two-factor"), boolean=True)
+    def two_factor(self, staff):
+        return two_factor_device(staff.user) is not None
+
+    @admin.action(
+        description=_("Reset two-factor: a new authenticator key"), permissions=["change"]
+    )
+    def reset_two_factor(self, request, queryset):
+        """Enrol (or re-enrol after a lost phone) the selected staff members' authenticator:
+        the key is shown once, here, as a QR code for their app (accounts.services)."""
+        enrolled = []
+        for staff in queryset.select_related("user")[:20]:
+            try:
+                _device, uri = two_factor_enrol(user=staff.user, by=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, level=messages.ERROR)
+                continue
+            enrolled.append(
+                {
+                    "username": staff.user.get_username(),
+                    "uri": uri,
+                    "qr": segno.make(uri).svg_inline(scale=4),
+                }
+            )
+        if not enrolled:
+            return None
+        return TemplateResponse(
+            request,
+            "admin/agencies/staff/two_factor_keys.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("New authenticator keys"),
+                "enrolled": enrolled,
+            },
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # The staff row belongs to its user: move a person by editing their row, not by

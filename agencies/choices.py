@@ -50,6 +50,17 @@ class StaffRole(models.TextChoices):
     CLERK = "clerk", _("Clerk")
     SUPERVISOR = "supervisor", _("Supervisor")
     HOTLINE_OPERATOR = "hotline_operator", _("Hotline operator")
+    # The three separated duties of MLPS 2.0 level 3 (等保 三员分立): none of them sees a person's
+    # data or acts on a card, and the auditor, who only reads the logs, acts on nothing.
+    SYSTEM_ADMINISTRATOR = "system_administrator", _("System administrator")
+    SECURITY_ADMINISTRATOR = "security_administrator", _("Security administrator")
+    AUDITOR = "auditor", _("Auditor")
+
+
+# Roles of the municipal center itself: they work at no service point and no bank.
+CENTRAL_ROLES: frozenset[str] = frozenset(
+    {StaffRole.SYSTEM_ADMINISTRATOR, StaffRole.SECURITY_ADMINISTRATOR, StaffRole.AUDITOR}
+)
 
 
 # The one table of what each kind of service point may do (PRODUCT.md, "Applying" and

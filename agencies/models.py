@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from agencies.choices import District, ServicePointKind, StaffRole, kind_allows
+from agencies.choices import CENTRAL_ROLES, District, ServicePointKind, StaffRole, kind_allows
 
 
 class PartnerBank(models.Model):
@@ -90,7 +90,8 @@ class ServicePoint(models.Model):
 
 
 class Staff(models.Model):
-    """A user's place of work: one service point or one bank, and a role there."""
+    """A user's place of work: one service point or one bank, and a role there (the municipal
+    center's administrators and auditors: no workplace, agencies.choices.CENTRAL_ROLES)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -124,10 +125,14 @@ class Staff(models.Model):
                 condition=(
                     models.Q(service_point__isnull=False, bank__isnull=True)
                     | models.Q(service_point__isnull=True, bank__isnull=False)
+                    | models.Q(
+                        service_point__isnull=True, bank__isnull=True, role__in=CENTRAL_ROLES
+                    )
                 ),
                 name="staff_one_workplace",
                 violation_error_message=_(
-                    "A staff member works at exactly one service point or one bank."
+                    "A staff member works at exactly one service point or one bank; the "
+                    "municipal center's administrators and auditors at neither."
                 ),
             )
         ]
@@ -136,7 +141,7 @@ class Staff(models.Model):
         return f"{self.user} ({self.get_role_display()})"
 
     @property
-    def workplace(self) -> ServicePoint | PartnerBank:
+    def workplace(self) -> ServicePoint | PartnerBank | None:
         return self.service_point or self.bank
 
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from agencies.choices import StaffRole
 
+
+def _crud(app_label: str, model: str) -> tuple[str, ...]:
+    return tuple(f"{app_label}.{action}_{model}" for action in ("view", "add", "change", "delete"))
+
+
 # "app_label.codename" for each role. Object-level scope (own service point) is enforced by the
 # selectors and the admin, not by these model permissions.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -43,6 +48,47 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "common.view_calendarday",
     ),
     StaffRole.HOTLINE_OPERATOR: ("cards.view_card",),
+    # Schedules, reference data and the holiday calendar; no person, card or log.
+    StaffRole.SYSTEM_ADMINISTRATOR: (
+        *_crud("django_celery_beat", "periodictask"),
+        *_crud("django_celery_beat", "crontabschedule"),
+        *_crud("django_celery_beat", "intervalschedule"),
+        *_crud("django_celery_beat", "clockedschedule"),
+        *_crud("django_celery_beat", "solarschedule"),
+        *_crud("common", "calendaryear"),
+        *_crud("common", "calendarday"),
+        "agencies.view_partnerbank",
+        "agencies.add_partnerbank",
+        "agencies.change_partnerbank",
+        "agencies.view_servicepoint",
+        "agencies.add_servicepoint",
+        "agencies.change_servicepoint",
+    ),
+    # Logins, staff and their roles, partner banks' API keys, lockouts, two-factor resets; no
+    # person, card or log. (A user's groups and superuser flag are not theirs to set: a role
+    # comes with a staff row, agencies.services.staff_assign.)
+    StaffRole.SECURITY_ADMINISTRATOR: (
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        *_crud("agencies", "staff"),
+        "agencies.view_bankapikey",
+        "agencies.change_bankapikey",
+        "agencies.view_servicepoint",
+        "agencies.view_partnerbank",
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+    ),
+    # Reads the logs, changes nothing: the ID reveal log, the login log, the transition log and
+    # the deliveries to the partner banks. Not the cards or the people themselves.
+    StaffRole.AUDITOR: (
+        "cards.view_idnumberreveal",
+        "cards.view_cardtransition",
+        "cards.audit_cardtransition",
+        "cards.view_outboxevent",
+        "accounts.view_loginevent",
+        "axes.view_accessattempt",
+    ),
 }
 
 

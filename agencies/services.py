@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agencies.choices import ServicePointKind, StaffRole
+from agencies.choices import CENTRAL_ROLES, ServicePointKind, StaffRole
 from agencies.models import BankApiKey, PartnerBank, ServicePoint, Staff
 from agencies.roles import group_name
 from common.errors import ApplicationError
@@ -27,13 +27,24 @@ def staff_validate(
     *, role: str, service_point: ServicePoint | None = None, bank: PartnerBank | None = None
 ) -> None:
     """The rules of a staff assignment, without writing: a known role, exactly one workplace
-    (a service point or a bank), and a hotline operator only at the 12333 hotline.
+    (a service point or a bank) or, for the central roles, none, and a hotline operator only at
+    the 12333 hotline.
 
     Raises ApplicationError(code="invalid") naming the field at fault. The admin form calls this
     to show the clerk the same message the service would raise.
     """
     if role not in StaffRole.values:
         raise _invalid("role", _("Unknown role."))
+    if role in CENTRAL_ROLES:
+        if service_point is not None or bank is not None:
+            raise _invalid(
+                "service_point",
+                _(
+                    "System administrators, security administrators and auditors work at the "
+                    "municipal center: leave the service point and the bank empty."
+                ),
+            )
+        return
     if service_point is None and bank is None:
         raise _invalid(
             "service_point", _("Choose the service point or the bank the person works at.")

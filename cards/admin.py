@@ -31,7 +31,7 @@ from cards.admin_views import (
     take_revealed,
 )
 from cards.choices import ActorKind, CardStatus, Channel, TransitionName
-from cards.models import Card, IdNumberReveal, OutboxEvent
+from cards.models import Card, CardTransition, IdNumberReveal, OutboxEvent
 from common.admin import OutOfScopeIs404, ReadOnly
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 
@@ -393,6 +393,38 @@ class IdNumberRevealAdmin(ReadOnlyAdmin):
     @admin.display(description=_("applicant"))
     def masked_applicant(self, reveal):
         return str(reveal.applicant)
+
+
+@admin.register(CardTransition)
+class CardTransitionAdmin(ReadOnlyAdmin):
+    """The whole city's transition log, newest first, for the auditor (cards.audit_cardtransition).
+    Clerks see a card's own history on its page, never this list."""
+
+    list_display = ("id", "at", "card", "name", "from_status", "to_status", "actor_kind")
+    list_filter = ("name", "actor_kind", "channel")
+    list_select_related = ("card",)
+    ordering = ("-id",)
+    show_full_result_count = False
+    fields = (
+        "card",
+        "name",
+        "from_status",
+        "to_status",
+        "at",
+        "recorded_at",
+        "actor_kind",
+        "actor_user",
+        "bank",
+        "service_point",
+        "channel",
+        "reason",
+    )
+
+    def has_module_permission(self, request):
+        return request.user.has_perm("cards.audit_cardtransition")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("cards.audit_cardtransition")
 
 
 @admin.register(OutboxEvent)

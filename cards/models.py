@@ -403,6 +403,9 @@ class CardTransition(models.Model):
         verbose_name = _("card transition")
         verbose_name_plural = _("card transitions")
         indexes = [models.Index(fields=["card", "id"], name="cardtransition_card_idx")]
+        # view_cardtransition shows a card's history on its own page; the whole city's log is
+        # the auditor's (cards.admin.CardTransitionAdmin).
+        permissions = [("audit_cardtransition", "Can review the whole transition log")]
 
     def __str__(self) -> str:
         return f"{self.get_name_display()}: {self.from_status or '-'} -> {self.to_status}"

@@ -53,6 +53,13 @@ SCHEDULE: tuple[Entry, ...] = (
         expire_seconds=6 * 3600,
         description="Deletes Idempotency-Key records older than their 24 hours.",
     ),
+    Entry(
+        name="Purge the login log after its retention",
+        task="accounts.tasks.purge_login_events",
+        crontab=("40", "3"),
+        expire_seconds=6 * 3600,
+        description="Deletes login-log rows older than LOGIN_AUDIT_RETENTION_DAYS (>= 6 months).",
+    ),
 )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -49,3 +51,37 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         message, details = str(exc.detail), {}
     headers = {k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate")}
     return _error(code, message, details, response.status_code, headers=headers)
+
+
+class DepthLimitedJSONParser(JSONParser):
+    """JSON with at most settings.API_JSON_MAX_DEPTH levels of arrays and objects.
+
+    Without a limit a body nested a thousand deep makes the decoder (or any later recursive walk
+    of the data) raise RecursionError: a 500 for bad input. Deeper bodies, and bodies the decoder
+    cannot take, answer 400 `parse_error` in the one error shape.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(self._too_deep()) from None
+        if json_depth(data) > settings.API_JSON_MAX_DEPTH:
+            raise exceptions.ParseError(self._too_deep())
+        return data
+
+    @staticmethod
+    def _too_deep() -> str:
+        return f"JSON nested more than {settings.API_JSON_MAX_DEPTH} levels deep."
+
+
+def json_depth(data: Any) -> int:
+    """Levels of arrays and objects in parsed JSON (a scalar is 0), walked without recursion."""
+    deepest = 0
+    stack = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest

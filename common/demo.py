@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from stdnum.cn import uscc as uscc_number
 
+from accounts.services import two_factor_device, two_factor_enrol
 from agencies.choices import District, ServicePointKind, StaffRole
 from agencies.models import PartnerBank, ServicePoint, Staff
 from agencies.reference import PARTNER_BANKS
@@ -213,7 +214,8 @@ HOTLINE_POINT = "HL-12333"
 
 @dataclass(frozen=True)
 class DemoLogin:
-    """A demo user: a superuser, or a staff member with a role at a service point."""
+    """A demo user: a superuser, or a staff member with a role (at a service point, except for
+    the central roles)."""
 
     username: str
     role: str = ""
@@ -233,6 +235,10 @@ def demo_logins() -> list[DemoLogin]:
         DemoLogin("supervisor", StaffRole.SUPERVISOR, MAIN_CENTER),
         DemoLogin("clerk2", StaffRole.CLERK, SECOND_CENTER),
         DemoLogin("hotline", StaffRole.HOTLINE_OPERATOR, HOTLINE_POINT),
+        # The municipal center's separated duties (agencies.choices.CENTRAL_ROLES): no point.
+        DemoLogin("sysadmin", StaffRole.SYSTEM_ADMINISTRATOR),
+        DemoLogin("secadmin", StaffRole.SECURITY_ADMINISTRATOR),
+        DemoLogin("auditor", StaffRole.AUDITOR),
     ]
     for spec in SERVICE_POINTS:
         if spec.code in (MAIN_CENTER, HOTLINE_POINT):
@@ -715,14 +721,16 @@ def _seed_service_points(ctx: DemoContext) -> dict[str, int]:
 
 
 def _seed_users(ctx: DemoContext) -> dict[str, int]:
-    """Demo logins, all with the demo password; staff through agencies.services.staff_assign."""
+    """Demo logins, all with the demo password and each with its own authenticator key
+    (accounts.services.two_factor_enrol; `seed_demo` prints the keys); staff through
+    agencies.services.staff_assign."""
     user_model = get_user_model()
     logins = demo_logins()
     users = {
         u.username: u for u in user_model.objects.filter(username__in=[x.username for x in logins])
     }
     staffed = set(Staff.objects.filter(user__in=users.values()).values_list("user_id", flat=True))
-    created_users = created_staff = 0
+    created_users = created_staff = created_devices = 0
     for login in logins:
         user = users.get(login.username)
         if user is None:
@@ -731,9 +739,13 @@ def _seed_users(ctx: DemoContext) -> dict[str, int]:
             user.save()
             created_users += 1
         if login.role and user.pk not in staffed:
-            staff_assign(user=user, role=login.role, service_point=ctx.points[login.point_code])
+            point = ctx.points[login.point_code] if login.point_code else None
+            staff_assign(user=user, role=login.role, service_point=point)
             created_staff += 1
-    return {"users": created_users, "staff": created_staff}
+        if two_factor_device(user) is None:
+            two_factor_enrol(user=user)
+            created_devices += 1
+    return {"users": created_users, "staff": created_staff, "authenticators": created_devices}
 
 
 def _seed_employers(ctx: DemoContext) -> dict[str, int]:

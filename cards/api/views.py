@@ -16,7 +16,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +29,7 @@ from cards.applications import ApplicantForm, EmployerForm, application_submit
 from cards.choices import CardStatus, CardType, Channel
 from cards.models import Card
 from cards.services import Agent, card_hand_over, card_mark_ready, card_withdraw
+from common.api import DepthLimitedJSONParser
 from common.idempotency import HEADER, idempotent
 
 # --- Schema helpers ---------------------------------------------------------------------------
@@ -87,7 +87,7 @@ class BankAPIView(APIView):
     permission_classes = [IsPartnerBank]
     throttle_classes = [ApiKeyRateThrottle]
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
     content_negotiation_class = JSONAlways
 
     @property

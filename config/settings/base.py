@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -20,7 +21,8 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the two-factor site as admin.site (accounts/admin_site.py).
+    "accounts.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -32,6 +34,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_fsm",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    # Before axes: its receivers log a failed login before axes counts it (accounts/receivers.py).
+    "accounts.apps.AccountsConfig",
+    "axes",
     "common",
     "agencies",
     "applicants",
@@ -51,8 +58,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -138,6 +148,14 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"]["OPTIONS"].setdefault("connect_timeout", 2)
     DATABASE_ROUTERS = ["common.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The database's two roles (common/db_roles.py, `manage.py setup_db_roles`): the owner runs
+# migrations; the service role, which the application connects as, owns nothing and may only
+# SELECT and INSERT the append-only tables. Empty names: `<database>_owner`, `<database>_app`.
+DB_OWNER_ROLE = env("DB_OWNER_ROLE", default="")
+DB_SERVICE_ROLE = env("DB_SERVICE_ROLE", default="")
+DB_OWNER_PASSWORD = env("DB_OWNER_PASSWORD", default="")
+DB_SERVICE_PASSWORD = env("DB_SERVICE_PASSWORD", default="")
+DB_APPEND_ONLY_TABLES = ["cards_cardtransition"]
 
 REDIS_URL = env("REDIS_URL", default="")
 
@@ -156,6 +174,43 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+
+# --- Logins (accounts/) -------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock out a username (from any address) and, separately, an address (for any username) after
+# LOGIN_FAILURE_LIMIT failed logins (a wrong password or a wrong authenticator code), for
+# LOGIN_LOCKOUT_MINUTES after the last failure; a security administrator lifts a lockout earlier
+# (admin: Access attempts, delete; or `manage.py axes_reset_username NAME`).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_CLIENT_IP_CALLABLE = "accounts.services.request_client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # the login log is accounts.LoginEvent
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_LOCKOUT_TEMPLATE = "admin/accounts/locked_out.html"
+AXES_VERBOSE = False
+# Idle sessions end after SESSION_IDLE_MINUTES without a request (sliding: each request
+# restarts the clock; accounts.middleware.IdleTimeoutMiddleware), and when the browser closes.
+# The stored session itself expires as long after the last request.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=15)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Saving the session on every request (the sliding timeout) is a Redis SET, not a database write.
+if REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+# The login log (accounts.LoginEvent) is kept this long, then purged by beat. Cybersecurity Law
+# art. 21 asks at least six months.
+LOGIN_AUDIT_RETENTION_DAYS = env.int("LOGIN_AUDIT_RETENTION_DAYS", default=365)
+if LOGIN_AUDIT_RETENTION_DAYS < 183:
+    raise ImproperlyConfigured("LOGIN_AUDIT_RETENTION_DAYS must be at least 183 (six months).")
+# The issuer shown in authenticator apps next to the username.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Shebao back office")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -276,6 +331,8 @@ SPECTACULAR_SETTINGS = {
 # Requests per API key per window (fixed windows in Redis, common/ratelimit.py), then 429.
 API_KEY_RATE_LIMIT = env.int("API_KEY_RATE_LIMIT", default=1200)
 API_KEY_RATE_WINDOW = timedelta(seconds=env.int("API_KEY_RATE_WINDOW_SECONDS", default=60))
+# Deeper JSON bodies answer 400 (common.api.DepthLimitedJSONParser).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # How long a POST's Idempotency-Key is kept (common/idempotency.py).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # GET /cards serves a change only once no transaction that may still commit an older stamp is

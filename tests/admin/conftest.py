@@ -22,14 +22,14 @@ from tests.cards.conftest import (  # noqa: F401 - fixtures
     submit,
     world,
 )
+from tests.conftest import staff_login
 
 
 def login(actor: Actor) -> Client:
     user = actor.user
     user.groups.add(Group.objects.get(name=group_name(actor.role)))
     client = Client(headers={"accept-language": "en"})  # the tests read the English messages
-    client.force_login(user)
-    return client
+    return staff_login(client, user)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from cards.choices import CardStatus, CardType
 from cards.models import Card
 from tests.browser import screenshot
 from tests.cards.conftest import eligible_person
+from tests.conftest import browser_login
 
 S = CardStatus
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,10 +27,7 @@ def in_role_groups(*actors) -> None:
 
 
 def log_in(page, username: str) -> None:
-    page.goto("/admin/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw")
-    page.click("input[type=submit]")
+    browser_login(page, username, "pw")
     page.wait_for_selector(".counter-search")
 
 

@@ -14,6 +14,7 @@ from applicants.models import Applicant, RegistryRecord
 from cards.choices import CardStatus, CardType
 from cards.models import Card, IdNumberReveal
 from tests.cards.conftest import T0, eligible_person, report_by_phone
+from tests.conftest import staff_login
 
 S = CardStatus
 pytestmark = pytest.mark.django_db
@@ -236,8 +237,7 @@ def test_the_receipt_prints_the_number_what_to_bring_and_a_qr_code(world, client
 def test_the_admin_speaks_chinese_by_default_and_english_on_request(world, clients, card_in):
     from django.test import Client
 
-    client = Client()
-    client.force_login(world.clerk.user)
+    client = staff_login(Client(), world.clerk.user)
     page = text(client.get("/admin/"))
     assert 'lang="zh-hans"' in page and "柜台" in page
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/admin/"}, follow=True)

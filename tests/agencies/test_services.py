@@ -8,6 +8,7 @@ from agencies.models import Staff
 from agencies.roles import group_name
 from agencies.services import staff_assign, staff_remove
 from common.errors import ApplicationError
+from tests.conftest import staff_login
 from tests.factories import PartnerBankFactory, ServicePointFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -147,8 +148,7 @@ def test_a_refused_reassignment_keeps_the_current_one():
 
 @pytest.fixture
 def admin_client_logged_in(client):
-    client.force_login(UserFactory(is_superuser=True))
-    return client
+    return staff_login(client, UserFactory(is_superuser=True, is_staff=True))
 
 
 def test_adding_staff_in_the_admin_puts_the_user_in_the_role_group(admin_client_logged_in):
@@ -197,7 +197,7 @@ def test_removing_staff_takes_the_user_out_of_the_role_group_and_the_admin(clien
     auditors = Group.objects.create(name="auditors")
     user.groups.add(auditors)
     staff = staff_assign(user=user, role=StaffRole.SUPERVISOR, service_point=ServicePointFactory())
-    client.force_login(user)
+    staff_login(client, user)
     assert client.get("/admin/").status_code == 200
 
     staff_remove(staff=staff)

@@ -32,6 +32,7 @@ from applicants.models import Applicant, Employer, Employment, InsuranceEnrolmen
 from applicants.registry import COMPARED_FIELDS, compare_with_registry, get_registry
 from applicants.selectors import employment_overdue_list
 from common.demo import demo_logins, seed_demo
+from tests.conftest import form_login
 
 PASSWORD = "demo-test-pass"
 SHANGHAI_REGIONS = {
@@ -176,13 +177,13 @@ def test_the_demo_logins_have_their_roles_groups_and_workplaces(demo):
 )
 def test_the_demo_logins_can_use_the_admin(demo, username):
     client = Client()
-    assert client.login(username=username, password=PASSWORD)
+    assert form_login(client, username, PASSWORD).status_code == 302
     assert client.get("/admin/").status_code == 200
 
 
 def test_a_clerk_sees_people_masked_and_finds_one_by_exact_number(demo):
     client = Client()
-    client.login(username="clerk", password=PASSWORD)
+    form_login(client, "clerk", PASSWORD)
     person = Applicant.objects.filter(id_type=IdDocumentType.RESIDENT_ID).first()
 
     listing = client.get("/admin/applicants/applicant/").content.decode()
@@ -212,7 +213,7 @@ def test_a_clerk_sees_people_masked_and_finds_one_by_exact_number(demo):
 )
 def test_the_admin_lists_the_demo_data(demo, url):
     client = Client()
-    client.login(username="admin", password=PASSWORD)
+    form_login(client, "admin", PASSWORD)
     response = client.get(url)
     assert response.status_code == 200
     assert response.context["cl"].result_count > 0
@@ -220,7 +221,7 @@ def test_the_admin_lists_the_demo_data(demo, url):
 
 def test_the_admin_change_pages_render(demo):
     client = Client()
-    client.login(username="admin", password=PASSWORD)
+    form_login(client, "admin", PASSWORD)
     applicant = Applicant.objects.filter(employments__registered_on__isnull=False).first()
     page = client.get(f"/admin/applicants/applicant/{applicant.pk}/change/").content.decode()
     assert applicant.employments.first().employer.name in page

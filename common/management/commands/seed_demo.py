@@ -1,9 +1,11 @@
 """Fill an empty database with demo data; a second run creates nothing (common/demo.py)."""
 
 import time
+from base64 import b32encode
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies.choices import StaffRole
 from agencies.models import ServicePoint
@@ -53,12 +55,26 @@ class Command(BaseCommand):
             for p in ServicePoint.objects.filter(code__in={x.point_code for x in logins if x.role})
         }
         roles = dict(StaffRole.choices)
+        devices = {
+            d.user.username: d
+            for d in TOTPDevice.objects.filter(
+                user__username__in=[x.username for x in logins], confirmed=True
+            ).select_related("user")
+        }
         self.stdout.write("")
         self.stdout.write(f"Demo logins for /admin/ (password {password!r}; a login that existed")
-        self.stdout.write("before this run keeps its own password):")
-        self.stdout.write(f"  {'username':<24} {'role':<18} service point")
+        self.stdout.write("before this run keeps its own password). The second factor: add the")
+        self.stdout.write(
+            "login's authenticator key to an authenticator app (TOTP, 6 digits, 30 s),"
+        )
+        self.stdout.write("or print the current code with `manage.py demo_code USERNAME`:")
+        self.stdout.write(
+            f"  {'username':<24} {'role':<24} {'authenticator key':<34} service point"
+        )
         for login in logins:
             role = str(roles[login.role]) if login.role else "superuser"
             point = points.get(login.point_code)
             where = f"{point.code} {point.name}" if point else "-"
-            self.stdout.write(f"  {login.username:<24} {role:<18} {where}")
+            device = devices.get(login.username)
+            key = b32encode(device.bin_key).decode() if device else "-"
+            self.stdout.write(f"  {login.username:<24} {role:<24} {key:<34} {where}")
