@@ -18,6 +18,7 @@ from cards.models import CardTransition
 from cards.tasks import sweep_phone_reports
 from tests.cards.conftest import card_number
 from tests.cards.due_cards import make_due_cards
+from tests.conftest import staff_login
 from tests.operations.conftest import CLOSED_DB_PORT, error_of
 
 S = CardStatus
@@ -58,15 +59,15 @@ def post_ready(key, card, idempotency_key, body):
     )
 
 
-def test_database_down_answers_503_in_each_surfaces_shape(bank_key, card_in, fresh_limits):
+def test_database_down_answers_503_in_each_surfaces_shape(bank_key, card_in, fresh_limits, world):
     card = card_in(S.VERIFIED)
     down = {"PORT": CLOSED_DB_PORT}
     api = in_thread(lambda: post_ready(bank_key, card, "k-1", ready_body(card)), **down)
     assert api.status_code == 503 and api["Retry-After"] == "5"
     assert api["Content-Type"] == "application/json"
     assert error_of(api)["code"] == "service_unavailable"
-    client = Client(raise_request_exception=False)
-    client.cookies["sessionid"] = "a-clerk-session"  # the admin reads its session first
+    # A clerk logged in while the database was up: the admin then reads the user from it.
+    client = staff_login(Client(raise_request_exception=False), world.clerk.user)
     for path, method in (("/status/", "post"), ("/admin/", "get"), ("/admin/cards/card/", "get")):
         page = in_thread(lambda p=path, m=method: getattr(client, m)(p), **down)
         assert page.status_code == 503, (path, page.status_code)

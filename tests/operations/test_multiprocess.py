@@ -4,6 +4,7 @@ worker's requests; a Celery worker serves its pool's task metrics on CELERY_METR
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def test_gunicorn_workers_are_summed_in_one_answer(tmp_path):
                 return False
 
         wait_for(up, 30, "gunicorn to answer", tmp_path / "gunicorn.log")
+        # A probe that timed out while the workers booted may still be answered (and counted)
+        # after the first one that succeeded: let those settle before the baseline is read.
+        time.sleep(2)
         labels = {"view": "health", "method": "GET", "status": "200"}
         before = sample(fetch(f"{base}/metrics"), "shebao_http_requests_total", **labels)
         for _ in range(30):
