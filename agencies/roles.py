@@ -38,6 +38,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "cards.view_card",
         "cards.view_cardtransition",
         "cards.reveal_id_number",
+        # What has (not yet) reached the municipal information service center and the banks.
+        "cards.view_cardcenternotice",
+        "cards.view_cardcenterreceipt",
         # The holiday calendar is managed by superusers; a supervisor checks it.
         "common.view_calendaryear",
         "common.view_calendarday",
