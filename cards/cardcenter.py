@@ -58,8 +58,6 @@ logger = logging.getLogger(__name__)
 T = TransitionName
 REDRIVE_BATCH = 500
 REDRIVE_TIME_BUDGET = 20.0  # seconds per run; a long backlog goes on in the next runs
-# How overdue an attempt must be before the re-drive queues it (its own task is due first).
-REDRIVE_GRACE = datetime.timedelta(seconds=30)
 _KICK_KEY = "shebao:cardcenter:kick"
 # The issue of a new card: the notice names the card it replaces, if any.
 _ISSUES = (T.HAND_OVER, T.ISSUE_ON_THE_SPOT)
@@ -370,10 +368,12 @@ def kick() -> None:
 
 
 def notice_redrive(
-    *, grace: datetime.timedelta = REDRIVE_GRACE, limit: int = REDRIVE_BATCH
+    *, grace: datetime.timedelta | None = None, limit: int = REDRIVE_BATCH
 ) -> list[int]:
-    """Queue a delivery for every notice due since `grace` that is the oldest undelivered of its
-    card; return their ids. Scans forward by (next_attempt_at, id) within a time budget."""
+    """Queue a delivery for every notice due since `grace` (default DELIVERY_REDRIVE_GRACE) that
+    is the oldest undelivered of its card; return their ids. Scans forward by (next_attempt_at,
+    id) within a time budget."""
+    grace = settings.DELIVERY_REDRIVE_GRACE if grace is None else grace
     horizon = timezone.now() - grace
     queued: list[int] = []
     started = time.monotonic()
@@ -446,5 +446,5 @@ def deliver_notice(notice_id: int) -> str:
 )
 def redrive_notices(grace_seconds: float | None = None) -> int:
     """Queue the notices that are overdue, whatever became of the tasks queued before."""
-    grace = REDRIVE_GRACE if grace_seconds is None else datetime.timedelta(seconds=grace_seconds)
+    grace = None if grace_seconds is None else datetime.timedelta(seconds=grace_seconds)
     return len(notice_redrive(grace=grace))

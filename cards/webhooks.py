@@ -52,8 +52,6 @@ REPLAY_TOLERANCE_SECONDS = 300
 # While one worker delivers an event, nobody else takes it.
 LEASE = delivery.LEASE
 REDRIVE_BATCH = 500
-# How overdue an attempt must be before the re-drive queues it (its own task is due first).
-REDRIVE_GRACE = datetime.timedelta(seconds=30)
 TRIAGE_BATCH = 5000
 TRIAGE_TIME_BUDGET = 20.0  # seconds per run; a long catch-up goes on in the next runs
 TRIAGE_CURSOR = "webhooks.triage"
@@ -262,10 +260,12 @@ def _schedule_unqueued(now: datetime.datetime) -> int:
 
 
 def webhook_redrive(
-    *, grace: datetime.timedelta = REDRIVE_GRACE, limit: int = REDRIVE_BATCH
+    *, grace: datetime.timedelta | None = None, limit: int = REDRIVE_BATCH
 ) -> list[int]:
-    """Queue a delivery for every event whose attempt is due since `grace` (the events newly
-    scheduled by the triage at once); return their ids."""
+    """Queue a delivery for every event whose attempt is due since `grace` (default
+    DELIVERY_REDRIVE_GRACE; the events newly scheduled by the triage at once); return their
+    ids."""
+    grace = settings.DELIVERY_REDRIVE_GRACE if grace is None else grace
     now = timezone.now()
     _schedule_unqueued(now - grace)
     due = list(

@@ -223,8 +223,8 @@ API_FEED_SETTLE_WAIT = env.float("API_FEED_SETTLE_WAIT_SECONDS", default=0.5)
 # Webhooks (cards/webhooks.py): timeout of one delivery, retries doubling from the base up to the
 # cap, then given up (the bank still has the event feed).
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
-WEBHOOK_RETRY_BASE = timedelta(seconds=env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30))
-WEBHOOK_RETRY_MAX = timedelta(hours=6)
+WEBHOOK_RETRY_BASE = timedelta(seconds=env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30))
+WEBHOOK_RETRY_MAX = timedelta(seconds=env.int("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600))
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=15)
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0)
 # The municipal information service center (cards/cardcenter.py): the adapter, its endpoint and
@@ -246,6 +246,9 @@ DELIVERY_BREAKER_FAILURES = env.int("DELIVERY_BREAKER_FAILURES", default=5)
 DELIVERY_BREAKER_COOLDOWN = timedelta(
     seconds=env.float("DELIVERY_BREAKER_COOLDOWN_SECONDS", default=30)
 )
+# The re-drive (beat, every minute) queues an attempt only once it is this overdue: each attempt's
+# own task comes first, the re-drive is the safety net.
+DELIVERY_REDRIVE_GRACE = timedelta(seconds=env.float("DELIVERY_REDRIVE_GRACE_SECONDS", default=30))
 
 # --- The domain ---------------------------------------------------------------------------
 # How long a loss report stays valid (PRODUCT.md, "The card lifecycle"). Fixed on the card when the

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.db import transaction
 
 from agencies.services import bank_webhook_set
@@ -20,7 +21,6 @@ from cards.choices import CardStatus, TransitionName
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import OutboxEvent
 from cards.webhooks import (
-    REDRIVE_GRACE,
     retry_delay,
     verify_signature,
     webhook_deliver,
@@ -74,17 +74,11 @@ class Receiver:
 @pytest.fixture(autouse=True)
 def _closed_breakers():
     """Each test starts with the banks' circuit breakers closed (their state is in Redis)."""
-    from django.core.cache import cache
+    from tests.cards.receivers import clear_breakers
 
-    def clear():
-        cache.delete_many(
-            [f"shebao:breaker:bank:{code}:{part}" for code in ("BOSC", "ICBC") for part in PARTS]
-        )
-
-    PARTS = ("failures", "open-until", "probe")
-    clear()
+    clear_breakers()
     yield
-    clear()
+    clear_breakers()
 
 
 @pytest.fixture
@@ -221,7 +215,8 @@ def test_a_lost_task_is_redriven(world, card_in, eager_celery):
         celery_app.conf.task_always_eager = True
         event = OutboxEvent.objects.filter(card=card).order_by("id").last()
         assert webhook_redrive() == []  # its own task may still come
-        with time_machine.travel(event.next_attempt_at + REDRIVE_GRACE, tick=False):
+        grace = django_settings.DELIVERY_REDRIVE_GRACE
+        with time_machine.travel(event.next_attempt_at + grace, tick=False):
             assert webhook_redrive() == [event.id]
         assert len(receiver.received) == 1
         assert webhook_redrive() == []  # delivered: nothing left to re-drive

@@ -37,6 +37,7 @@ class Receiver:
         self.hang = tuple(hang)
         self.hang_seconds = hang_seconds
         self.received: list[dict] = []
+        self.hanging = 0  # requests given no answer
         self.lock = threading.Lock()
         self.server: http.server.ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
@@ -52,6 +53,8 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if any(self.path.startswith(prefix) for prefix in receiver.hang):
+                    with receiver.lock:
+                        receiver.hanging += 1
                     receiver.stopping.wait(receiver.hang_seconds)
                     return  # no answer at all
                 with receiver.lock:
@@ -103,3 +106,12 @@ class Receiver:
     def bodies(self, path: str = "") -> list[dict]:
         with self.lock:
             return [r["body"] for r in self.received if r["path"].startswith(path)]
+
+
+def clear_breakers(destinations=("cardcenter", "bank:BOSC", "bank:ICBC")) -> None:
+    """Close the circuit breakers of the test destinations (their state is in Redis, which
+    outlives a test)."""
+    from django.core.cache import cache
+
+    parts = ("failures", "open-until", "probe")
+    cache.delete_many([f"shebao:breaker:{d}:{p}" for d in destinations for p in parts])

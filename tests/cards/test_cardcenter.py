@@ -26,7 +26,7 @@ from cards.models import CardCenterNotice, CardCenterReceipt
 from cards.webhooks import verify_signature
 from config.celery import app as celery_app
 from tests.cards.conftest import T0, card_number, report_by_phone, submit
-from tests.cards.receivers import Receiver
+from tests.cards.receivers import Receiver, clear_breakers
 
 S = CardStatus
 T = TransitionName
@@ -38,11 +38,10 @@ def kinds(card) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _closed_breaker():
-    keys = [f"shebao:breaker:cardcenter:{part}" for part in ("failures", "open-until", "probe")]
-    cache.delete_many(keys)
+def _closed_breakers():
+    clear_breakers()
     yield
-    cache.delete_many(keys)
+    clear_breakers()
 
 
 @pytest.fixture
