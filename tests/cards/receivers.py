@@ -28,12 +28,13 @@ def free_port(start: int = 7500) -> int:
 
 
 class Receiver:
-    """Keeps every request it answered (path, headers, JSON body, when); `statuses` are answered
-    in turn, then 200; a path in `hang` gets no answer for `hang_seconds`."""
+    """Keeps every request it answered (path, headers, JSON body, when); `statuses` (a list, or
+    lists per path prefix) are answered in turn, then 200; a path in `hang` gets no answer for
+    `hang_seconds`."""
 
     def __init__(self, port: int | None = None, statuses=(), hang=(), hang_seconds=30.0):
         self.port = port or free_port()
-        self.statuses = list(statuses)
+        self.statuses = statuses if isinstance(statuses, dict) else list(statuses)
         self.hang = tuple(hang)
         self.hang_seconds = hang_seconds
         self.received: list[dict] = []
@@ -58,7 +59,12 @@ class Receiver:
                     receiver.stopping.wait(receiver.hang_seconds)
                     return  # no answer at all
                 with receiver.lock:
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    statuses = receiver.statuses
+                    if isinstance(statuses, dict):  # per path prefix
+                        statuses = next(
+                            (v for k, v in statuses.items() if self.path.startswith(k)), []
+                        )
+                    status = statuses.pop(0) if statuses else 200
                     if 200 <= status < 300:
                         receiver.received.append(
                             {

@@ -321,3 +321,49 @@ def test_a_hanging_bank_delays_neither_another_bank_nor_the_card_center(world, t
     # At most two deliveries to the hanging bank at a time; its events wait, none is lost.
     assert hanging.hanging == 2
     assert not OutboxEvent.objects.filter(bank=world.bank, delivered_at__isnull=False).exists()
+
+
+def test_a_failed_attempt_is_retried_at_its_own_backoff_without_the_redrive(
+    world, card_in, tmp_path, settings
+):
+    """No beat runs: the second attempt of a webhook and of a notice comes from the task itself,
+    one retry base (1 s) after the first failed."""
+    receiver = Receiver(statuses={"/notices": [503], "/hooks": [500]})  # each fails once
+    queues = [new_queue(), new_queue()]
+    settings.WEBHOOK_QUEUE, settings.CARD_CENTER_QUEUE = queues
+    settings.CARD_CENTER_BACKEND = "cards.cardcenter.HttpCardCenter"
+    settings.CARD_CENTER_URL, settings.CARD_CENTER_SECRET = receiver.url("/notices"), SECRET
+    tuning = {
+        "WEBHOOK_QUEUE": queues[0],
+        "CARD_CENTER_QUEUE": queues[1],
+        "CARD_CENTER_BACKEND": settings.CARD_CENTER_BACKEND,
+        "CARD_CENTER_URL": settings.CARD_CENTER_URL,
+        "CARD_CENTER_SECRET": SECRET,
+        "CARD_CENTER_RETRY_BASE_SECONDS": "1",
+        "WEBHOOK_RETRY_BASE_SECONDS": "1",
+    }
+    card = card_in(S.READY_FOR_COLLECTION)
+    log = tmp_path / "worker.log"
+    worker = None
+    with receiver.running():
+        try:
+            bank_webhook_set(bank=world.bank, url=receiver.url("/hooks"))
+            worker = start_deliveries_worker(queues, log, **tuning)
+            card = services.card_hand_over(
+                card=card,
+                actor=world.bank_actor,
+                id_number=card.applicant.id_number,
+                receipt_number=card.receipt_number,
+            )
+            wait_for(lambda: len(receiver.received) == 2, 30, "both deliveries after a retry", log)
+        finally:
+            if worker is not None:
+                kill(worker, signal.SIGKILL)
+            for queue in queues:
+                purge(queue)
+    event = OutboxEvent.objects.get(card=card, payload__transition=T.HAND_OVER)
+    notice = CardCenterNotice.objects.get(card=card)
+    for row in (event, notice):
+        assert row.attempts == 2 and row.delivered_at is not None
+        assert 1 <= (row.delivered_at - row.created_at).total_seconds() < 10
+    assert not PeriodicTask.objects.filter(enabled=True, total_run_count__gt=0).exists()
