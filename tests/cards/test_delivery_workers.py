@@ -114,8 +114,8 @@ def producer_broker(url: str):
     Redis."""
 
     def reset():
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
+        # Forget the pools, without closing them: kombu keeps one per broker URL and hands the
+        # same one back when the URL is used again.
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
