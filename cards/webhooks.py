@@ -314,8 +314,10 @@ def webhook_backlog() -> list[dict]:
     backlog = []
     for bank_id, bank in sorted(banks.items(), key=lambda item: item[1].code):
         row = by_bank.get(bank_id, {})
-        last_error = (
-            OutboxEvent.objects.filter(bank_id=bank_id, delivered_at__isnull=True)
+        last_error = (  # of the backlog (scheduled): a bank's unsent history is not scanned
+            OutboxEvent.objects.filter(
+                bank_id=bank_id, delivered_at__isnull=True, next_attempt_at__isnull=False
+            )
             .exclude(last_error="")
             .order_by("-id")
             .values_list("last_error", flat=True)
