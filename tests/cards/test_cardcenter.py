@@ -367,3 +367,21 @@ def test_a_supervisor_sees_the_backlog_per_destination(world, card_in):
     assert "March 2, 2026" in table  # the oldest undelivered notice
     assert card.card_number in html  # the list itself
     assert login(world.clerk).get("/admin/cards/cardcenternotice/").status_code == 403
+
+
+def test_the_redrive_queues_only_the_oldest_overdue_notice_of_each_card(world, card_in, person):
+    from tests.cards.conftest import eligible_person
+
+    with time_machine.travel(T0, tick=False):
+        first = card_in(S.ISSUED)
+        report_by_phone(world, first)
+        second = card_in(S.ISSUED, eligible_person())
+    heads = [
+        first.card_center_notices.order_by("id").first().pk,
+        second.card_center_notices.get().pk,
+    ]
+    grace = datetime.timedelta(seconds=30)
+    with time_machine.travel(T0 + grace - datetime.timedelta(1e-6), tick=False):
+        assert notice_redrive(grace=grace) == []  # their own tasks come first
+    with time_machine.travel(T0 + grace, tick=False):
+        assert notice_redrive(grace=grace, limit=1) == heads  # page by page, heads only
