@@ -43,6 +43,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "cards.view_card",
         "cards.view_cardtransition",
         "cards.reveal_id_number",
+        # What has (not yet) reached the municipal information service center and the banks.
+        "cards.view_cardcenternotice",
+        "cards.view_cardcenterreceipt",
         # The holiday calendar is managed by superusers; a supervisor checks it.
         "common.view_calendaryear",
         "common.view_calendarday",
@@ -80,12 +83,14 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "axes.delete_accessattempt",
     ),
     # Reads the logs, changes nothing: the ID reveal log, the login log, the transition log and
-    # the deliveries to the partner banks. Not the cards or the people themselves.
+    # the deliveries to the partner banks and the card center. Not the cards or the people.
     StaffRole.AUDITOR: (
         "cards.view_idnumberreveal",
         "cards.view_cardtransition",
         "cards.audit_cardtransition",
         "cards.view_outboxevent",
+        "cards.view_cardcenternotice",
+        "cards.view_cardcenterreceipt",
         "accounts.view_loginevent",
         "axes.view_accessattempt",
     ),

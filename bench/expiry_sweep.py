@@ -4,7 +4,8 @@ Fills a PostgreSQL database of its own with N due phone reports (SQL, not the OR
 run times
   floor  one plain SQL UPDATE of the due rows plus one INSERT ... SELECT of their log rows;
   sweep  the real Celery task code (cards.tasks.sweep_phone_reports, run in this process), which
-         works in bounded SKIP LOCKED batches and also writes an outbox event per card.
+         works in bounded SKIP LOCKED batches and also writes an outbox event and a card-center
+         notice per card.
 Both start from the same freshly vacuumed table. Prints cards per second for both and the
 process's peak memory; the last line is `ratio=<sweep/floor> peak_rss_mb=<MB>`.
 
@@ -104,7 +105,7 @@ def run(args) -> None:
     print(f"floor: {n / floor:,.0f} cards/s ({floor:.2f} s: one UPDATE + one INSERT ... SELECT)")
     print(
         f"sweep: {n / sweep_seconds:,.0f} cards/s ({sweep_seconds:.2f} s: task code, batches of "
-        f"{args.batch_size}, log row + outbox event per card)"
+        f"{args.batch_size}, log row + outbox event + card-center notice per card)"
     )
     print(f"peak RSS of this process: {peak_mb:.0f} MB")
     print(f"ratio={sweep_seconds / floor:.2f} peak_rss_mb={peak_mb:.0f}")

@@ -31,7 +31,14 @@ from cards.admin_views import (
     take_revealed,
 )
 from cards.choices import ActorKind, CardStatus, Channel, TransitionName
-from cards.models import Card, CardTransition, IdNumberReveal, OutboxEvent
+from cards.models import (
+    Card,
+    CardCenterNotice,
+    CardCenterReceipt,
+    CardTransition,
+    IdNumberReveal,
+    OutboxEvent,
+)
 from common.admin import OutOfScopeIs404, ReadOnly
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 
@@ -432,3 +439,64 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "bank", "created_at", "delivered_at", "attempts")
     list_filter = ("kind", "bank")
     list_select_related = ("bank",)
+
+
+class DeliveredFilter(admin.SimpleListFilter):
+    title = _("delivery")
+    parameter_name = "delivered"
+
+    def lookups(self, request, model_admin):
+        return (("no", _("Not delivered yet")), ("yes", _("Delivered")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(delivered_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(delivered_at__isnull=False)
+        return queryset
+
+
+@admin.register(CardCenterNotice)
+class CardCenterNoticeAdmin(ReadOnlyAdmin):
+    """What has (not yet) reached the municipal information service center, and above the list
+    the delivery state of every destination: the center and each bank's webhook."""
+
+    change_list_template = "admin/cards/cardcenternotice/change_list.html"
+    list_display = (
+        "id",
+        "kind",
+        "card_type",
+        "card_number",
+        "bank",
+        "at",
+        "delivered_at",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    )
+    list_filter = (DeliveredFilter, "kind", "card_type")
+    list_select_related = ("bank",)
+    search_fields = ("=card_number", "=notice_id")
+    show_full_result_count = False
+    ordering = ("-id",)
+
+    def changelist_view(self, request, extra_context=None):
+        from cards.cardcenter import notice_backlog
+        from cards.webhooks import webhook_backlog
+
+        now = timezone.now()
+        rows = [notice_backlog(), *webhook_backlog()]
+        for row in rows:
+            row["age"] = now - row["oldest"] if row["oldest"] else None
+        extra_context = {**(extra_context or {}), "deliveries": rows}
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(CardCenterReceipt)
+class CardCenterReceiptAdmin(ReadOnlyAdmin):
+    """The local card-center backend's inbox (`make run`, tests): what the center received."""
+
+    list_display = ("id", "kind", "card_number", "received_at", "times_received", "notice_id")
+    list_filter = ("kind",)
+    search_fields = ("=card_number", "=notice_id")
+    show_full_result_count = False

@@ -66,6 +66,23 @@ class TransitionName(models.TextChoices):
     CANCEL = "cancel", _("Cancelled")
 
 
+# The transitions that change whether a card may be used: each is notified to the municipal
+# information service center (seed 001: the loss report is transmitted to it; cards/cardcenter.py).
+CARD_CENTER_NOTICE_TRANSITIONS = frozenset(
+    {
+        TransitionName.ISSUE_ON_THE_SPOT,
+        TransitionName.HAND_OVER,
+        TransitionName.REPORT_LOST_BY_PHONE,
+        TransitionName.LAPSE_PHONE_REPORT,
+        TransitionName.WITHDRAW_LOSS_REPORT,
+        TransitionName.REPORT_LOST_IN_WRITING,
+        TransitionName.EXPIRE_WRITTEN_REPORT,
+        TransitionName.REPLACE,
+        TransitionName.CANCEL,
+    }
+)
+
+
 class ActorKind(models.TextChoices):
     USER = "user", _("Staff member")
     BANK = "bank", _("Partner bank")

@@ -1,4 +1,6 @@
-"""What every transition writes besides the card: one log row and one outbox event.
+"""What every transition writes besides the card: one log row, one outbox event for the partner
+bank, and, when the card becomes usable or unusable, one notice for the municipal information
+service center (cards/cardcenter.py).
 
 Both expiry paths (a service touching a due card, the sweep) and every other service build their
 rows here, so the log and the events look the same whichever path wrote them.
@@ -13,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from cards import metrics, webhooks
+from cards import cardcenter, metrics, webhooks
 from cards.actors import Actor
 from cards.choices import OutboxEventKind
 from cards.models import Card, CardTransition, OutboxEvent
@@ -52,8 +54,9 @@ def record_transition(
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> CardTransition:
-    """Append the log row and the outbox event of one transition made at `now`; log a line after
-    commit. (The expiry sweep writes these rows in bulk, dated at the deadline: cards/expiry.py.)"""
+    """Append the log row, the outbox event and the card-center notice (if any) of one transition
+    made at `now`; log a line after commit. (The expiry sweep writes these rows in bulk, dated at
+    the deadline: cards/expiry.py.)"""
     row = CardTransition.objects.create(
         card=card,
         name=name,
@@ -86,6 +89,9 @@ def record_transition(
     metrics.transition_recorded(name, actor.kind)  # counted once the transaction commits
     if event.next_attempt_at is not None:  # the bank has a webhook: send it after the commit
         transaction.on_commit(functools.partial(webhooks.enqueue_delivery, event.pk))
+    cardcenter.notice_for_transition(card=card, name=name, from_status=from_status, at=now)
+    if not from_status and card.replaces_id is not None:
+        cardcenter.new_card_recorded(card)
     # Side effects wait for the commit; the line names no person (PIPL).
     card_id, to_status, who = card.public_id, card.status, actor.describe()
     transaction.on_commit(

@@ -2,9 +2,10 @@
 
 Used both by every service that touches a due card (a passed deadline is in force before the
 scheduler runs) and by the sweeps of the scheduler. Set-based: one statement per batch claims due
-rows with FOR UPDATE SKIP LOCKED, updates them, and appends their log and outbox rows, so a rerun
-or two workers at once change nothing twice. The transition's source and target are read from the
-state machine on the model, not restated here.
+rows with FOR UPDATE SKIP LOCKED, updates them, and appends their log and outbox rows and their
+card-center notices (cards/cardcenter.py), so a rerun or two workers at once change nothing twice.
+The transition's source and target are read from the state machine on the model, not restated
+here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from cards import metrics
+from cards import cardcenter, metrics
 from cards.choices import ActorKind, Channel, OutboxEventKind, TransitionName
 from cards.events import EVENT_TIME_FORMAT, event_payload
 from cards.models import Card, CardTransition, OutboxEvent
@@ -59,23 +60,29 @@ WITH due AS (
     UPDATE cards_card AS c
     SET status = %(target)s, updated_at = %(now)s {closes}
     FROM due WHERE c.id = due.id
-    RETURNING c.id, c.public_id, c.bank_id, c.{deadline} AS deadline
+    RETURNING c.id, c.public_id, c.bank_id, c.card_number, c.{deadline} AS deadline
 ), logged AS (
     INSERT INTO cards_cardtransition
         (card_id, name, from_status, to_status, at, recorded_at, actor_kind, channel, reason, data)
     SELECT id, %(name)s, %(source)s, %(target)s, deadline, %(now)s, %(system)s, %(channel)s, '',
            jsonb_build_object('deadline', to_char(deadline AT TIME ZONE 'UTC', %(fmt)s))
     FROM updated
+), evented AS (
+    INSERT INTO cards_outboxevent (kind, card_id, bank_id, payload, created_at, attempts)
+    SELECT %(kind)s, id, bank_id,
+           jsonb_build_object(
+               'event', %(kind)s, 'card', public_id::text, 'transition', %(name)s,
+               'from', %(source)s, 'to', %(target)s,
+               'at', to_char(deadline AT TIME ZONE 'UTC', %(fmt)s)),
+           %(now)s, 0
+    FROM updated
+), changes AS (
+    SELECT id AS card_id, %(name)s AS name, %(source)s AS from_status, %(target)s AS to_status,
+           deadline AS at, card_number
+    FROM updated
+), noticed AS ({notices}
 )
-INSERT INTO cards_outboxevent (kind, card_id, bank_id, payload, created_at, attempts)
-SELECT %(kind)s, id, bank_id,
-       jsonb_build_object(
-           'event', %(kind)s, 'card', public_id::text, 'transition', %(name)s,
-           'from', %(source)s, 'to', %(target)s,
-           'at', to_char(deadline AT TIME ZONE 'UTC', %(fmt)s)),
-       %(now)s, 0
-FROM updated
-RETURNING card_id
+SELECT id FROM updated
 """
 # strftime's format in PostgreSQL's to_char words.
 _PG_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -104,8 +111,10 @@ def _expire_batch_postgresql(expiry, *, now, limit, card_ids) -> list[int]:
         deadline=expiry.deadline_field,
         only_ids="AND id = ANY(%(ids)s)" if card_ids is not None else "",
         closes=f", closed_at = c.{expiry.deadline_field}" if expiry.closes else "",
+        notices=cardcenter.notice_insert_sql(source="changes"),
     )
     params = {
+        **cardcenter.notice_sql_params(now),
         "source": expiry.source,
         "target": expiry.target,
         "name": expiry.name,
@@ -119,7 +128,10 @@ def _expire_batch_postgresql(expiry, *, now, limit, card_ids) -> list[int]:
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        cardcenter.deliver_after_commit()
+    return ids
 
 
 def _expire_batch_portable(expiry, *, now, limit, card_ids) -> list[int]:
@@ -168,6 +180,20 @@ def _expire_batch_portable(expiry, *, now, limit, card_ids) -> list[int]:
         )
         for card_id, public_id, bank_id, deadline in rows
     )
+    cards = Card.objects.in_bulk(ids)
+    cardcenter.notices_bulk_create(
+        [
+            {
+                "card": cards[card_id],
+                "name": expiry.name,
+                "from_status": expiry.source,
+                "to_status": expiry.target,
+                "at": deadline,
+            }
+            for card_id, _public_id, _bank_id, deadline in rows
+        ]
+    )
+    cardcenter.deliver_after_commit()
     return ids
 
 

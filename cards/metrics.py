@@ -35,7 +35,7 @@ from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 
 from cards.choices import ActorKind, TransitionName
-from cards.models import Card, OutboxEvent
+from cards.models import Card, CardCenterNotice, OutboxEvent
 
 TRANSITIONS = Counter(
     "shebao_transitions_total",
@@ -108,6 +108,8 @@ DESTINATIONS: list[Destination] = [
         group_by="bank__code",
         known=_bank_webhooks,
     ),
+    # The municipal information service center's notices (cards/cardcenter.py), never given up.
+    Destination("card_center", lambda: CardCenterNotice.objects.filter(delivered_at__isnull=True)),
 ]
 
 

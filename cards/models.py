@@ -548,3 +548,111 @@ class IdNumberReveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.applicant_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class CardCenterNotice(models.Model):
+    """A notice to the municipal information service center that a card became usable or
+    unusable (seed 001: the loss report is transmitted to it), written in the same transaction as
+    the transition; delivered after the commit, in order per card (cards/cardcenter.py).
+
+    Its columns are all the body is built from, so every retry sends the same notice."""
+
+    notice_id = models.UUIDField(_("notice id"), default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=32, choices=TransitionName.choices)
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="card_center_notices", verbose_name=_("card")
+    )
+    card_type = models.CharField(_("card type"), max_length=32, choices=CardType.choices)
+    card_number = models.CharField(_("card number"), max_length=20, blank=True, default="")
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issuing partner bank"),
+    )
+    from_status = models.CharField(_("from state"), max_length=32, choices=CardStatus.choices)
+    to_status = models.CharField(_("to state"), max_length=32, choices=CardStatus.choices)
+    at = models.DateTimeField(_("at"))
+    related_card = models.ForeignKey(
+        Card,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("related card"),
+        help_text=_("A replacement: the new card. A replacement card's issue: the old card."),
+    )
+    related_card_number = models.CharField(
+        _("related card number"), max_length=20, blank=True, default=""
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_error = models.CharField(
+        _("last delivery error"), max_length=255, blank=True, default="", db_default=""
+    )
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("card-center notice")
+        verbose_name_plural = _("card-center notices")
+        indexes = [
+            # The re-drive: due notices, oldest attempt first.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(delivered_at__isnull=True),
+                name="ccnotice_undelivered_idx",
+            ),
+            # In order per card: is an older notice of this card still undelivered?
+            models.Index(
+                fields=["card", "id"],
+                condition=Q(delivered_at__isnull=True),
+                name="ccnotice_card_undelivered_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.card_number or '-'} #{self.pk}"
+
+    @property
+    def usable(self) -> bool:
+        return self.to_status == S.ISSUED
+
+
+class CardCenterReceipt(models.Model):
+    """What the local card-center backend received (`make run`, tests): one row per notice id,
+    so a notice sent twice is recorded once, as the real center deduplicates."""
+
+    notice_id = models.UUIDField(_("notice id"), unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=32, choices=TransitionName.choices)
+    card_number = models.CharField(_("card number"), max_length=20, blank=True)
+    body = models.JSONField(_("notice"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    times_received = models.PositiveIntegerField(_("times received"), default=1)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("card-center receipt (local)")
+        verbose_name_plural = _("card-center receipts (local)")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.card_number or '-'}"
+
+
+class DeliveryCursor(models.Model):
+    """Where a re-drive's scan resumes (the webhooks' triage of events written by set-based SQL),
+    kept in PostgreSQL with the data it points into: losing Redis loses no position."""
+
+    name = models.CharField(_("name"), max_length=64, primary_key=True)
+    position = models.BigIntegerField(_("position"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("delivery cursor")
+        verbose_name_plural = _("delivery cursors")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.position}"

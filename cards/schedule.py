@@ -40,6 +40,12 @@ SCHEDULE: tuple[Entry, ...] = (
         description="Queues webhook deliveries that a lost task never made.",
     ),
     Entry(
+        name="Re-drive undelivered card-center notices",
+        task="cards.cardcenter.redrive_notices",
+        every_seconds=60,
+        description="Queues notices to the municipal information service center that are overdue.",
+    ),
+    Entry(
         name="Flag overdue work for supervisors",
         task="cards.tasks.flag_overdue_work",
         crontab=("5", "0"),

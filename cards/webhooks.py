@@ -3,10 +3,15 @@ with backoff until it is delivered (or given up: the bank still has the event fe
 
 - Never inside a request or a transaction: a transition only schedules its event
   (`next_attempt_at`) and, after its commit, queues `deliver_event`; the delivery runs in a worker,
-  in autocommit, and records its outcome on the outbox row.
+  in autocommit, and records its outcome on the outbox row. A failed attempt queues the next one
+  at its own time (countdown).
 - A lost task only delays an event: `redrive_undelivered_events` (beat, every minute) queues every
-  event whose attempt is due, and schedules the events written by set-based SQL (the expiry sweeps)
-  that nobody queued.
+  event whose attempt is overdue, and schedules the events written by set-based SQL (the expiry
+  sweeps) that nobody queued, scanning forward from a position kept in PostgreSQL
+  (`DeliveryCursor`), so an empty Redis loses no event.
+- Each bank is a destination of its own (cards/delivery.py): its own queue (WEBHOOK_QUEUE), at
+  most DELIVERY_CONCURRENCY_PER_DESTINATION deliveries in flight, a circuit breaker, a short
+  connect timeout: one hanging bank does not delay another.
 - One attempt at a time per event: a worker claims the event by moving `next_attempt_at` a lease
   ahead in one UPDATE; a second task for the same event finds nothing to claim.
 
@@ -17,7 +22,8 @@ The request: `POST <webhook_url>` with the event as JSON (the same fields as GET
                                          "<timestamp>.<body>"
 The bank recomputes the signature and refuses a timestamp more than 5 minutes off (a replayed
 request). Any 2xx answer is a delivery; anything else, a timeout or a refused connection is
-retried after WEBHOOK_RETRY_BASE, doubling up to WEBHOOK_RETRY_MAX, WEBHOOK_MAX_ATTEMPTS times.
+retried after WEBHOOK_RETRY_BASE, doubling up to WEBHOOK_RETRY_MAX, WEBHOOK_MAX_ATTEMPTS times
+(a deferral by the breaker or a busy destination is not an attempt).
 """
 
 from __future__ import annotations
@@ -28,30 +34,27 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from agencies.models import PartnerBank
-from cards.models import OutboxEvent
+from cards import delivery
+from cards.models import DeliveryCursor, OutboxEvent
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_VERSION = "v1"
 REPLAY_TOLERANCE_SECONDS = 300
 # While one worker delivers an event, nobody else takes it.
-LEASE = datetime.timedelta(seconds=60)
+LEASE = delivery.LEASE
 REDRIVE_BATCH = 500
 TRIAGE_BATCH = 5000
 TRIAGE_TIME_BUDGET = 20.0  # seconds per run; a long catch-up goes on in the next runs
-TRIAGE_WATERMARK_KEY = "shebao:webhooks:triaged-up-to"
+TRIAGE_CURSOR = "webhooks.triage"
 
 
 # --- Signing --------------------------------------------------------------------------------
@@ -102,7 +105,7 @@ def enqueue_delivery(event_id: int) -> None:
     """Queue one delivery (after the commit that wrote the event). If the broker is down, the
     re-drive sends the event later."""
     try:
-        deliver_event.delay(event_id)
+        deliver_event.apply_async((event_id,), queue=settings.WEBHOOK_QUEUE)
     except Exception:
         logger.warning("could not queue webhook delivery of event %s", event_id, exc_info=True)
 
@@ -110,41 +113,23 @@ def enqueue_delivery(event_id: int) -> None:
 # --- Delivery ---------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a 3xx is an answer, not a delivery
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
-    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
-        return False, "not an http(s) URL"
-    # http(s) only, checked above; no redirects followed (_NoRedirects).
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
-            response.read(1024)
-            return 200 <= response.status < 300, f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        return False, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return False, f"{type(exc).__name__}: {reason}"
-
-
 def retry_delay(attempts: int) -> datetime.timedelta:
     """After `attempts` failed attempts: the base delay, doubled each time, capped."""
-    delay = settings.WEBHOOK_RETRY_BASE * (2 ** max(attempts - 1, 0))
-    return min(delay, settings.WEBHOOK_RETRY_MAX)
+    return delivery.retry_delay(
+        attempts, base=settings.WEBHOOK_RETRY_BASE, cap=settings.WEBHOOK_RETRY_MAX
+    )
+
+
+def destination(bank_code: str) -> str:
+    return f"bank:{bank_code}"
 
 
 def webhook_deliver(*, event_id: int) -> str:
     """One attempt at delivering one event; returns what happened (for logs and tests).
 
-    Outcomes: delivered, failed (retry scheduled), gave_up, not_due (delivered already, not due,
-    or another worker has it), no_webhook (the bank has none now; the event is unscheduled).
+    Outcomes: delivered, failed (retry scheduled), gave_up, deferred (the bank's breaker is open
+    or its slots are busy: not an attempt), not_due (delivered already, not due, or another worker
+    has it), no_webhook (the bank has none now; the event is unscheduled).
     """
     if connection.in_atomic_block:
         raise RuntimeError("A webhook is never sent inside a database transaction.")
@@ -161,6 +146,11 @@ def webhook_deliver(*, event_id: int) -> str:
             next_attempt_at=None, last_error="no webhook URL or secret"
         )
         return "no_webhook"
+    breaker = delivery.Breaker(destination(bank.code))
+    blocked_until = breaker.blocked_until()
+    if blocked_until is not None:
+        OutboxEvent.objects.filter(pk=event_id).update(next_attempt_at=blocked_until)
+        return "deferred"
     body = event_body(event)
     timestamp = int(time.time())
     headers = {
@@ -170,14 +160,28 @@ def webhook_deliver(*, event_id: int) -> str:
         "X-Shebao-Timestamp": str(timestamp),
         "X-Shebao-Signature": sign(secret=bank.webhook_secret, timestamp=timestamp, body=body),
     }
-    ok, answer = _post(bank.webhook_url, body, headers)
+    with delivery.destination_slot(destination(bank.code)) as slot:
+        if not slot:
+            OutboxEvent.objects.filter(pk=event_id).update(
+                next_attempt_at=timezone.now() + delivery.SLOT_WAIT
+            )
+            return "deferred"
+        ok, answer = delivery.post_json(
+            bank.webhook_url,
+            body,
+            headers,
+            connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
+            read_timeout=settings.WEBHOOK_TIMEOUT,
+        )
     attempts = event.attempts + 1
     done = timezone.now()
     if ok:
+        breaker.succeeded()
         OutboxEvent.objects.filter(pk=event_id).update(
             delivered_at=done, attempts=F("attempts") + 1, next_attempt_at=None, last_error=""
         )
         return "delivered"
+    breaker.failed()
     gave_up = attempts >= settings.WEBHOOK_MAX_ATTEMPTS
     OutboxEvent.objects.filter(pk=event_id).update(
         attempts=F("attempts") + 1,
@@ -192,17 +196,17 @@ def webhook_deliver(*, event_id: int) -> str:
 
 
 def _triage_watermark(banks: set[int]) -> int:
-    """Where the last scan stopped, kept in the cache with the stamp of the event there (so that
-    the watermark of another database, restored or recreated, is not taken for ours). Without
-    one: the newest event the webhooks have handled, or else the newest settled event: a bank is
-    sent the events from when it registered its webhook, not its whole history."""
+    """Where the last scan stopped, kept in PostgreSQL beside the events (`DeliveryCursor`): an
+    empty Redis, or a database restored without it, never moves it. Without one (the first run):
+    the newest event the webhooks have handled, or else the newest settled event: a bank is sent
+    the events from when it registered its webhook, not its whole history."""
     from cards.api.sync import outbox_settled_id
 
-    remembered = cache.get(TRIAGE_WATERMARK_KEY)
-    if remembered:
-        event_id, created_at = remembered
-        if OutboxEvent.objects.filter(pk=event_id, created_at=created_at).exists():
-            return event_id
+    remembered = (
+        DeliveryCursor.objects.filter(name=TRIAGE_CURSOR).values_list("position", flat=True).first()
+    )
+    if remembered is not None:
+        return remembered
     handled = (
         OutboxEvent.objects.filter(bank_id__in=banks)
         .filter(Q(next_attempt_at__isnull=False) | Q(delivered_at__isnull=False))
@@ -216,14 +220,7 @@ def _triage_watermark(banks: set[int]) -> int:
 
 
 def _remember_watermark(event_id: int) -> None:
-    row = (
-        OutboxEvent.objects.filter(id__lte=event_id)
-        .order_by("-id")
-        .values_list("id", "created_at")
-        .first()
-    )
-    if row is not None:
-        cache.set(TRIAGE_WATERMARK_KEY, row, timeout=None)
+    DeliveryCursor.objects.update_or_create(name=TRIAGE_CURSOR, defaults={"position": event_id})
 
 
 def _schedule_unqueued(now: datetime.datetime) -> int:
@@ -262,12 +259,17 @@ def _schedule_unqueued(now: datetime.datetime) -> int:
     return scheduled
 
 
-def webhook_redrive(*, limit: int = REDRIVE_BATCH) -> list[int]:
-    """Queue a delivery for every event whose attempt is due; return their ids."""
+def webhook_redrive(
+    *, grace: datetime.timedelta | None = None, limit: int = REDRIVE_BATCH
+) -> list[int]:
+    """Queue a delivery for every event whose attempt is due since `grace` (default
+    DELIVERY_REDRIVE_GRACE; the events newly scheduled by the triage at once); return their
+    ids."""
+    grace = settings.DELIVERY_REDRIVE_GRACE if grace is None else grace
     now = timezone.now()
-    _schedule_unqueued(now)
+    _schedule_unqueued(now - grace)
     due = list(
-        OutboxEvent.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=now)
+        OutboxEvent.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=now - grace)
         .order_by("next_attempt_at", "id")
         .values_list("id", flat=True)[:limit]
     )
@@ -284,8 +286,53 @@ def webhook_redrive(*, limit: int = REDRIVE_BATCH) -> list[int]:
     time_limit=180,
 )
 def deliver_event(event_id: int) -> str:
-    """One attempt at delivering one event to its bank's webhook."""
-    return webhook_deliver(event_id=event_id)
+    """One attempt at delivering one event to its bank's webhook; then its retry, at its time."""
+    outcome = webhook_deliver(event_id=event_id)
+    if outcome in ("failed", "deferred"):
+        at = (
+            OutboxEvent.objects.filter(pk=event_id)
+            .values_list("next_attempt_at", flat=True)
+            .first()
+        )
+        delivery.schedule(deliver_event, event_id, at=at, queue=settings.WEBHOOK_QUEUE)
+    return outcome
+
+
+def webhook_backlog() -> list[dict]:
+    """Per bank with a webhook: scheduled undelivered events, the oldest, the last error, and the
+    breaker's state (for the admin)."""
+    banks = {bank.pk: bank for bank in PartnerBank.objects.exclude(webhook_url="")}
+    rows = (
+        OutboxEvent.objects.filter(
+            delivered_at__isnull=True, next_attempt_at__isnull=False, bank_id__in=list(banks)
+        )
+        .values("bank_id")
+        .annotate(count=Count("id"), oldest=Min("created_at"))
+        .order_by()
+    )
+    by_bank = {row["bank_id"]: row for row in rows}
+    backlog = []
+    for bank_id, bank in sorted(banks.items(), key=lambda item: item[1].code):
+        row = by_bank.get(bank_id, {})
+        last_error = (  # of the backlog (scheduled): a bank's unsent history is not scanned
+            OutboxEvent.objects.filter(
+                bank_id=bank_id, delivered_at__isnull=True, next_attempt_at__isnull=False
+            )
+            .exclude(last_error="")
+            .order_by("-id")
+            .values_list("last_error", flat=True)
+            .first()
+        )
+        backlog.append(
+            {
+                "destination": destination(bank.code),
+                "count": row.get("count", 0),
+                "oldest": row.get("oldest"),
+                "last_error": last_error or "",
+                "breaker": delivery.Breaker(destination(bank.code)).state(),
+            }
+        )
+    return backlog
 
 
 @shared_task(

@@ -192,3 +192,19 @@ def browser_login(page, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.fill("input[name=otp_token]", code)
     page.click("input[type=submit]")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _purge_delivery_queues():
+    """Deliveries queued after the commits of tests that no worker consumes: dropped at the end,
+    so the test Redis does not fill up run after run."""
+    yield
+    import contextlib
+
+    from django.conf import settings
+
+    from config.celery import app
+
+    with contextlib.suppress(Exception), app.connection_for_write() as conn:
+        for queue in (settings.WEBHOOK_QUEUE, settings.CARD_CENTER_QUEUE):
+            conn.default_channel.queue_purge(queue)

@@ -277,6 +277,8 @@ else:
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        # Its exchange table, which kombu otherwise writes to ./control in the project root.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TIMEZONE = TIME_ZONE
@@ -291,7 +293,7 @@ CELERY_BEAT_SYNC_EVERY = 1
 CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules that are not an app's tasks.py (which autodiscovery finds).
-CELERY_IMPORTS = ("cards.webhooks",)
+CELERY_IMPORTS = ("cards.webhooks", "cards.cardcenter")
 # Acknowledge after the task ran, and requeue it if its pool process is killed: a sweep killed
 # mid-way runs again (it is idempotent: it takes only what is still due).
 CELERY_TASK_ACKS_LATE = True
@@ -301,6 +303,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = 1500
 CELERY_TASK_TIME_LIMIT = 1800  # < CELERY_VISIBILITY_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Deliveries leave by their own queues (WEBHOOK_QUEUE, CARD_CENTER_QUEUE, defined below), consumed
+# by their own worker (Procfile `deliveries`), so that no sweep waits on an endpoint and back.
+CELERY_TASK_ROUTES = {
+    "cards.webhooks.*": {"queue": env("WEBHOOK_QUEUE", default="webhooks")},
+    "cards.cardcenter.*": {"queue": env("CARD_CENTER_QUEUE", default="cardcenter")},
+}
 
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -343,9 +351,32 @@ API_FEED_SETTLE_WAIT = env.float("API_FEED_SETTLE_WAIT_SECONDS", default=0.5)
 # Webhooks (cards/webhooks.py): timeout of one delivery, retries doubling from the base up to the
 # cap, then given up (the bank still has the event feed).
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
-WEBHOOK_RETRY_BASE = timedelta(seconds=env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30))
-WEBHOOK_RETRY_MAX = timedelta(hours=6)
+WEBHOOK_RETRY_BASE = timedelta(seconds=env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30))
+WEBHOOK_RETRY_MAX = timedelta(seconds=env.int("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600))
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=15)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0)
+# The municipal information service center (cards/cardcenter.py): the adapter, its endpoint and
+# signing secret (HTTP backend), timeouts, and retries doubling from the base up to the cap,
+# never given up.
+CARD_CENTER_BACKEND = env("CARD_CENTER_BACKEND", default="cards.cardcenter.LocalTableCardCenter")
+CARD_CENTER_URL = env("CARD_CENTER_URL", default="")
+CARD_CENTER_SECRET = env("CARD_CENTER_SECRET", default="")
+CARD_CENTER_CONNECT_TIMEOUT = env.float("CARD_CENTER_CONNECT_TIMEOUT_SECONDS", default=3.0)
+CARD_CENTER_TIMEOUT = env.float("CARD_CENTER_TIMEOUT_SECONDS", default=10.0)
+CARD_CENTER_RETRY_BASE = timedelta(seconds=env.float("CARD_CENTER_RETRY_BASE_SECONDS", default=30))
+CARD_CENTER_RETRY_MAX = timedelta(seconds=env.float("CARD_CENTER_RETRY_MAX_SECONDS", default=3600))
+# Deliveries of both (cards/delivery.py): their own queues, at most this many in flight to one
+# destination, and a circuit breaker per destination.
+WEBHOOK_QUEUE = env("WEBHOOK_QUEUE", default="webhooks")
+CARD_CENTER_QUEUE = env("CARD_CENTER_QUEUE", default="cardcenter")
+DELIVERY_CONCURRENCY_PER_DESTINATION = env.int("DELIVERY_CONCURRENCY_PER_DESTINATION", default=2)
+DELIVERY_BREAKER_FAILURES = env.int("DELIVERY_BREAKER_FAILURES", default=5)
+DELIVERY_BREAKER_COOLDOWN = timedelta(
+    seconds=env.float("DELIVERY_BREAKER_COOLDOWN_SECONDS", default=30)
+)
+# The re-drive (beat, every minute) queues an attempt only once it is this overdue: each attempt's
+# own task comes first, the re-drive is the safety net.
+DELIVERY_REDRIVE_GRACE = timedelta(seconds=env.float("DELIVERY_REDRIVE_GRACE_SECONDS", default=30))
 
 # --- The domain ---------------------------------------------------------------------------
 # How long a loss report stays valid (PRODUCT.md, "The card lifecycle"). Fixed on the card when the

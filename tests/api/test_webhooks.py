@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.db import transaction
 
 from agencies.services import bank_webhook_set
@@ -20,7 +21,6 @@ from cards.choices import CardStatus, TransitionName
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import OutboxEvent
 from cards.webhooks import (
-    TRIAGE_WATERMARK_KEY,
     retry_delay,
     verify_signature,
     webhook_deliver,
@@ -72,12 +72,13 @@ class Receiver:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_watermark():
-    from django.core.cache import cache
+def _closed_breakers():
+    """Each test starts with the banks' circuit breakers closed (their state is in Redis)."""
+    from tests.cards.receivers import clear_breakers
 
-    cache.delete(TRIAGE_WATERMARK_KEY)
+    clear_breakers()
     yield
-    cache.delete(TRIAGE_WATERMARK_KEY)
+    clear_breakers()
 
 
 @pytest.fixture
@@ -156,7 +157,9 @@ def test_failures_are_retried_with_backoff_until_delivered(world, card_in, setti
             assert webhook_redrive() == []  # not due yet
             assert webhook_deliver(event_id=event.id) == "not_due"
         with time_machine.travel(T0 + retry_delay(1), tick=False):
-            assert event.id in webhook_redrive()
+            # Its own task is due now; the re-drive takes it only once overdue by the grace.
+            assert webhook_redrive() == []
+            assert event.id in webhook_redrive(grace=datetime.timedelta(0))
             assert webhook_deliver(event_id=event.id) == "failed"
             event.refresh_from_db()
             assert (event.attempts, event.last_error) == (2, "HTTP 503")
@@ -202,16 +205,19 @@ def test_a_lost_task_is_redriven(world, card_in, eager_celery):
         # The queued task is lost: the broker is pointed nowhere for this commit.
         from cards import webhooks
 
-        real = webhooks.deliver_event.delay
-        webhooks.deliver_event.delay = lambda *args: None
+        real = webhooks.deliver_event.apply_async
+        webhooks.deliver_event.apply_async = lambda *args, **kwargs: None
         try:
             services.card_mark_ready(card=card, actor=world.bank_actor, card_number=card_number())
         finally:
-            webhooks.deliver_event.delay = real
+            webhooks.deliver_event.apply_async = real
         assert receiver.received == []
         celery_app.conf.task_always_eager = True
         event = OutboxEvent.objects.filter(card=card).order_by("id").last()
-        assert webhook_redrive() == [event.id]
+        assert webhook_redrive() == []  # its own task may still come
+        grace = django_settings.DELIVERY_REDRIVE_GRACE
+        with time_machine.travel(event.next_attempt_at + grace, tick=False):
+            assert webhook_redrive() == [event.id]
         assert len(receiver.received) == 1
         assert webhook_redrive() == []  # delivered: nothing left to re-drive
 
@@ -263,3 +269,37 @@ def test_delivery_refuses_to_run_inside_a_transaction(world, card_in):
     event = OutboxEvent.objects.filter(card=card).order_by("id").last()
     with pytest.raises(RuntimeError), transaction.atomic():
         webhook_deliver(event_id=event.id)
+
+
+def test_sweep_events_are_pushed_although_redis_lost_everything(world, person, eager_celery):
+    """The triage's position is kept in PostgreSQL: with Redis emptied after a later event was
+    delivered, the sweep's events are still found and pushed (they were all lost before)."""
+    from django.core.cache import cache
+
+    from cards.models import DeliveryCursor
+    from tests.cards.conftest import bring_to, card_number, eligible_person, submit
+
+    cards = [bring_to(world, submit(world, eligible_person()), S.ISSUED) for _ in range(3)]
+    with Receiver().running() as receiver:
+        with time_machine.travel(T0, tick=False):
+            for card in cards:
+                report_by_phone(world, card)
+        bank_webhook_set(bank=world.bank, url=receiver.url)
+        assert webhook_redrive() == []  # the first scan: from now on
+        deadline = T0 + datetime.timedelta(hours=24)
+        expire_batch(EXPIRIES[TransitionName.LAPSE_PHONE_REPORT], now=deadline)
+        # A later event is delivered at once (it has the highest id of all).
+        later = bring_to(world, submit(world, person), S.VERIFIED)
+        services.card_mark_ready(card=later, actor=world.bank_actor, card_number=card_number())
+        assert {json.loads(r["body"])["card"] for r in receiver.received} == {str(later.public_id)}
+        cache.delete_many(["shebao:webhooks:triaged-up-to"])  # what an empty Redis would hold
+        webhook_redrive()
+    lapses = OutboxEvent.objects.filter(payload__transition="lapse_phone_report")
+    assert lapses.count() == 3 and not lapses.filter(delivered_at__isnull=True).exists()
+    pushed = [json.loads(r["body"]) for r in receiver.received]
+    assert sorted(b["card"] for b in pushed if b["transition"] == "lapse_phone_report") == sorted(
+        str(card.public_id) for card in cards
+    )
+    assert DeliveryCursor.objects.get(name="webhooks.triage").position >= max(
+        lapses.values_list("id", flat=True)
+    )

@@ -163,3 +163,21 @@ def test_celery_tasks_counted_by_name_and_state(client):
     purge_idempotency_keys.apply()
     assert value(client, "shebao_celery_tasks_total", **labels) == before + 1
     assert value(client, "shebao_celery_task_duration_seconds_count", task=labels["task"]) >= 1
+
+
+def test_card_center_backlog_and_oldest_undelivered(client, card_in):
+    from cards.models import CardCenterNotice
+
+    assert value(client, "shebao_webhook_backlog", destination="card_center") == 0
+    card_in(S.PHONE_REPORTED_LOST)  # issued, then reported: notices for the card center
+    pending = CardCenterNotice.objects.filter(delivered_at__isnull=True)
+    oldest = pending.order_by("created_at").first()
+    assert oldest is not None
+    with time_machine.travel(oldest.created_at + datetime.timedelta(seconds=42), tick=False):
+        text = scrape(client)
+    assert sample(text, "shebao_webhook_backlog", destination="card_center") == pending.count()
+    assert sample(
+        text, "shebao_webhook_oldest_undelivered_seconds", destination="card_center"
+    ) == pytest.approx(42)
+    pending.update(delivered_at=oldest.created_at)
+    assert value(client, "shebao_webhook_backlog", destination="card_center") == 0

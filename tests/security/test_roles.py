@@ -27,6 +27,7 @@ PAGES = {
     "reveal_log": "/admin/cards/idnumberreveal/",
     "transition_log": "/admin/cards/cardtransition/",
     "bank_deliveries": "/admin/cards/outboxevent/",
+    "card_center_deliveries": "/admin/cards/cardcenternotice/",
     "login_log": "/admin/accounts/loginevent/",
     "lockouts": "/admin/axes/accessattempt/",
     "staff": "/admin/agencies/staff/",
@@ -41,11 +42,27 @@ PAGES = {
 }
 SEES = {
     R.CLERK: {"cards", "people", "employers", "service_points", "banks"},
-    R.SUPERVISOR: {"cards", "people", "employers", "service_points", "banks", "staff", "calendar"},
+    R.SUPERVISOR: {
+        "cards",
+        "people",
+        "employers",
+        "service_points",
+        "banks",
+        "staff",
+        "calendar",
+        "card_center_deliveries",
+    },
     R.HOTLINE_OPERATOR: {"cards"},
     R.SYSTEM_ADMINISTRATOR: {"schedules", "calendar", "service_points", "banks"},
     R.SECURITY_ADMINISTRATOR: {"staff", "users", "api_keys", "lockouts", "service_points", "banks"},
-    R.AUDITOR: {"reveal_log", "transition_log", "bank_deliveries", "login_log", "lockouts"},
+    R.AUDITOR: {
+        "reveal_log",
+        "transition_log",
+        "bank_deliveries",
+        "card_center_deliveries",
+        "login_log",
+        "lockouts",
+    },
 }
 PERSONAL = {"cards", "people", "employers", "registry"}
 AUDIT = {

@@ -1,0 +1,178 @@
+"""What the two outboxes (partner webhooks, cards/webhooks.py; card-center notices,
+cards/cardcenter.py) share on their way out, so that one slow or dead destination never delays
+another:
+
+- `post_json`: one POST with a short connect timeout and a separate read timeout, no redirects.
+- `destination_slot`: at most DELIVERY_CONCURRENCY_PER_DESTINATION deliveries in flight to one
+  destination, across every worker process and thread (PostgreSQL session advisory locks: a killed
+  worker's connection closes and its slot is free again). A delivery that finds no free slot is
+  put back a moment later, so a hanging endpoint holds at most that many worker threads.
+- `Breaker`: a circuit breaker per destination (state in Redis): after
+  DELIVERY_BREAKER_FAILURES failures in a row, nothing is sent there for
+  DELIVERY_BREAKER_COOLDOWN_SECONDS; then one trial delivery decides whether it closes again.
+  If Redis cannot be reached the breaker stays out of the way (it only saves attempts).
+- `schedule`: the next attempt of one row queued at its own time (countdown), in the
+  destination's queue; the re-drive (beat, every minute) is only the safety net.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import http.client
+import logging
+import time
+import urllib.parse
+import zlib
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# While one worker delivers a row, nobody else takes it (longer than connect + read timeouts).
+LEASE = datetime.timedelta(seconds=60)
+# A delivery that found its destination's slots all taken is tried again this much later.
+SLOT_WAIT = datetime.timedelta(seconds=2)
+# Attempts due later than this are left to the re-drive rather than held by a worker as an ETA
+# task (kombu's Redis transport redelivers unacknowledged messages after its visibility timeout).
+COUNTDOWN_LIMIT = datetime.timedelta(minutes=10)
+# The advisory-lock namespace of delivery slots (the first key of pg_try_advisory_lock(int, int)).
+_SLOT_NAMESPACE = 0x5EB0
+
+
+def post_json(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+) -> tuple[bool, str]:
+    """POST `body`; (delivered, what happened). Any 2xx is a delivery; a 3xx is an answer, not a
+    delivery (no redirects are followed)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return False, "not an http(s) URL"
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=connect_timeout)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.connect()
+        conn.sock.settimeout(read_timeout)
+        conn.request("POST", path, body=body, headers={**headers, "Connection": "close"})
+        response = conn.getresponse()
+        response.read(1024)
+        return 200 <= response.status < 300, f"HTTP {response.status}"
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+
+
+def retry_delay(attempts: int, *, base: datetime.timedelta, cap: datetime.timedelta):
+    """After `attempts` failed attempts: the base delay, doubled each time, capped."""
+    return min(base * (2 ** min(max(attempts - 1, 0), 30)), cap)
+
+
+def _slot_key(destination: str, slot: int) -> int:
+    value = zlib.crc32(f"{destination}#{slot}".encode())
+    return value - 2**32 if value >= 2**31 else value  # PostgreSQL's int4
+
+
+@contextlib.contextmanager
+def destination_slot(destination: str) -> Iterator[bool]:
+    """Yields whether a delivery slot of `destination` is ours for the duration. Without
+    PostgreSQL (make run on SQLite: one worker) every delivery has one."""
+    limit = settings.DELIVERY_CONCURRENCY_PER_DESTINATION
+    if connection.vendor != "postgresql" or limit <= 0:
+        yield True
+        return
+    held = None
+    with connection.cursor() as cursor:
+        for slot in range(limit):
+            key = _slot_key(destination, slot)
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_SLOT_NAMESPACE, key])
+            if cursor.fetchone()[0]:
+                held = key
+                break
+    try:
+        yield held is not None
+    finally:
+        if held is not None:
+            with contextlib.suppress(Exception), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_SLOT_NAMESPACE, held])
+
+
+class Breaker:
+    """The circuit breaker of one destination (see the module's docstring)."""
+
+    def __init__(self, destination: str) -> None:
+        prefix = f"shebao:breaker:{destination}"
+        self.failures_key = f"{prefix}:failures"
+        self.open_key = f"{prefix}:open-until"
+        self.probe_key = f"{prefix}:probe"
+
+    def blocked_until(self) -> datetime.datetime | None:
+        """None if a delivery may go now; else when to try again."""
+        try:
+            open_until = cache.get(self.open_key)
+            if open_until is None:
+                return None
+            now = time.time()
+            if now < open_until:
+                return _at(open_until)
+            # Half-open: one trial delivery at a time; the others wait for its outcome.
+            probe_seconds = int(LEASE.total_seconds())
+            if cache.add(self.probe_key, 1, timeout=probe_seconds):
+                return None
+            return _at(now + SLOT_WAIT.total_seconds())
+        except Exception:
+            logger.warning("circuit breaker state unreadable; delivering", exc_info=True)
+            return None
+
+    def succeeded(self) -> None:
+        with contextlib.suppress(Exception):
+            cache.delete_many([self.failures_key, self.open_key, self.probe_key])
+
+    def failed(self) -> None:
+        try:
+            cache.add(self.failures_key, 0, timeout=None)
+            failures = cache.incr(self.failures_key)
+            if failures >= settings.DELIVERY_BREAKER_FAILURES:
+                until = time.time() + settings.DELIVERY_BREAKER_COOLDOWN.total_seconds()
+                cache.set(self.open_key, until, timeout=None)
+                cache.delete(self.probe_key)
+        except Exception:
+            logger.warning("circuit breaker state not saved", exc_info=True)
+
+    def state(self) -> tuple[str, datetime.datetime | None]:
+        """("closed" | "open" | "half-open", open until) for the admin."""
+        try:
+            open_until = cache.get(self.open_key)
+        except Exception:
+            return "unknown", None
+        if open_until is None:
+            return "closed", None
+        return ("open" if time.time() < open_until else "half-open"), _at(open_until)
+
+
+def _at(timestamp: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+
+
+def schedule(task, object_id: int, *, at: datetime.datetime | None, queue: str) -> None:
+    """Queue `task(object_id)` to run at `at` (now if past); later than COUNTDOWN_LIMIT, or if
+    the broker cannot be reached, the re-drive queues it when it is due."""
+    if at is None:
+        return
+    delay = max((at - timezone.now()).total_seconds(), 0.0)
+    if delay > COUNTDOWN_LIMIT.total_seconds():
+        return
+    try:
+        task.apply_async((object_id,), countdown=delay, queue=queue)
+    except Exception:
+        logger.warning("could not queue %s(%s)", task.name, object_id, exc_info=True)
