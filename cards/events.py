@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 
@@ -93,3 +94,104 @@ def record_transition(
         )
     )
     return row
+
+
+class TransitionRow(NamedTuple):
+    """One card's transition in a set-based write (cards/batch.py): the card after it."""
+
+    card: Card
+    from_status: str
+    channel: str
+    reason: str = ""
+    data: dict[str, Any] | None = None
+
+
+def record_transitions(
+    *, rows: list[TransitionRow], name: str, actor: Actor, now: datetime.datetime
+) -> None:
+    """`record_transition` for many cards at once (PostgreSQL): one multi-row INSERT of the log
+    rows and one of the outbox events, in the order given, with exactly the columns and payloads
+    the one-card path writes; the webhook deliveries and log lines after the commit. Every
+    set-based write of partner events goes through here (a batch of the partner API)."""
+    if not rows:
+        return
+    from django.db import connection
+
+    ids = [row.card.pk for row in rows]
+    froms = [row.from_status for row in rows]
+    tos = [row.card.status for row in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LOG_ROWS,
+            {
+                "ids": ids,
+                "froms": froms,
+                "tos": tos,
+                "channels": [row.channel for row in rows],
+                "reasons": [row.reason for row in rows],
+                "data": [json.dumps(row.data or {}) for row in rows],
+                "name": name,
+                "now": now,
+                "kind": actor.kind,
+                "user": getattr(actor.user, "pk", None),
+                "bank": actor.bank.pk if actor.bank else None,
+                "point": actor.service_point.pk if actor.service_point else None,
+            },
+        )
+        first_attempt = {
+            bank_id: webhooks.first_attempt_at(bank_id, now)
+            for bank_id in {row.card.bank_id for row in rows}
+        }
+        cursor.execute(
+            _OUTBOX_ROWS,
+            {
+                "ids": ids,
+                "public_ids": [str(row.card.public_id) for row in rows],
+                "banks": [row.card.bank_id for row in rows],
+                "froms": froms,
+                "tos": tos,
+                "attempts_at": [first_attempt[row.card.bank_id] for row in rows],
+                "name": name,
+                "kind": OutboxEventKind.CARD_STATUS_CHANGED,
+                "at": event_time(now),
+                "now": now,
+            },
+        )
+        to_send = [event_id for event_id, attempt_at in cursor.fetchall() if attempt_at]
+    for event_id in to_send:
+        transaction.on_commit(functools.partial(webhooks.enqueue_delivery, event_id))
+    lines = [(row.card.public_id, row.from_status, row.card.status) for row in rows]
+    who = actor.describe()
+
+    def log_lines() -> None:
+        for card_id, from_status, to_status in lines:
+            logger.info(
+                "card %s %s: %s -> %s by %s", card_id, name, from_status or "-", to_status, who
+            )
+
+    transaction.on_commit(log_lines)
+
+
+_LOG_ROWS = """
+INSERT INTO cards_cardtransition (card_id, name, from_status, to_status, at, recorded_at,
+    actor_kind, actor_user_id, bank_id, service_point_id, channel, reason, data)
+SELECT r.card_id, %(name)s, r.from_status, r.to_status, %(now)s, %(now)s, %(kind)s, %(user)s,
+       %(bank)s, %(point)s, r.channel, r.reason, r.data::jsonb
+FROM unnest(%(ids)s::bigint[], %(froms)s::text[], %(tos)s::text[], %(channels)s::text[],
+            %(reasons)s::text[], %(data)s::text[])
+     WITH ORDINALITY AS r(card_id, from_status, to_status, channel, reason, data, n)
+ORDER BY r.n
+"""
+_OUTBOX_ROWS = """
+INSERT INTO cards_outboxevent (kind, card_id, bank_id, payload, created_at, attempts,
+    next_attempt_at)
+SELECT %(kind)s, r.card_id, r.bank_id,
+       jsonb_build_object('event', %(kind)s, 'card', r.public_id, 'transition', %(name)s,
+                          'from', r.from_status, 'to', r.to_status, 'at', %(at)s),
+       %(now)s, 0, r.attempt_at
+FROM unnest(%(ids)s::bigint[], %(public_ids)s::text[], %(banks)s::bigint[], %(froms)s::text[],
+            %(tos)s::text[], %(attempts_at)s::timestamptz[])
+     WITH ORDINALITY AS r(card_id, public_id, bank_id, from_status, to_status, attempt_at, n)
+ORDER BY r.n
+RETURNING id, next_attempt_at
+"""

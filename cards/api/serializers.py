@@ -410,3 +410,103 @@ class ErrorSerializer(serializers.Serializer):
     """The one error shape: {"error": {"code", "message", "details"}}."""
 
     error = ErrorBodySerializer()
+
+
+# --- Batches (cards/batch.py) -----------------------------------------------------------------
+
+
+class BatchReadyItemSerializer(serializers.Serializer):
+    card = serializers.UUIDField(help_text=_("The card's public id."))
+    card_number = serializers.CharField(max_length=40, help_text=_("As for one card."))
+
+
+class BatchHandOverItemSerializer(serializers.Serializer):
+    card = serializers.UUIDField(help_text=_("The card's public id."))
+    id_number = serializers.CharField(max_length=64)
+    receipt_number = serializers.CharField(max_length=40)
+
+
+class BatchWithdrawItemSerializer(serializers.Serializer):
+    card = serializers.UUIDField(help_text=_("The card's public id."))
+    reason = serializers.CharField(max_length=500)
+    channel = serializers.ChoiceField(BANK_CHANNELS, default=Channel.BANK_OUTLET)
+
+
+def _batch_input(item_serializer, name: str):
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "items": serializers.ListField(
+                child=item_serializer(),
+                min_length=1,
+                max_length=1000,
+                help_text=_(
+                    "1 to 1,000 items, each decided on its own: one refused item does not stop "
+                    "the others."
+                ),
+            ),
+            "__module__": __name__,
+        },
+    )
+
+
+BatchReadyInputSerializer = _batch_input(BatchReadyItemSerializer, "BatchReadyInputSerializer")
+BatchHandOverInputSerializer = _batch_input(
+    BatchHandOverItemSerializer, "BatchHandOverInputSerializer"
+)
+BatchWithdrawInputSerializer = _batch_input(
+    BatchWithdrawItemSerializer, "BatchWithdrawInputSerializer"
+)
+
+
+class BatchCardSerializer(serializers.Serializer):
+    """A card as a batch answers it: what changed, no holder data."""
+
+    id = serializers.UUIDField(source="public_id")
+    receipt_number = serializers.CharField(source="receipt_number_display")
+    card_type = serializers.ChoiceField(CardType.choices)
+    status = serializers.ChoiceField(CardStatus.choices)
+    card_number = serializers.CharField(
+        allow_null=True, help_text=_("As stored: match on this value.")
+    )
+    ready_at = serializers.DateTimeField(allow_null=True)
+    issued_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    status = serializers.IntegerField(
+        help_text=_("The HTTP status this item alone would have had: 200, or the error's.")
+    )
+    card = BatchCardSerializer(required=False, help_text=_("The card, if the item succeeded."))
+    error = ErrorBodySerializer(required=False, help_text=_("The refusal, if it did not."))
+
+
+class BatchResultSerializer(serializers.Serializer):
+    results = BatchItemResultSerializer(many=True, help_text=_("One per item, in their order."))
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def batch_card_representation(card: Card) -> dict:
+    """BatchCardSerializer's output, without building a serializer per card."""
+
+    def when(value):
+        return None if value is None else _DATETIME.to_representation(value)
+
+    return {
+        "id": str(card.public_id),
+        "receipt_number": card.receipt_number_display,
+        "card_type": card.card_type,
+        "status": card.status,
+        "card_number": card.card_number,
+        "ready_at": when(card.ready_at),
+        "issued_at": when(card.issued_at),
+        "closed_at": when(card.closed_at),
+        "updated_at": when(card.updated_at),
+    }

@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
+from rest_framework import serializers as drf_serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
@@ -27,9 +28,17 @@ from cards.api.authentication import ApiKeyAuthentication, IsPartnerBank
 from cards.api.sync import card_sync_horizon, encode_cursor, outbox_settled_id
 from cards.api.throttling import ApiKeyRateThrottle
 from cards.applications import ApplicantForm, EmployerForm, application_submit
+from cards.batch import (
+    MAX_ITEMS,
+    BatchItem,
+    cards_hand_over_batch,
+    cards_mark_ready_batch,
+    cards_withdraw_batch,
+)
 from cards.choices import CardStatus, CardType, Channel
 from cards.models import Card
 from cards.services import Agent, card_hand_over, card_mark_ready, card_withdraw
+from common.api import exception_handler
 from common.idempotency import HEADER, idempotent
 
 # --- Schema helpers ---------------------------------------------------------------------------
@@ -291,6 +300,125 @@ class CardWithdrawView(BankAPIView):
             return self.card_response(card)
 
         return self.idempotent(act)
+
+
+# --- Batches ----------------------------------------------------------------------------------
+
+
+def _batch_items(data, item_serializer) -> list[BatchItem | exceptions.ValidationError]:
+    """The body's items, each validated on its own: a BatchItem, or the item's 422."""
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
+        message = _("A list of 1 to %(n)d items.") % {"n": MAX_ITEMS}
+        raise exceptions.ValidationError({"items": [message]})
+    fields = item_serializer().fields
+    validated: list[BatchItem | exceptions.ValidationError] = []
+    for item in items:
+        if not isinstance(item, dict):
+            validated.append(
+                exceptions.ValidationError({"non_field_errors": [_("Not an object.")]})
+            )
+            continue
+        values, errors = {}, {}
+        for name, field in fields.items():
+            try:
+                values[name] = field.run_validation(item.get(name, drf_serializers.empty))
+            except exceptions.ValidationError as exc:
+                errors[name] = exc.detail
+        if errors:
+            validated.append(exceptions.ValidationError(errors))
+        else:
+            validated.append(BatchItem(card_id=values.pop("card"), values=values))
+    return validated
+
+
+class BatchView(BankAPIView):
+    item_serializer: type
+    service = None
+
+    def post(self, request):
+        def act() -> Response:
+            parsed = _batch_items(request.data, self.item_serializer)
+            items = [item for item in parsed if isinstance(item, BatchItem)]
+            outcomes = iter(self.service(bank=self.bank, actor=self.actor(), items=items))
+            results = []
+            for item in parsed:
+                if isinstance(item, BatchItem):
+                    outcome = next(outcomes)
+                    if outcome.card is not None:
+                        card = serializers.batch_card_representation(outcome.card)
+                        results.append({"status": 200, "card": card})
+                        continue
+                    error = exception_handler(outcome.error, {"view": self, "request": request})
+                else:
+                    error = exception_handler(item, {"view": self, "request": request})
+                results.append({"status": error.status_code, **error.data})
+            succeeded = sum(1 for r in results if r["status"] == 200)
+            body = {"results": results, "succeeded": succeeded, "failed": len(results) - succeeded}
+            return Response(body)
+
+        return self.idempotent(act)
+
+
+def _batch_schema(operation_id: str, summary: str, request, description: str):
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        parameters=[IDEMPOTENCY_KEY],
+        request=request,
+        responses={200: serializers.BatchResultSerializer, **_errors(400, 401, 413, 415, 422, 429)},
+    )
+
+
+BATCH_RULES = (
+    " Up to 1,000 items; each is decided by the same rules as the one-card endpoint and answered "
+    "in `results`, in the order given: `status` 200 with the card, or the error the one-card "
+    "endpoint would have given (404 for a card that is not the bank's, 409, 422 naming the field). "
+    "Items that succeed are committed even when others fail. One Idempotency-Key for the batch."
+)
+
+
+class CardsReadyBatchView(BatchView):
+    item_serializer = serializers.BatchReadyItemSerializer
+    service = staticmethod(cards_mark_ready_batch)
+
+    @_batch_schema(
+        "cards_ready_batch",
+        "Many cards are produced",
+        serializers.BatchReadyInputSerializer,
+        "`POST /cards/{id}/ready` for many cards." + BATCH_RULES,
+    )
+    def post(self, request):
+        return super().post(request)
+
+
+class CardsHandOverBatchView(BatchView):
+    item_serializer = serializers.BatchHandOverItemSerializer
+    service = staticmethod(cards_hand_over_batch)
+
+    @_batch_schema(
+        "cards_hand_over_batch",
+        "Many cards are collected",
+        serializers.BatchHandOverInputSerializer,
+        "`POST /cards/{id}/hand-over` for many cards." + BATCH_RULES,
+    )
+    def post(self, request):
+        return super().post(request)
+
+
+class CardsWithdrawBatchView(BatchView):
+    item_serializer = serializers.BatchWithdrawItemSerializer
+    service = staticmethod(cards_withdraw_batch)
+
+    @_batch_schema(
+        "cards_withdraw_batch",
+        "Many applications are withdrawn",
+        serializers.BatchWithdrawInputSerializer,
+        "`POST /cards/{id}/withdraw` for many cards." + BATCH_RULES,
+    )
+    def post(self, request):
+        return super().post(request)
 
 
 # --- Events -----------------------------------------------------------------------------------
