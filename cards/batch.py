@@ -20,6 +20,7 @@ An item naming a card twice sees the card as the earlier item left it (as two ca
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ def _not_found() -> ApplicationError:
 class _Context:
     now: datetime.datetime
     taken_numbers: set[str] = field(default_factory=set)
+    numbers: dict[str, str] = field(default_factory=dict)  # as given: as stored, if well-formed
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ class _Change:
 
 
 def _mark_ready(card: Card, values: dict, ctx: _Context) -> _Change:
-    number = services.card_number_checked(values["card_number"])
+    number = ctx.numbers.get(values["card_number"]) or services.card_number_checked(
+        values["card_number"]
+    )
     if number in ctx.taken_numbers:
         raise services._invalid("card_number", _("This card number is already on another card."))
     card.mark_ready(at=ctx.now, card_number=number)
@@ -168,7 +172,12 @@ def _batch(
         expired = _apply_due_expiries(cards, now)
         ctx = _Context(now=now)
         if spec.name == T.MARK_READY:
-            ctx.taken_numbers = _taken_numbers(items)
+            ctx.numbers = _well_formed_numbers(items)
+            ctx.taken_numbers = set(
+                Card.objects.filter(card_number__in=set(ctx.numbers.values())).values_list(
+                    "card_number", flat=True
+                )
+            )
         results: list[BatchResult] = []
         rows: list[TransitionRow] = []
         for item in items:
@@ -247,34 +256,42 @@ def _apply_due_expiries(cards: dict[uuid.UUID, Card], now: datetime.datetime) ->
     return expired
 
 
-def _taken_numbers(items: Sequence[BatchItem]) -> set[str]:
-    """The batch's card numbers (in the stored form) already on a card, in one query."""
-    numbers = set()
+def _well_formed_numbers(items: Sequence[BatchItem]) -> dict[str, str]:
+    """{number as given: as stored} for the batch's well-formed card numbers."""
+    numbers = {}
     for item in items:
+        given = item.values.get("card_number", "")
         try:
-            numbers.add(services.card_number_checked(item.values.get("card_number", "")))
+            numbers[given] = services.card_number_checked(given)
         except ApplicationError:
             continue
-    return set(Card.objects.filter(card_number__in=numbers).values_list("card_number", flat=True))
+    return numbers
 
 
 def _update(spec: _Spec, cards: list[Card], now: datetime.datetime) -> None:
-    """One UPDATE of every changed card, with the values its transition set."""
+    """One UPDATE of every changed card, with the values its transition set (one JSON document
+    of rows: one parameter, encoded in C)."""
     if not cards:
         return
-    names = ("status", *spec.fields)
-    model_fields = [Card._meta.get_field(name) for name in names]
+    model_fields = [Card._meta.get_field(name) for name in ("status", *spec.fields)]
     columns = ", ".join(f'"{f.column}" = v."{f.column}"' for f in model_fields)
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in model_fields)
-    aliases = ", ".join(f'"{f.column}"' for f in model_fields)
+    types = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in model_fields)
     sql = (
         f'UPDATE "{Card._meta.db_table}" AS c SET {columns}, "updated_at" = %s '  # noqa: S608
-        f"FROM unnest(%s::bigint[], {arrays}) AS v(id, {aliases}) WHERE c.id = v.id"
+        f"FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, {types}) "
+        "WHERE c.id = v.id AND c.id = ANY(%s::bigint[])"  # the primary key's index, not a scan
     )
-    params = [now, [card.pk for card in cards]]
-    params += [[getattr(card, f.attname) for card in cards] for f in model_fields]
+    ids = [card.pk for card in cards]
+    rows = [
+        {"id": card.pk} | {f.column: _json_value(getattr(card, f.attname)) for f in model_fields}
+        for card in cards
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [now, json.dumps(rows, ensure_ascii=False), ids])
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 def _one_by_one(

@@ -117,46 +117,42 @@ def record_transitions(
         return
     from django.db import connection
 
-    ids = [row.card.pk for row in rows]
-    froms = [row.from_status for row in rows]
-    tos = [row.card.status for row in rows]
+    first_attempt = {}
+    for bank_id in {row.card.bank_id for row in rows}:
+        at = webhooks.first_attempt_at(bank_id, now)
+        first_attempt[bank_id] = at.isoformat() if at is not None else None
+    # The rows travel as one JSON document (jsonb_to_recordset): one parameter, encoded in C.
+    document = json.dumps(
+        [
+            {
+                "card_id": row.card.pk,
+                "public_id": str(row.card.public_id),
+                "bank_id": row.card.bank_id,
+                "from_status": row.from_status,
+                "to_status": row.card.status,
+                "channel": row.channel,
+                "reason": row.reason,
+                "data": row.data or {},
+                "attempt_at": first_attempt[row.card.bank_id],
+            }
+            for row in rows
+        ],
+        ensure_ascii=False,
+    )
+    params = {
+        "rows": document,
+        "name": name,
+        "now": now,
+        "kind": actor.kind,
+        "user": getattr(actor.user, "pk", None),
+        "bank": actor.bank.pk if actor.bank else None,
+        "point": actor.service_point.pk if actor.service_point else None,
+        "event": OutboxEventKind.CARD_STATUS_CHANGED,
+        "at": event_time(now),
+    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            _LOG_ROWS,
-            {
-                "ids": ids,
-                "froms": froms,
-                "tos": tos,
-                "channels": [row.channel for row in rows],
-                "reasons": [row.reason for row in rows],
-                "data": [json.dumps(row.data or {}) for row in rows],
-                "name": name,
-                "now": now,
-                "kind": actor.kind,
-                "user": getattr(actor.user, "pk", None),
-                "bank": actor.bank.pk if actor.bank else None,
-                "point": actor.service_point.pk if actor.service_point else None,
-            },
-        )
-        first_attempt = {
-            bank_id: webhooks.first_attempt_at(bank_id, now)
-            for bank_id in {row.card.bank_id for row in rows}
-        }
-        cursor.execute(
-            _OUTBOX_ROWS,
-            {
-                "ids": ids,
-                "public_ids": [str(row.card.public_id) for row in rows],
-                "banks": [row.card.bank_id for row in rows],
-                "froms": froms,
-                "tos": tos,
-                "attempts_at": [first_attempt[row.card.bank_id] for row in rows],
-                "name": name,
-                "kind": OutboxEventKind.CARD_STATUS_CHANGED,
-                "at": event_time(now),
-                "now": now,
-            },
-        )
+        cursor.execute(_LOG_ROWS, params)
+        cursor.execute(_OUTBOX_ROWS, params)
         to_send = [event_id for event_id, attempt_at in cursor.fetchall() if attempt_at]
     for event_id in to_send:
         transaction.on_commit(functools.partial(webhooks.enqueue_delivery, event_id))
@@ -172,26 +168,27 @@ def record_transitions(
     transaction.on_commit(log_lines)
 
 
-_LOG_ROWS = """
+_ROWS = """ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb)
+        AS (card_id bigint, public_id text, bank_id bigint, from_status text, to_status text,
+            channel text, reason text, data jsonb, attempt_at timestamptz))
+    WITH ORDINALITY AS r(card_id, public_id, bank_id, from_status, to_status, channel, reason,
+                         data, attempt_at, n)"""
+_LOG_ROWS = f"""
 INSERT INTO cards_cardtransition (card_id, name, from_status, to_status, at, recorded_at,
     actor_kind, actor_user_id, bank_id, service_point_id, channel, reason, data)
 SELECT r.card_id, %(name)s, r.from_status, r.to_status, %(now)s, %(now)s, %(kind)s, %(user)s,
-       %(bank)s, %(point)s, r.channel, r.reason, r.data::jsonb
-FROM unnest(%(ids)s::bigint[], %(froms)s::text[], %(tos)s::text[], %(channels)s::text[],
-            %(reasons)s::text[], %(data)s::text[])
-     WITH ORDINALITY AS r(card_id, from_status, to_status, channel, reason, data, n)
+       %(bank)s, %(point)s, r.channel, r.reason, r.data
+FROM {_ROWS}
 ORDER BY r.n
-"""
-_OUTBOX_ROWS = """
+"""  # noqa: S608 - constants only
+_OUTBOX_ROWS = f"""
 INSERT INTO cards_outboxevent (kind, card_id, bank_id, payload, created_at, attempts,
     next_attempt_at)
-SELECT %(kind)s, r.card_id, r.bank_id,
-       jsonb_build_object('event', %(kind)s, 'card', r.public_id, 'transition', %(name)s,
+SELECT %(event)s, r.card_id, r.bank_id,
+       jsonb_build_object('event', %(event)s, 'card', r.public_id, 'transition', %(name)s,
                           'from', r.from_status, 'to', r.to_status, 'at', %(at)s),
        %(now)s, 0, r.attempt_at
-FROM unnest(%(ids)s::bigint[], %(public_ids)s::text[], %(banks)s::bigint[], %(froms)s::text[],
-            %(tos)s::text[], %(attempts_at)s::timestamptz[])
-     WITH ORDINALITY AS r(card_id, public_id, bank_id, from_status, to_status, attempt_at, n)
+FROM {_ROWS}
 ORDER BY r.n
 RETURNING id, next_attempt_at
-"""
+"""  # noqa: S608 - constants only

@@ -493,11 +493,17 @@ class BatchResultSerializer(serializers.Serializer):
 _DATETIME = serializers.DateTimeField()
 
 
-def batch_card_representation(card: Card) -> dict:
-    """BatchCardSerializer's output, without building a serializer per card."""
+def batch_card_representation(card: Card, times: dict | None = None) -> dict:
+    """BatchCardSerializer's output, without building a serializer per card; `times` memoises
+    the rendering of times (a batch's cards share the time of their transition)."""
+    times = {} if times is None else times
 
     def when(value):
-        return None if value is None else _DATETIME.to_representation(value)
+        if value is None:
+            return None
+        if value not in times:
+            times[value] = _DATETIME.to_representation(value)
+        return times[value]
 
     return {
         "id": str(card.public_id),

@@ -341,12 +341,12 @@ class BatchView(BankAPIView):
             parsed = _batch_items(request.data, self.item_serializer)
             items = [item for item in parsed if isinstance(item, BatchItem)]
             outcomes = iter(self.service(bank=self.bank, actor=self.actor(), items=items))
-            results = []
+            results, times = [], {}
             for item in parsed:
                 if isinstance(item, BatchItem):
                     outcome = next(outcomes)
                     if outcome.card is not None:
-                        card = serializers.batch_card_representation(outcome.card)
+                        card = serializers.batch_card_representation(outcome.card, times)
                         results.append({"status": 200, "card": card})
                         continue
                     error = exception_handler(outcome.error, {"view": self, "request": request})
