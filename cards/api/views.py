@@ -50,8 +50,12 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     required=True,
     pattern=r"^[\x21-\x7e]{1,255}$",
     description=(
-        "Unique per request, kept 24 hours per bank: the same key with the same body answers "
-        "the first response again without acting twice; with another body, 422."
+        "Unique per request, kept 24 hours per bank (until exactly 24 h after the first request, "
+        "exclusive): the same key with the same body answers the first response again without "
+        "acting twice (`Idempotent-Replayed: true`); with another body or path, 422 "
+        "`idempotency_key_reused`. Only a request that acted (2xx) consumes its key: a request "
+        "refused before acting (401, 403, 404, 409, 413, 415, 422, 429, 503) or failing (5xx) "
+        "keeps nothing, and the same key may be sent again."
     ),
 )
 CARD_ID = OpenApiParameter(
