@@ -49,7 +49,7 @@ from cards.choices import (
     ReplacementReason,
     TransitionName,
 )
-from cards.events import record_transition
+from cards.events import event_time, record_transition
 from cards.expiry import EXPIRIES, expire_batch, expire_card_if_due
 from cards.models import Card, LossCertificateCounter
 from cards.numbers import normalise_receipt_number
@@ -120,7 +120,7 @@ def _deadline_passed(card: Card, expired: str) -> ApplicationError:
     return ApplicationError(
         message,
         code="deadline_passed",
-        details={"deadline": deadline.isoformat(), "status": card.status},
+        details={"deadline": event_time(deadline), "status": card.status},
         status=409,
     )
 

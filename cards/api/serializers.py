@@ -3,6 +3,8 @@ bank's own world (its outlets, its cards); output serializers mask what a list d
 
 from __future__ import annotations
 
+import datetime
+
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +16,7 @@ from applicants.choices import EmployerKind, IdDocumentType, Sex
 from applicants.identity import validate_identity_document, validate_uscc
 from cards.api.selectors import bank_outlet_find
 from cards.choices import ActorKind, CardStatus, CardType, Channel, TransitionName
+from cards.events import event_time
 from cards.models import Card
 from common.masking import mask_id_number, mask_name
 
@@ -35,6 +38,26 @@ TRANSITION_DETAILS = (
     "automatic",
     "agent",
 )
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """The API's one time format, in cards and events alike: UTC with microseconds and `Z`
+    (`2026-03-02T01:30:00.000000Z`), as the events' `at` is written (cards/events.py)."""
+
+    def to_representation(self, value):
+        if value is None or isinstance(value, str):
+            return value
+        return event_time(value)
+
+
+def _one_time_format(value):
+    """A time stored as ISO 8601 text in a log row's data, in the API's one format."""
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        try:
+            return event_time(datetime.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return value
+    return value
 
 
 def _django_errors(exc) -> dict:
@@ -285,12 +308,12 @@ class CardSummarySerializer(serializers.Serializer):
     holder = HolderSummarySerializer(source="applicant")
     service_point = ServicePointCodeField(source="service_point_id")
     collection_point = ServicePointCodeField(source="collection_point_id")
-    applied_at = serializers.DateTimeField()
-    verified_at = serializers.DateTimeField(allow_null=True)
-    ready_at = serializers.DateTimeField(allow_null=True)
-    issued_at = serializers.DateTimeField(allow_null=True)
-    closed_at = serializers.DateTimeField(allow_null=True)
-    updated_at = serializers.DateTimeField()
+    applied_at = UtcDateTimeField()
+    verified_at = UtcDateTimeField(allow_null=True)
+    ready_at = UtcDateTimeField(allow_null=True)
+    issued_at = UtcDateTimeField(allow_null=True)
+    closed_at = UtcDateTimeField(allow_null=True)
+    updated_at = UtcDateTimeField()
     replaces = serializers.SerializerMethodField()
     replaced_by = serializers.SerializerMethodField()
 
@@ -319,7 +342,7 @@ class TransitionSerializer(serializers.Serializer):
                 CardStatus.choices, source="from_status", allow_blank=True
             ),
             "to": serializers.ChoiceField(CardStatus.choices, source="to_status"),
-            "at": serializers.DateTimeField(),
+            "at": UtcDateTimeField(),
             "actor": serializers.ChoiceField(ActorKind.choices, source="actor_kind"),
             "service_point": ServicePointCodeField(source="service_point_id", allow_null=True),
             "channel": serializers.ChoiceField(Channel.choices),
@@ -333,7 +356,7 @@ class TransitionSerializer(serializers.Serializer):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_details(self, row) -> dict:
         data = row.data or {}
-        details = {key: data[key] for key in TRANSITION_DETAILS if key in data}
+        details = {key: _one_time_format(data[key]) for key in TRANSITION_DETAILS if key in data}
         if data.get("differences"):
             details["differing_fields"] = [d.get("field") for d in data["differences"]]
         return details
@@ -349,8 +372,8 @@ class CardSerializer(CardSummarySerializer):
     agent_id_type = serializers.CharField(allow_blank=True)
     agent_id_number = serializers.SerializerMethodField(help_text=_("Masked."))
     photo_receipt_number = serializers.CharField(allow_blank=True)
-    phone_report_expires_at = serializers.DateTimeField(allow_null=True)
-    written_report_expires_at = serializers.DateTimeField(allow_null=True)
+    phone_report_expires_at = UtcDateTimeField(allow_null=True)
+    written_report_expires_at = UtcDateTimeField(allow_null=True)
     transitions = TransitionSerializer(many=True, source="history")
 
     def get_agent_id_number(self, card: Card) -> str:
@@ -390,7 +413,7 @@ class EventSerializer(serializers.Serializer):
                 CardStatus.choices, source="payload.from", allow_blank=True
             ),
             "to": serializers.ChoiceField(CardStatus.choices, source="payload.to"),
-            "at": serializers.DateTimeField(source="payload.at", help_text=_("UTC, ISO 8601.")),
+            "at": UtcDateTimeField(source="payload.at", help_text=_("UTC, ISO 8601.")),
         }
 
 
@@ -470,10 +493,10 @@ class BatchCardSerializer(serializers.Serializer):
     card_number = serializers.CharField(
         allow_null=True, help_text=_("As stored: match on this value.")
     )
-    ready_at = serializers.DateTimeField(allow_null=True)
-    issued_at = serializers.DateTimeField(allow_null=True)
-    closed_at = serializers.DateTimeField(allow_null=True)
-    updated_at = serializers.DateTimeField()
+    ready_at = UtcDateTimeField(allow_null=True)
+    issued_at = UtcDateTimeField(allow_null=True)
+    closed_at = UtcDateTimeField(allow_null=True)
+    updated_at = UtcDateTimeField()
 
 
 class BatchItemResultSerializer(serializers.Serializer):
@@ -490,7 +513,7 @@ class BatchResultSerializer(serializers.Serializer):
     failed = serializers.IntegerField()
 
 
-_DATETIME = serializers.DateTimeField()
+_DATETIME = UtcDateTimeField()
 
 
 def batch_card_representation(card: Card, times: dict | None = None) -> dict:

@@ -186,7 +186,14 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shanghai social security card back office: partner bank API",
-    "VERSION": "1.0.0",
+    "VERSION": "1.1.0",
+    "DESCRIPTION": (
+        "One language per response, chosen by `Accept-Language`: Chinese (`zh-Hans`, the "
+        "default) or English (`en`); `message` and `details` alike, named in `Content-Language`. "
+        "Every time, in cards and events alike, is UTC in one format: "
+        "`2026-03-02T01:30:00.000000Z` (microseconds, `Z`). Every POST takes an "
+        "`Idempotency-Key`; only a request that acted (2xx) consumes it."
+    ),
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
