@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -50,6 +51,49 @@ class UtcDateTimeField(serializers.DateTimeField):
         return event_time(value)
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string, nothing else: 0 or true are refused, as the schema's `string` says (DRF
+    would take them as "0" and "True")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(StrictCharField, serializers.RegexField):
+    pass
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID as a JSON string (DRF would take an integer, even `false`, as one)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON `true` or `false`, nothing else: "yes", 1 or "true" are refused, as the schema says."""
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
+# A required text: at least one character that is not a space (the schema says so: minLength 1
+# and a pattern), so that what the schema accepts the server does not refuse as blank.
+NOT_BLANK = RegexValidator(r"\S", message=_("This field may not be blank."))
+
+
+def Text(**kwargs) -> serializers.CharField:
+    kwargs.setdefault("min_length", 1)
+    kwargs.setdefault("validators", [NOT_BLANK])
+    return StrictCharField(**kwargs)
+
+
 def _one_time_format(value):
     """A time stored as ISO 8601 text in a log row's data, in the API's one format."""
     if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
@@ -68,27 +112,25 @@ def _django_errors(exc) -> dict:
 
 
 class ApplicantInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
+    name = Text(max_length=64)
     id_type = serializers.ChoiceField(IdDocumentType.choices)
-    id_number = serializers.CharField(max_length=32)
+    id_number = Text(max_length=32)
     sex = serializers.ChoiceField(Sex.choices, required=False, allow_blank=True, default="")
     birth_date = serializers.DateField(required=False, allow_null=True, default=None)
-    nationality = serializers.RegexField(
+    nationality = StrictRegexField(
         r"^[A-Za-z]{3}$",
         required=False,
         default="CHN",
         help_text=_("ISO 3166 alpha-3 code; CHN unless the document is a foreign national's."),
     )
-    shanghai_hukou = serializers.BooleanField(
+    shanghai_hukou = StrictBooleanField(
         help_text=_("Whether the person's household registration (hukou) is in Shanghai.")
     )
-    hukou_place = serializers.CharField(
-        max_length=128, required=False, allow_blank=True, default=""
-    )
-    phone = serializers.RegexField(
+    hukou_place = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    phone = StrictRegexField(
         r"^\+?[0-9 -]{5,20}$", max_length=32, required=False, allow_blank=True, default=""
     )
-    address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    address = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
         from django.core.exceptions import ValidationError
@@ -101,10 +143,8 @@ class ApplicantInputSerializer(serializers.Serializer):
 
 
 class EmployerInputSerializer(serializers.Serializer):
-    uscc = serializers.CharField(
-        max_length=32, help_text=_("Unified social credit code (GB 32100), 18 characters.")
-    )
-    name = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    uscc = Text(max_length=32, help_text=_("Unified social credit code (GB 32100), 18 characters."))
+    name = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(EmployerKind.choices, required=False, default="")
     start_date = serializers.DateField(
         required=False,
@@ -125,10 +165,10 @@ class EmployerInputSerializer(serializers.Serializer):
 class ApplicationInputSerializer(serializers.Serializer):
     card_type = serializers.ChoiceField(CardType.choices)
     channel = serializers.ChoiceField(BANK_CHANNELS)
-    service_point = serializers.CharField(
+    service_point = Text(
         max_length=16, help_text=_("Code of the bank's outlet that took the application.")
     )
-    collection_point = serializers.CharField(
+    collection_point = Text(
         max_length=16,
         required=False,
         allow_null=True,
@@ -137,23 +177,21 @@ class ApplicationInputSerializer(serializers.Serializer):
     )
     applicant = ApplicantInputSerializer()
     employer = EmployerInputSerializer(required=False, allow_null=True, default=None)
-    liveness_verified = serializers.BooleanField(
+    liveness_verified = StrictBooleanField(
         default=False, help_text=_("Real-person verification passed (required online).")
     )
-    real_name_verified = serializers.BooleanField(
+    real_name_verified = StrictBooleanField(
         default=False, help_text=_("Real-name verification passed (required online).")
     )
-    agent_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    agent_name = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     agent_id_type = serializers.ChoiceField(
         IdDocumentType.choices, required=False, allow_blank=True, default=""
     )
-    agent_id_number = serializers.CharField(
+    agent_id_number = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
+    photo_receipt_number = StrictCharField(
         max_length=32, required=False, allow_blank=True, default=""
     )
-    photo_receipt_number = serializers.CharField(
-        max_length=32, required=False, allow_blank=True, default=""
-    )
-    replaces = serializers.UUIDField(
+    replaces = StrictUUIDField(
         required=False,
         allow_null=True,
         default=None,
@@ -195,30 +233,37 @@ class ApplicationInputSerializer(serializers.Serializer):
 
 
 class ReadyInputSerializer(serializers.Serializer):
-    card_number = serializers.CharField(max_length=40, help_text=_("6 to 20 letters and digits."))
+    card_number = Text(max_length=40, help_text=_("6 to 20 letters and digits."))
 
 
 class HandOverInputSerializer(serializers.Serializer):
-    id_number = serializers.CharField(
-        max_length=64, help_text=_("The number of the identity document presented.")
-    )
-    receipt_number = serializers.CharField(
-        max_length=40, help_text=_("The application receipt number presented.")
-    )
+    id_number = Text(max_length=64, help_text=_("The number of the identity document presented."))
+    receipt_number = Text(max_length=40, help_text=_("The application receipt number presented."))
 
 
 class WithdrawInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = Text(max_length=500)
     channel = serializers.ChoiceField(BANK_CHANNELS, default=Channel.BANK_OUTLET)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """An integer in a query string: decimal digits only ("1.0", " 1" or "1e2" are refused, as
+    the schema's `integer` says)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not (data.isascii() and data.isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CardListParamsSerializer(serializers.Serializer):
-    cursor = serializers.CharField(
+    cursor = StrictRegexField(
+        r"^[A-Za-z0-9_-]{16,200}$",
         required=False,
         max_length=200,
         help_text=_("`next_cursor` of the previous page; none for the first page."),
     )
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False, min_value=1, max_value=500, default=100, help_text=_("Page size.")
     )
 
@@ -232,14 +277,14 @@ class CardListParamsSerializer(serializers.Serializer):
 
 
 class EventListParamsSerializer(serializers.Serializer):
-    after = serializers.IntegerField(
+    after = QueryIntegerField(
         required=False,
         min_value=0,
         max_value=BIGINT_MAX,
         default=0,
         help_text=_("The `id` of the last event received (`next_after`); 0 from the start."),
     )
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False, min_value=1, max_value=500, default=100, help_text=_("Page size.")
     )
 
@@ -439,19 +484,19 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class BatchReadyItemSerializer(serializers.Serializer):
-    card = serializers.UUIDField(help_text=_("The card's public id."))
-    card_number = serializers.CharField(max_length=40, help_text=_("As for one card."))
+    card = StrictUUIDField(help_text=_("The card's public id."))
+    card_number = Text(max_length=40, help_text=_("As for one card."))
 
 
 class BatchHandOverItemSerializer(serializers.Serializer):
-    card = serializers.UUIDField(help_text=_("The card's public id."))
-    id_number = serializers.CharField(max_length=64)
-    receipt_number = serializers.CharField(max_length=40)
+    card = StrictUUIDField(help_text=_("The card's public id."))
+    id_number = Text(max_length=64)
+    receipt_number = Text(max_length=40)
 
 
 class BatchWithdrawItemSerializer(serializers.Serializer):
-    card = serializers.UUIDField(help_text=_("The card's public id."))
-    reason = serializers.CharField(max_length=500)
+    card = StrictUUIDField(help_text=_("The card's public id."))
+    reason = Text(max_length=500)
     channel = serializers.ChoiceField(BANK_CHANNELS, default=Channel.BANK_OUTLET)
 
 

@@ -39,6 +39,7 @@ from cards.choices import CardStatus, CardType, Channel
 from cards.models import Card
 from cards.services import Agent, card_hand_over, card_mark_ready, card_withdraw
 from common.api import exception_handler
+from common.errors import ApplicationError
 from common.idempotency import HEADER, idempotent
 
 # --- Schema helpers ---------------------------------------------------------------------------
@@ -65,7 +66,7 @@ CARD_ID = OpenApiParameter(
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     meaning = {
-        400: "The body is not JSON.",
+        400: "The body is not JSON, or a query parameter is given empty or is unknown.",
         401: "No key, a wrong key or a revoked key.",
         404: "No such card (or another bank's card: the same answer).",
         409: "Not allowed in the card's current state (transition_not_allowed, ...).",
@@ -114,6 +115,29 @@ class BankAPIView(APIView):
         serializer = serializer_class(data=data, context={"bank": self.bank})
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+    def query(self, serializer_class) -> dict:
+        """The query string's parameters: a parameter given empty (`?limit=`) is 400, as the
+        schema says (an empty value is not a value); an invalid one 422, naming it."""
+        names = set(serializer_class().fields)
+        filterset = getattr(self, "filterset_class", None)
+        if filterset is not None:
+            names |= set(filterset.base_filters)
+        empty = {
+            name: [_("May not be empty: give a value or leave the parameter out.")]
+            for name in sorted(names)
+            if self.request.query_params.get(name, None) == ""
+        }
+        for name in sorted(set(self.request.query_params) - names):
+            empty[name] = [_("Not a parameter of this endpoint.")]
+        if empty:
+            raise ApplicationError(
+                _("A query parameter is empty or unknown."),
+                code="invalid",
+                details=empty,
+                status=400,
+            )
+        return self.valid(serializer_class, self.request.query_params)
 
     def card_response(self, card: Card, status_code: int = status.HTTP_200_OK) -> Response:
         card = selectors.card_api_get(bank=self.bank, public_id=card.public_id)
@@ -199,14 +223,14 @@ class CardListView(BankAPIView, GenericAPIView):
         filters=True,
         summary="The bank's cards, to sync incrementally",
         parameters=[serializers.CardListParamsSerializer],
-        responses={200: serializers.CardPageSerializer, **_errors(401, 422, 429)},
+        responses={200: serializers.CardPageSerializer, **_errors(400, 401, 422, 429)},
     )
     def get(self, request):
         """The bank's cards in the order of their last change (`updated_at`, then id), masked.
         Follow `next_cursor` until `has_more` is false; keep the last cursor and sync again later
         from it: no change is missed and none is served twice. A change shows up here about
         API_SYNC_MARGIN (2 s) after it is committed."""
-        params = self.valid(serializers.CardListParamsSerializer, request.query_params)
+        params = self.query(serializers.CardListParamsSerializer)
         limit = params["limit"]
         queryset = self.filter_queryset(self.get_queryset())
         rows = selectors.card_api_sync_page(
@@ -309,30 +333,33 @@ class CardWithdrawView(BankAPIView):
 # --- Batches ----------------------------------------------------------------------------------
 
 
-def _batch_items(data, item_serializer) -> list[BatchItem | exceptions.ValidationError]:
-    """The body's items, each validated on its own: a BatchItem, or the item's 422."""
+def _batch_items(data, item_serializer) -> list[BatchItem]:
+    """The body's items, checked against the schema as a whole: any item that breaks it (a field
+    missing, of the wrong type, too long) refuses the batch, 422 naming the item by its index
+    and the field. The rules beyond the schema are then decided item by item."""
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         message = _("A list of 1 to %(n)d items.") % {"n": MAX_ITEMS}
         raise exceptions.ValidationError({"items": [message]})
     fields = item_serializer().fields
-    validated: list[BatchItem | exceptions.ValidationError] = []
-    for item in items:
+    validated: list[BatchItem] = []
+    errors: dict[str, dict] = {}
+    for index, item in enumerate(items):
         if not isinstance(item, dict):
-            validated.append(
-                exceptions.ValidationError({"non_field_errors": [_("Not an object.")]})
-            )
+            errors[str(index)] = {"non_field_errors": [_("Not an object.")]}
             continue
-        values, errors = {}, {}
+        values, item_errors = {}, {}
         for name, field in fields.items():
             try:
                 values[name] = field.run_validation(item.get(name, drf_serializers.empty))
             except exceptions.ValidationError as exc:
-                errors[name] = exc.detail
-        if errors:
-            validated.append(exceptions.ValidationError(errors))
+                item_errors[name] = exc.detail
+        if item_errors:
+            errors[str(index)] = item_errors
         else:
             validated.append(BatchItem(card_id=values.pop("card"), values=values))
+    if errors:
+        raise exceptions.ValidationError({"items": errors})
     return validated
 
 
@@ -342,20 +369,15 @@ class BatchView(BankAPIView):
 
     def post(self, request):
         def act() -> Response:
-            parsed = _batch_items(request.data, self.item_serializer)
-            items = [item for item in parsed if isinstance(item, BatchItem)]
-            outcomes = iter(self.service(bank=self.bank, actor=self.actor(), items=items))
+            items = _batch_items(request.data, self.item_serializer)
+            outcomes = self.service(bank=self.bank, actor=self.actor(), items=items)
             results, times = [], {}
-            for item in parsed:
-                if isinstance(item, BatchItem):
-                    outcome = next(outcomes)
-                    if outcome.card is not None:
-                        card = serializers.batch_card_representation(outcome.card, times)
-                        results.append({"status": 200, "card": card})
-                        continue
-                    error = exception_handler(outcome.error, {"view": self, "request": request})
-                else:
-                    error = exception_handler(item, {"view": self, "request": request})
+            for outcome in outcomes:
+                if outcome.card is not None:
+                    card = serializers.batch_card_representation(outcome.card, times)
+                    results.append({"status": 200, "card": card})
+                    continue
+                error = exception_handler(outcome.error, {"view": self, "request": request})
                 results.append({"status": error.status_code, **error.data})
             succeeded = sum(1 for r in results if r["status"] == 200)
             body = {"results": results, "succeeded": succeeded, "failed": len(results) - succeeded}
@@ -376,10 +398,13 @@ def _batch_schema(operation_id: str, summary: str, request, description: str):
 
 
 BATCH_RULES = (
-    " Up to 1,000 items; each is decided by the same rules as the one-card endpoint and answered "
-    "in `results`, in the order given: `status` 200 with the card, or the error the one-card "
-    "endpoint would have given (404 for a card that is not the bank's, 409, 422 naming the field). "
-    "Items that succeed are committed even when others fail. One Idempotency-Key for the batch."
+    " Up to 1,000 items. A body that breaks this schema (an item missing a field, of the wrong "
+    "type, too long) is refused whole: 422, `details.items` naming the item's index and field. "
+    "Otherwise each item is decided by the same rules as the one-card endpoint and answered in "
+    "`results`, in the order given: `status` 200 with the card, or the error the one-card "
+    "endpoint would have given (404 for a card that is not the bank's, 409, 422 naming the "
+    "field). Items that succeed are committed even when others fail. One Idempotency-Key for "
+    "the batch; it is consumed only by a 200."
 )
 
 
@@ -433,12 +458,12 @@ class EventListView(BankAPIView):
         operation_id="events_list",
         summary="The bank's events, in order, to replay what it missed",
         parameters=[serializers.EventListParamsSerializer],
-        responses={200: serializers.EventPageSerializer, **_errors(401, 422, 429)},
+        responses={200: serializers.EventPageSerializer, **_errors(400, 401, 422, 429)},
     )
     def get(self, request):
         """Every change of state of the bank's cards (from, to, at, the card's public id), in the
         order they happened; the same events are sent to the bank's webhook, if it has one."""
-        params = self.valid(serializers.EventListParamsSerializer, request.query_params)
+        params = self.query(serializers.EventListParamsSerializer)
         limit = params["limit"]
         rows = selectors.event_api_list(
             bank=self.bank,

@@ -197,6 +197,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cards.api.schema.add_links",  # OpenAPI links between operations
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CardStatusEnum": "cards.choices.CardStatus",
         "CardTypeEnum": "cards.choices.CardType",

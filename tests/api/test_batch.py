@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cards.choices import CardStatus, TransitionName
 from cards.models import Card, CardTransition, OutboxEvent
+from common.models import IdempotencyKey
 from tests.api.conftest import error_of
 from tests.cards.conftest import T0, card_number, eligible_person, report_by_phone
 
@@ -38,32 +39,30 @@ def test_ready_batch_answers_each_item_in_order_and_commits_what_succeeds(
         {"card": str(ok1.public_id), "card_number": "sc-0000 1111"},
         {"card": str(applied.public_id), "card_number": card_number()},
         {"card": str(uuid.uuid4()), "card_number": card_number()},
-        {"card": "not-a-uuid", "card_number": ""},
+        {"card": str(ok2.public_id), "card_number": "no"},  # too short: the rule, per item
         {"card": str(ok2.public_id), "card_number": card_number()},
         {"card": str(dup_number_card.public_id), "card_number": taken},
         {"card": str(ok1.public_id), "card_number": card_number()},  # the same card again
-        "nonsense",
     ]
     response = api.post("/cards/ready", {"items": items})
     assert response.status_code == 200, response.content
     body = response.json()
     results = body["results"]
-    assert [r["status"] for r in results] == [200, 409, 404, 422, 200, 422, 409, 422]
-    assert (body["succeeded"], body["failed"]) == (2, 6)
+    assert [r["status"] for r in results] == [200, 409, 404, 422, 200, 422, 409]
+    assert (body["succeeded"], body["failed"]) == (2, 5)
     assert results[0]["card"]["id"] == str(ok1.public_id)
     assert results[0]["card"]["status"] == S.READY_FOR_COLLECTION
     assert results[0]["card"]["card_number"] == "SC00001111"  # as stored: match on it
     assert _item_error(results[1])["code"] == "transition_not_allowed"
     assert _item_error(results[1])["details"] == {"status": S.APPLIED, "transition": T.MARK_READY}
     assert _item_error(results[2])["code"] == "not_found"
-    assert set(_item_error(results[3])["details"]) == {"card", "card_number"}
+    assert set(_item_error(results[3])["details"]) == {"card_number"}
     assert (
         _item_error(results[5])["details"]
         == {"card_number": ["This card number is already on another card."]}
         or "card_number" in _item_error(results[5])["details"]
     )
     assert _item_error(results[6])["details"]["status"] == S.READY_FOR_COLLECTION
-    assert _item_error(results[7])["code"] == "invalid"
     for card, status in ((ok1, S.READY_FOR_COLLECTION), (ok2, S.READY_FOR_COLLECTION)):
         card.refresh_from_db()
         assert card.status == status
@@ -193,6 +192,18 @@ def test_a_passed_deadline_is_in_force_and_committed_whatever_the_item(api, worl
     card.refresh_from_db()
     assert card.status == S.ISSUED
     assert card.transitions.order_by("id").last().name == T.LAPSE_PHONE_REPORT
+
+
+def test_an_item_that_breaks_the_schema_refuses_the_batch_naming_it(api, card_in):
+    card = card_in(S.VERIFIED)
+    good = {"card": str(card.public_id), "card_number": card_number()}
+    for bad in ({"card": "not-a-uuid", "card_number": "SC12345678"}, {"card": good["card"]}, "x"):
+        response = api.post("/cards/ready", {"items": [good, bad]})
+        assert response.status_code == 422
+        assert set(error_of(response)["details"]["items"]) == {"1"}
+    card.refresh_from_db()
+    assert card.status == S.VERIFIED
+    assert not IdempotencyKey.objects.exists()  # refused before acting: no key consumed
 
 
 def test_the_envelope_is_refused_whole(api):
