@@ -27,6 +27,12 @@ BANK_CHANNELS = [
     for c in (Channel.BANK_OUTLET, Channel.BANK_APP, Channel.WECHAT, Channel.ALIPAY)
 ]
 BIGINT_MAX = 2**63 - 1
+CARD_NUMBER_RULE = _(
+    "6 to 20 letters and digits once normalised: spaces and dashes are dropped, full-width "
+    "characters folded to ASCII, letters upper-cased (`sc-1234 5678` is stored as "
+    "`SC12345678`). Anything else is refused, 422 naming the rule. The card's `card_number` "
+    "in the answer is the number as stored: match on that."
+)
 # Details of a transition a bank may read: numbers and deadlines, never a person's data.
 TRANSITION_DETAILS = (
     "card_number",
@@ -233,7 +239,7 @@ class ApplicationInputSerializer(serializers.Serializer):
 
 
 class ReadyInputSerializer(serializers.Serializer):
-    card_number = Text(max_length=40, help_text=_("6 to 20 letters and digits."))
+    card_number = Text(max_length=40, help_text=CARD_NUMBER_RULE)
 
 
 class HandOverInputSerializer(serializers.Serializer):
@@ -348,7 +354,9 @@ class CardSummarySerializer(serializers.Serializer):
     receipt_number = serializers.CharField(source="receipt_number_display")
     card_type = serializers.ChoiceField(CardType.choices)
     status = serializers.SerializerMethodField(help_text=_("The state in force now."))
-    card_number = serializers.CharField(allow_null=True)
+    card_number = serializers.CharField(
+        allow_null=True, help_text=_("As stored (normalised): match on this value.")
+    )
     channel = serializers.ChoiceField(Channel.choices)
     holder = HolderSummarySerializer(source="applicant")
     service_point = ServicePointCodeField(source="service_point_id")
@@ -485,7 +493,7 @@ class ErrorSerializer(serializers.Serializer):
 
 class BatchReadyItemSerializer(serializers.Serializer):
     card = StrictUUIDField(help_text=_("The card's public id."))
-    card_number = Text(max_length=40, help_text=_("As for one card."))
+    card_number = Text(max_length=40, help_text=CARD_NUMBER_RULE)
 
 
 class BatchHandOverItemSerializer(serializers.Serializer):
@@ -536,7 +544,7 @@ class BatchCardSerializer(serializers.Serializer):
     card_type = serializers.ChoiceField(CardType.choices)
     status = serializers.ChoiceField(CardStatus.choices)
     card_number = serializers.CharField(
-        allow_null=True, help_text=_("As stored: match on this value.")
+        allow_null=True, help_text=_("As stored (normalised): match on this value.")
     )
     ready_at = UtcDateTimeField(allow_null=True)
     issued_at = UtcDateTimeField(allow_null=True)

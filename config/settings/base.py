@@ -218,6 +218,9 @@ SPECTACULAR_SETTINGS = {
 # Requests per API key per window (fixed windows in Redis, common/ratelimit.py), then 429.
 API_KEY_RATE_LIMIT = env.int("API_KEY_RATE_LIMIT", default=1200)
 API_KEY_RATE_WINDOW = timedelta(seconds=env.int("API_KEY_RATE_WINDOW_SECONDS", default=60))
+# Failed authentications per client address per window, then 429 before any key is read.
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
+API_AUTH_FAILURE_WINDOW = timedelta(seconds=env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=600))
 # How long a POST's Idempotency-Key is kept (common/idempotency.py).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # GET /cards serves a change only once no transaction that may still commit an older stamp is

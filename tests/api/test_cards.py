@@ -254,3 +254,16 @@ def test_a_renamed_service_point_shows_its_new_code(api, world, card_in, monkeyp
     world.outlet.save(update_fields=["code"])
     monkeypatch.setattr(agency_selectors, "SERVICE_POINT_CODES_TTL", 0.0)
     assert api.get(f"/cards/{card.public_id}").json()["collection_point"] == "BO01X"
+
+
+def test_a_card_number_is_normalised_as_the_schema_says_and_echoed_as_stored(api, card_in):
+    from cards.api.serializers import CARD_NUMBER_RULE
+
+    assert "SC12345678" in str(CARD_NUMBER_RULE)  # the schema names the normalisation
+    card = card_in(S.VERIFIED)
+    response = api.post(f"/cards/{card.public_id}/ready", {"card_number": "ｓｃ-8765 4321"})
+    assert response.json()["card_number"] == "SC87654321"
+    other = card_in(S.VERIFIED, eligible_person())
+    refused = api.post(f"/cards/{other.public_id}/ready", {"card_number": "SC-12#"})
+    assert refused.status_code == 422
+    assert error_of(refused)["details"]["card_number"] == ["卡号应为6至20位字母或数字。"]
