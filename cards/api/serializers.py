@@ -317,7 +317,9 @@ class HolderSerializer(serializers.Serializer):
     sex = serializers.ChoiceField(Sex.choices, allow_blank=True)
     birth_date = serializers.DateField(allow_null=True)
     nationality = serializers.CharField()
-    phone = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField(
+        allow_blank=True, help_text=_("Empty unless the bank's data policy allows it.")
+    )
 
 
 def _own_card_id(card: Card, other: Card | None) -> str | None:
@@ -439,9 +441,16 @@ class CardSerializer(CardSummarySerializer):
 _CARD_SERIALIZER = CardSerializer()
 
 
-def card_representation(card: Card) -> dict:
-    """One of the bank's own cards, in full (CardSerializer)."""
-    return _CARD_SERIALIZER.to_representation(card)
+def card_representation(card: Card, bank=None) -> dict:
+    """One of the bank's own cards, in full (CardSerializer), within the bank's data policy
+    (agencies.PartnerBank: the full ID number unless turned off, the phone only if allowed)."""
+    data = _CARD_SERIALIZER.to_representation(card)
+    holder = data["holder"]
+    if bank is None or not bank.api_full_id_number:
+        holder["id_number"] = mask_id_number(holder["id_number"])
+    if bank is None or not bank.api_phone:
+        holder["phone"] = ""
+    return data
 
 
 class CardPageSerializer(serializers.Serializer):

@@ -141,7 +141,7 @@ class BankAPIView(APIView):
 
     def card_response(self, card: Card, status_code: int = status.HTTP_200_OK) -> Response:
         card = selectors.card_api_get(bank=self.bank, public_id=card.public_id)
-        return Response(serializers.card_representation(card), status=status_code)
+        return Response(serializers.card_representation(card, self.bank), status=status_code)
 
     def idempotent(self, act) -> Response:
         return idempotent(request=self.request, view=self, scope=f"bank:{self.bank.pk}", act=act)
@@ -259,7 +259,7 @@ class CardDetailView(BankAPIView):
     def get(self, request, card_id: str):
         """The card in full (the holder's ID number unmasked) and every change of its state."""
         card = selectors.card_api_get(bank=self.bank, public_id=card_id)
-        return Response(serializers.card_representation(card))
+        return Response(serializers.card_representation(card, self.bank))
 
 
 class CardReadyView(BankAPIView):
