@@ -24,9 +24,24 @@ from common.errors import ApplicationError
 
 @admin.register(PartnerBank)
 class PartnerBankAdmin(admin.ModelAdmin):
-    list_display = ("code", "name_zh", "name_en", "active")
+    list_display = ("code", "name_zh", "name_en", "active", "api_full_id_number", "api_phone")
     list_filter = ("active",)
     search_fields = ("code", "name_zh", "name_en")
+
+    # The partner data policy: only with its own permission (the security administrator's).
+    POLICY_FIELDS = ("api_full_id_number", "api_phone")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        user = request.user
+        if not user.has_perm("agencies.change_data_policy"):
+            readonly += [f for f in self.POLICY_FIELDS if f not in readonly]
+        elif not user.is_superuser:
+            # The security administrator sets the policy and nothing else of the bank (its
+            # reference data is the system administrator's).
+            other = [f.name for f in self.model._meta.fields if f.editable]
+            readonly += [f for f in other if f not in self.POLICY_FIELDS and f not in readonly]
+        return readonly
 
 
 @admin.register(ServicePoint)

@@ -32,11 +32,26 @@ class PartnerBank(models.Model):
         blank=True,
         help_text=_("The key of the HMAC-SHA256 signature of each webhook; shared with the bank."),
     )
+    # The partner data policy (PIPL: only what the bank's contract allows). Lists and webhooks
+    # carry at most the masked ID number and the masked name, whatever this says.
+    api_full_id_number = models.BooleanField(
+        _("API: full ID number on the card detail"),
+        default=True,
+        help_text=_("Otherwise the card detail shows the holder's ID number masked, as lists do."),
+    )
+    api_phone = models.BooleanField(
+        _("API: holder's phone number on the card detail"),
+        default=False,
+        help_text=_("Only if the bank's contract allows it."),
+    )
 
     class Meta:
         ordering = ["code"]
         verbose_name = _("partner bank")
         verbose_name_plural = _("partner banks")
+        permissions = [
+            ("change_data_policy", _("Can change a partner bank's data policy")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name_zh}"

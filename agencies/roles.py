@@ -81,6 +81,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "agencies.view_partnerbank",
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
+        # Which holder fields each bank's API answers carry (cards/api, README "partner data").
+        "agencies.change_partnerbank",
+        "agencies.change_data_policy",
     ),
     # Reads the logs, changes nothing: the ID reveal log, the login log, the transition log and
     # the deliveries to the partner banks and the card center. Not the cards or the people.

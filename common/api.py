@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -32,7 +33,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         details = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
-        return _error("invalid", "Invalid input.", details, status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return _error("invalid", _("Invalid input."), details, status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -43,7 +44,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        return _error("invalid", "Invalid input.", details, status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return _error("invalid", _("Invalid input."), details, status.HTTP_422_UNPROCESSABLE_ENTITY)
     code = getattr(exc, "default_code", "error")
     if isinstance(exc.detail, dict | list):
         message, details = str(getattr(exc, "default_detail", "")), exc.detail

@@ -8,8 +8,18 @@ commit together or not at all:
 
 - a duplicate arriving while the first is still running waits on the unique index until the first
   commits, then replays its response (never both act);
-- if the first fails with a server error it rolls back, key included, and a retry acts afresh;
-- a refusal (4xx) is a response like any other: it is kept and replayed.
+- if the first fails with a server error it rolls back, key included, and a retry acts afresh.
+
+What is kept, as Stripe does it: only a response of a request that acted (2xx). A request refused
+before acting does not consume its key: authentication (401), the limiter (429, 503), a malformed
+request or a validation error (400, 413, 415, 422), an unknown card (404), a permission (403) or a
+state conflict (409). The same key may then be sent again, with the request corrected or not, and
+is decided afresh. (A refusal changes nothing the request asked for; a loss report's passed
+deadline, applied on the way, is in force either way.) A batch (`POST /cards/ready`, ...) answers
+200 with each item's result: it acted, and is kept whole, items refused included.
+
+A key is kept for IDEMPOTENCY_KEY_TTL from the first request: until `created_at + TTL`
+exclusive. At that instant and after, the key is free and a request with it acts afresh.
 """
 
 from __future__ import annotations
@@ -134,6 +144,9 @@ def idempotent(*, request, view, scope: str, act: Callable[[], Response]) -> Res
                 raise
         if response.status_code >= 500:
             transaction.set_rollback(True)  # nothing kept: a retry acts afresh
+            return response
+        if response.status_code >= 400:
+            row.delete()  # refused before acting: the key is not consumed
             return response
         row.response_status = response.status_code
         row.response_body = JSONRenderer().render(response.data).decode() or "null"

@@ -100,6 +100,27 @@ def hit(checks: Iterable[tuple[Limit, str]]) -> Verdict:
     return Verdict(allowed=retry_after == 0, retry_after=retry_after)
 
 
+def peek(limit: Limit, identity: str) -> Verdict:
+    """Whether `identity` is within `limit` now, without counting a hit (one GET): for limits
+    counted only on failure, checked before the work that could fail (a wrong API key)."""
+    now = timezone.now().timestamp()
+    window_number = int(now // limit.window_seconds)
+    digest = salted_hmac(f"{KEY_PREFIX}:{limit.scope}", identity, algorithm="sha256")
+    key = f"{KEY_PREFIX}:{limit.scope}:{window_number}:{digest.hexdigest()[:32]}"
+    if not settings.REDIS_URL:
+        count = cache.get(key) or 0
+    else:
+        try:
+            count = int(_redis(settings.REDIS_URL).get(key) or 0)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            logger.warning("rate limiter unavailable: %s", type(exc).__name__)
+            raise Unavailable from exc
+    if count < limit.limit:
+        return Verdict(allowed=True)
+    window_end = (window_number + 1) * limit.window_seconds
+    return Verdict(allowed=False, retry_after=math.ceil(window_end - now))
+
+
 def client_address(request) -> str:
     """The client's address for limiting: REMOTE_ADDR, or the header a trusted proxy sets
     (RATE_LIMIT_CLIENT_ADDRESS_HEADER). An IPv6 client is limited by its /64 network, which one

@@ -1,12 +1,16 @@
 """`Authorization: Api-Key <key>`: the key names its bank (agencies.models.BankApiKey).
 
 No header, another scheme, a wrong or a revoked key: 401, with `WWW-Authenticate: Api-Key`.
+Failed authentications are counted per client address (common/ratelimit.py); past
+API_AUTH_FAILURE_LIMIT in a window, 429 with Retry-After, before the key's row is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -16,6 +20,7 @@ from rest_framework.permissions import BasePermission
 
 from agencies.models import BankApiKey, PartnerBank
 from agencies.selectors import bank_api_key_find
+from common.ratelimit import Limit, Unavailable, client_address, hit, peek
 
 SCHEME = "Api-Key"
 # `last_used_at` is written at most this often per key: a hint for rotation, not an access log.
@@ -46,13 +51,17 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None  # 401 not_authenticated
+        address = client_address(request)
+        _refuse_if_failing(address)  # before the key's row is read
         scheme, _space, key = header.strip().partition(" ")
         if scheme.lower() != SCHEME.lower() or not key.strip():
+            _count_failure(address)
             raise exceptions.AuthenticationFailed(
                 _("Send the key as 'Authorization: Api-Key <key>'.")
             )
         api_key = bank_api_key_find(key=key.strip())
         if api_key is None:
+            _count_failure(address)
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
@@ -61,6 +70,35 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return SCHEME
+
+
+def auth_failure_limit() -> Limit:
+    """Failed authentications per client address: API_AUTH_FAILURE_LIMIT per
+    API_AUTH_FAILURE_WINDOW; then 429 before any key is looked up, so guessing keys costs the
+    database nothing."""
+    return Limit(
+        "api-auth-failure", settings.API_AUTH_FAILURE_LIMIT, settings.API_AUTH_FAILURE_WINDOW
+    )
+
+
+def _refuse_if_failing(address: str) -> None:
+    from cards.api.throttling import LimiterUnavailable
+
+    try:
+        verdict = peek(auth_failure_limit(), address)
+    except Unavailable as exc:
+        raise LimiterUnavailable(exc.retry_after) from exc
+    if not verdict.allowed:
+        raise exceptions.Throttled(
+            wait=verdict.retry_after,
+            detail=str(_("Too many failed authentications from this address. Retry later.")),
+        )
+
+
+def _count_failure(address: str) -> None:
+    # If the limiter is down the 401 stands; the next request finds it down and answers 503.
+    with contextlib.suppress(Unavailable):
+        hit([(auth_failure_limit(), address)])
 
 
 class IsPartnerBank(BasePermission):

@@ -3,6 +3,9 @@ bank's own world (its outlets, its cards); output serializers mask what a list d
 
 from __future__ import annotations
 
+import datetime
+
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +17,7 @@ from applicants.choices import EmployerKind, IdDocumentType, Sex
 from applicants.identity import validate_identity_document, validate_uscc
 from cards.api.selectors import bank_outlet_find
 from cards.choices import ActorKind, CardStatus, CardType, Channel, TransitionName
+from cards.events import event_time
 from cards.models import Card
 from common.masking import mask_id_number, mask_name
 
@@ -23,6 +27,12 @@ BANK_CHANNELS = [
     for c in (Channel.BANK_OUTLET, Channel.BANK_APP, Channel.WECHAT, Channel.ALIPAY)
 ]
 BIGINT_MAX = 2**63 - 1
+CARD_NUMBER_RULE = _(
+    "6 to 20 letters and digits once normalised: spaces and dashes are dropped, full-width "
+    "characters folded to ASCII, letters upper-cased (`sc-1234 5678` is stored as "
+    "`SC12345678`). Anything else is refused, 422 naming the rule. The card's `card_number` "
+    "in the answer is the number as stored: match on that."
+)
 # Details of a transition a bank may read: numbers and deadlines, never a person's data.
 TRANSITION_DETAILS = (
     "card_number",
@@ -37,6 +47,69 @@ TRANSITION_DETAILS = (
 )
 
 
+class UtcDateTimeField(serializers.DateTimeField):
+    """The API's one time format, in cards and events alike: UTC with microseconds and `Z`
+    (`2026-03-02T01:30:00.000000Z`), as the events' `at` is written (cards/events.py)."""
+
+    def to_representation(self, value):
+        if value is None or isinstance(value, str):
+            return value
+        return event_time(value)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, nothing else: 0 or true are refused, as the schema's `string` says (DRF
+    would take them as "0" and "True")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(StrictCharField, serializers.RegexField):
+    pass
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID as a JSON string (DRF would take an integer, even `false`, as one)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON `true` or `false`, nothing else: "yes", 1 or "true" are refused, as the schema says."""
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
+# A required text: at least one character that is not a space (the schema says so: minLength 1
+# and a pattern), so that what the schema accepts the server does not refuse as blank.
+NOT_BLANK = RegexValidator(r"\S", message=_("This field may not be blank."))
+
+
+def Text(**kwargs) -> serializers.CharField:
+    kwargs.setdefault("min_length", 1)
+    kwargs.setdefault("validators", [NOT_BLANK])
+    return StrictCharField(**kwargs)
+
+
+def _one_time_format(value):
+    """A time stored as ISO 8601 text in a log row's data, in the API's one format."""
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        try:
+            return event_time(datetime.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return value
+    return value
+
+
 def _django_errors(exc) -> dict:
     return exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
 
@@ -45,27 +118,25 @@ def _django_errors(exc) -> dict:
 
 
 class ApplicantInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
+    name = Text(max_length=64)
     id_type = serializers.ChoiceField(IdDocumentType.choices)
-    id_number = serializers.CharField(max_length=32)
+    id_number = Text(max_length=32)
     sex = serializers.ChoiceField(Sex.choices, required=False, allow_blank=True, default="")
     birth_date = serializers.DateField(required=False, allow_null=True, default=None)
-    nationality = serializers.RegexField(
+    nationality = StrictRegexField(
         r"^[A-Za-z]{3}$",
         required=False,
         default="CHN",
         help_text=_("ISO 3166 alpha-3 code; CHN unless the document is a foreign national's."),
     )
-    shanghai_hukou = serializers.BooleanField(
+    shanghai_hukou = StrictBooleanField(
         help_text=_("Whether the person's household registration (hukou) is in Shanghai.")
     )
-    hukou_place = serializers.CharField(
-        max_length=128, required=False, allow_blank=True, default=""
-    )
-    phone = serializers.RegexField(
+    hukou_place = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    phone = StrictRegexField(
         r"^\+?[0-9 -]{5,20}$", max_length=32, required=False, allow_blank=True, default=""
     )
-    address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    address = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
         from django.core.exceptions import ValidationError
@@ -78,10 +149,8 @@ class ApplicantInputSerializer(serializers.Serializer):
 
 
 class EmployerInputSerializer(serializers.Serializer):
-    uscc = serializers.CharField(
-        max_length=32, help_text=_("Unified social credit code (GB 32100), 18 characters.")
-    )
-    name = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    uscc = Text(max_length=32, help_text=_("Unified social credit code (GB 32100), 18 characters."))
+    name = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(EmployerKind.choices, required=False, default="")
     start_date = serializers.DateField(
         required=False,
@@ -102,10 +171,10 @@ class EmployerInputSerializer(serializers.Serializer):
 class ApplicationInputSerializer(serializers.Serializer):
     card_type = serializers.ChoiceField(CardType.choices)
     channel = serializers.ChoiceField(BANK_CHANNELS)
-    service_point = serializers.CharField(
+    service_point = Text(
         max_length=16, help_text=_("Code of the bank's outlet that took the application.")
     )
-    collection_point = serializers.CharField(
+    collection_point = Text(
         max_length=16,
         required=False,
         allow_null=True,
@@ -114,23 +183,21 @@ class ApplicationInputSerializer(serializers.Serializer):
     )
     applicant = ApplicantInputSerializer()
     employer = EmployerInputSerializer(required=False, allow_null=True, default=None)
-    liveness_verified = serializers.BooleanField(
+    liveness_verified = StrictBooleanField(
         default=False, help_text=_("Real-person verification passed (required online).")
     )
-    real_name_verified = serializers.BooleanField(
+    real_name_verified = StrictBooleanField(
         default=False, help_text=_("Real-name verification passed (required online).")
     )
-    agent_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    agent_name = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     agent_id_type = serializers.ChoiceField(
         IdDocumentType.choices, required=False, allow_blank=True, default=""
     )
-    agent_id_number = serializers.CharField(
+    agent_id_number = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
+    photo_receipt_number = StrictCharField(
         max_length=32, required=False, allow_blank=True, default=""
     )
-    photo_receipt_number = serializers.CharField(
-        max_length=32, required=False, allow_blank=True, default=""
-    )
-    replaces = serializers.UUIDField(
+    replaces = StrictUUIDField(
         required=False,
         allow_null=True,
         default=None,
@@ -172,30 +239,37 @@ class ApplicationInputSerializer(serializers.Serializer):
 
 
 class ReadyInputSerializer(serializers.Serializer):
-    card_number = serializers.CharField(max_length=40, help_text=_("6 to 20 letters and digits."))
+    card_number = Text(max_length=40, help_text=CARD_NUMBER_RULE)
 
 
 class HandOverInputSerializer(serializers.Serializer):
-    id_number = serializers.CharField(
-        max_length=64, help_text=_("The number of the identity document presented.")
-    )
-    receipt_number = serializers.CharField(
-        max_length=40, help_text=_("The application receipt number presented.")
-    )
+    id_number = Text(max_length=64, help_text=_("The number of the identity document presented."))
+    receipt_number = Text(max_length=40, help_text=_("The application receipt number presented."))
 
 
 class WithdrawInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = Text(max_length=500)
     channel = serializers.ChoiceField(BANK_CHANNELS, default=Channel.BANK_OUTLET)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """An integer in a query string: decimal digits only ("1.0", " 1" or "1e2" are refused, as
+    the schema's `integer` says)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not (data.isascii() and data.isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CardListParamsSerializer(serializers.Serializer):
-    cursor = serializers.CharField(
+    cursor = StrictRegexField(
+        r"^[A-Za-z0-9_-]{16,200}$",
         required=False,
         max_length=200,
         help_text=_("`next_cursor` of the previous page; none for the first page."),
     )
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False, min_value=1, max_value=500, default=100, help_text=_("Page size.")
     )
 
@@ -209,14 +283,14 @@ class CardListParamsSerializer(serializers.Serializer):
 
 
 class EventListParamsSerializer(serializers.Serializer):
-    after = serializers.IntegerField(
+    after = QueryIntegerField(
         required=False,
         min_value=0,
         max_value=BIGINT_MAX,
         default=0,
         help_text=_("The `id` of the last event received (`next_after`); 0 from the start."),
     )
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False, min_value=1, max_value=500, default=100, help_text=_("Page size.")
     )
 
@@ -243,7 +317,9 @@ class HolderSerializer(serializers.Serializer):
     sex = serializers.ChoiceField(Sex.choices, allow_blank=True)
     birth_date = serializers.DateField(allow_null=True)
     nationality = serializers.CharField()
-    phone = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField(
+        allow_blank=True, help_text=_("Empty unless the bank's data policy allows it.")
+    )
 
 
 def _own_card_id(card: Card, other: Card | None) -> str | None:
@@ -280,17 +356,19 @@ class CardSummarySerializer(serializers.Serializer):
     receipt_number = serializers.CharField(source="receipt_number_display")
     card_type = serializers.ChoiceField(CardType.choices)
     status = serializers.SerializerMethodField(help_text=_("The state in force now."))
-    card_number = serializers.CharField(allow_null=True)
+    card_number = serializers.CharField(
+        allow_null=True, help_text=_("As stored (normalised): match on this value.")
+    )
     channel = serializers.ChoiceField(Channel.choices)
     holder = HolderSummarySerializer(source="applicant")
     service_point = ServicePointCodeField(source="service_point_id")
     collection_point = ServicePointCodeField(source="collection_point_id")
-    applied_at = serializers.DateTimeField()
-    verified_at = serializers.DateTimeField(allow_null=True)
-    ready_at = serializers.DateTimeField(allow_null=True)
-    issued_at = serializers.DateTimeField(allow_null=True)
-    closed_at = serializers.DateTimeField(allow_null=True)
-    updated_at = serializers.DateTimeField()
+    applied_at = UtcDateTimeField()
+    verified_at = UtcDateTimeField(allow_null=True)
+    ready_at = UtcDateTimeField(allow_null=True)
+    issued_at = UtcDateTimeField(allow_null=True)
+    closed_at = UtcDateTimeField(allow_null=True)
+    updated_at = UtcDateTimeField()
     replaces = serializers.SerializerMethodField()
     replaced_by = serializers.SerializerMethodField()
 
@@ -319,7 +397,7 @@ class TransitionSerializer(serializers.Serializer):
                 CardStatus.choices, source="from_status", allow_blank=True
             ),
             "to": serializers.ChoiceField(CardStatus.choices, source="to_status"),
-            "at": serializers.DateTimeField(),
+            "at": UtcDateTimeField(),
             "actor": serializers.ChoiceField(ActorKind.choices, source="actor_kind"),
             "service_point": ServicePointCodeField(source="service_point_id", allow_null=True),
             "channel": serializers.ChoiceField(Channel.choices),
@@ -333,7 +411,7 @@ class TransitionSerializer(serializers.Serializer):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_details(self, row) -> dict:
         data = row.data or {}
-        details = {key: data[key] for key in TRANSITION_DETAILS if key in data}
+        details = {key: _one_time_format(data[key]) for key in TRANSITION_DETAILS if key in data}
         if data.get("differences"):
             details["differing_fields"] = [d.get("field") for d in data["differences"]]
         return details
@@ -349,8 +427,8 @@ class CardSerializer(CardSummarySerializer):
     agent_id_type = serializers.CharField(allow_blank=True)
     agent_id_number = serializers.SerializerMethodField(help_text=_("Masked."))
     photo_receipt_number = serializers.CharField(allow_blank=True)
-    phone_report_expires_at = serializers.DateTimeField(allow_null=True)
-    written_report_expires_at = serializers.DateTimeField(allow_null=True)
+    phone_report_expires_at = UtcDateTimeField(allow_null=True)
+    written_report_expires_at = UtcDateTimeField(allow_null=True)
     transitions = TransitionSerializer(many=True, source="history")
 
     def get_agent_id_number(self, card: Card) -> str:
@@ -363,9 +441,16 @@ class CardSerializer(CardSummarySerializer):
 _CARD_SERIALIZER = CardSerializer()
 
 
-def card_representation(card: Card) -> dict:
-    """One of the bank's own cards, in full (CardSerializer)."""
-    return _CARD_SERIALIZER.to_representation(card)
+def card_representation(card: Card, bank=None) -> dict:
+    """One of the bank's own cards, in full (CardSerializer), within the bank's data policy
+    (agencies.PartnerBank: the full ID number unless turned off, the phone only if allowed)."""
+    data = _CARD_SERIALIZER.to_representation(card)
+    holder = data["holder"]
+    if bank is None or not bank.api_full_id_number:
+        holder["id_number"] = mask_id_number(holder["id_number"])
+    if bank is None or not bank.api_phone:
+        holder["phone"] = ""
+    return data
 
 
 class CardPageSerializer(serializers.Serializer):
@@ -390,7 +475,7 @@ class EventSerializer(serializers.Serializer):
                 CardStatus.choices, source="payload.from", allow_blank=True
             ),
             "to": serializers.ChoiceField(CardStatus.choices, source="payload.to"),
-            "at": serializers.DateTimeField(source="payload.at", help_text=_("UTC, ISO 8601.")),
+            "at": UtcDateTimeField(source="payload.at", help_text=_("UTC, ISO 8601.")),
         }
 
 
@@ -410,3 +495,109 @@ class ErrorSerializer(serializers.Serializer):
     """The one error shape: {"error": {"code", "message", "details"}}."""
 
     error = ErrorBodySerializer()
+
+
+# --- Batches (cards/batch.py) -----------------------------------------------------------------
+
+
+class BatchReadyItemSerializer(serializers.Serializer):
+    card = StrictUUIDField(help_text=_("The card's public id."))
+    card_number = Text(max_length=40, help_text=CARD_NUMBER_RULE)
+
+
+class BatchHandOverItemSerializer(serializers.Serializer):
+    card = StrictUUIDField(help_text=_("The card's public id."))
+    id_number = Text(max_length=64)
+    receipt_number = Text(max_length=40)
+
+
+class BatchWithdrawItemSerializer(serializers.Serializer):
+    card = StrictUUIDField(help_text=_("The card's public id."))
+    reason = Text(max_length=500)
+    channel = serializers.ChoiceField(BANK_CHANNELS, default=Channel.BANK_OUTLET)
+
+
+def _batch_input(item_serializer, name: str):
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "items": serializers.ListField(
+                child=item_serializer(),
+                min_length=1,
+                max_length=1000,
+                help_text=_(
+                    "1 to 1,000 items, each decided on its own: one refused item does not stop "
+                    "the others."
+                ),
+            ),
+            "__module__": __name__,
+        },
+    )
+
+
+BatchReadyInputSerializer = _batch_input(BatchReadyItemSerializer, "BatchReadyInputSerializer")
+BatchHandOverInputSerializer = _batch_input(
+    BatchHandOverItemSerializer, "BatchHandOverInputSerializer"
+)
+BatchWithdrawInputSerializer = _batch_input(
+    BatchWithdrawItemSerializer, "BatchWithdrawInputSerializer"
+)
+
+
+class BatchCardSerializer(serializers.Serializer):
+    """A card as a batch answers it: what changed, no holder data."""
+
+    id = serializers.UUIDField(source="public_id")
+    receipt_number = serializers.CharField(source="receipt_number_display")
+    card_type = serializers.ChoiceField(CardType.choices)
+    status = serializers.ChoiceField(CardStatus.choices)
+    card_number = serializers.CharField(
+        allow_null=True, help_text=_("As stored (normalised): match on this value.")
+    )
+    ready_at = UtcDateTimeField(allow_null=True)
+    issued_at = UtcDateTimeField(allow_null=True)
+    closed_at = UtcDateTimeField(allow_null=True)
+    updated_at = UtcDateTimeField()
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    status = serializers.IntegerField(
+        help_text=_("The HTTP status this item alone would have had: 200, or the error's.")
+    )
+    card = BatchCardSerializer(required=False, help_text=_("The card, if the item succeeded."))
+    error = ErrorBodySerializer(required=False, help_text=_("The refusal, if it did not."))
+
+
+class BatchResultSerializer(serializers.Serializer):
+    results = BatchItemResultSerializer(many=True, help_text=_("One per item, in their order."))
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+_DATETIME = UtcDateTimeField()
+
+
+def batch_card_representation(card: Card, times: dict | None = None) -> dict:
+    """BatchCardSerializer's output, without building a serializer per card; `times` memoises
+    the rendering of times (a batch's cards share the time of their transition)."""
+    times = {} if times is None else times
+
+    def when(value):
+        if value is None:
+            return None
+        if value not in times:
+            times[value] = _DATETIME.to_representation(value)
+        return times[value]
+
+    return {
+        "id": str(card.public_id),
+        "receipt_number": card.receipt_number_display,
+        "card_type": card.card_type,
+        "status": card.status,
+        "card_number": card.card_number,
+        "ready_at": when(card.ready_at),
+        "issued_at": when(card.issued_at),
+        "closed_at": when(card.closed_at),
+        "updated_at": when(card.updated_at),
+    }

@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
+from rest_framework import serializers as drf_serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -26,10 +27,18 @@ from cards.api.authentication import ApiKeyAuthentication, IsPartnerBank
 from cards.api.sync import card_sync_horizon, encode_cursor, outbox_settled_id
 from cards.api.throttling import ApiKeyRateThrottle
 from cards.applications import ApplicantForm, EmployerForm, application_submit
+from cards.batch import (
+    MAX_ITEMS,
+    BatchItem,
+    cards_hand_over_batch,
+    cards_mark_ready_batch,
+    cards_withdraw_batch,
+)
 from cards.choices import CardStatus, CardType, Channel
 from cards.models import Card
 from cards.services import Agent, card_hand_over, card_mark_ready, card_withdraw
-from common.api import DepthLimitedJSONParser
+from common.api import DepthLimitedJSONParser, exception_handler
+from common.errors import ApplicationError
 from common.idempotency import HEADER, idempotent
 
 # --- Schema helpers ---------------------------------------------------------------------------
@@ -41,8 +50,12 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     required=True,
     pattern=r"^[\x21-\x7e]{1,255}$",
     description=(
-        "Unique per request, kept 24 hours per bank: the same key with the same body answers "
-        "the first response again without acting twice; with another body, 422."
+        "Unique per request, kept 24 hours per bank (until exactly 24 h after the first request, "
+        "exclusive): the same key with the same body answers the first response again without "
+        "acting twice (`Idempotent-Replayed: true`); with another body or path, 422 "
+        "`idempotency_key_reused`. Only a request that acted (2xx) consumes its key: a request "
+        "refused before acting (401, 403, 404, 409, 413, 415, 422, 429, 503) or failing (5xx) "
+        "keeps nothing, and the same key may be sent again."
     ),
 )
 CARD_ID = OpenApiParameter(
@@ -52,7 +65,7 @@ CARD_ID = OpenApiParameter(
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     meaning = {
-        400: "The body is not JSON.",
+        400: "The body is not JSON, or a query parameter is given empty or is unknown.",
         401: "No key, a wrong key or a revoked key.",
         404: "No such card (or another bank's card: the same answer).",
         409: "Not allowed in the card's current state (transition_not_allowed, ...).",
@@ -102,9 +115,32 @@ class BankAPIView(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def query(self, serializer_class) -> dict:
+        """The query string's parameters: a parameter given empty (`?limit=`) is 400, as the
+        schema says (an empty value is not a value); an invalid one 422, naming it."""
+        names = set(serializer_class().fields)
+        filterset = getattr(self, "filterset_class", None)
+        if filterset is not None:
+            names |= set(filterset.base_filters)
+        empty = {
+            name: [_("May not be empty: give a value or leave the parameter out.")]
+            for name in sorted(names)
+            if self.request.query_params.get(name, None) == ""
+        }
+        for name in sorted(set(self.request.query_params) - names):
+            empty[name] = [_("Not a parameter of this endpoint.")]
+        if empty:
+            raise ApplicationError(
+                _("A query parameter is empty or unknown."),
+                code="invalid",
+                details=empty,
+                status=400,
+            )
+        return self.valid(serializer_class, self.request.query_params)
+
     def card_response(self, card: Card, status_code: int = status.HTTP_200_OK) -> Response:
         card = selectors.card_api_get(bank=self.bank, public_id=card.public_id)
-        return Response(serializers.card_representation(card), status=status_code)
+        return Response(serializers.card_representation(card, self.bank), status=status_code)
 
     def idempotent(self, act) -> Response:
         return idempotent(request=self.request, view=self, scope=f"bank:{self.bank.pk}", act=act)
@@ -186,14 +222,14 @@ class CardListView(BankAPIView, GenericAPIView):
         filters=True,
         summary="The bank's cards, to sync incrementally",
         parameters=[serializers.CardListParamsSerializer],
-        responses={200: serializers.CardPageSerializer, **_errors(401, 422, 429)},
+        responses={200: serializers.CardPageSerializer, **_errors(400, 401, 422, 429)},
     )
     def get(self, request):
         """The bank's cards in the order of their last change (`updated_at`, then id), masked.
         Follow `next_cursor` until `has_more` is false; keep the last cursor and sync again later
         from it: no change is missed and none is served twice. A change shows up here about
         API_SYNC_MARGIN (2 s) after it is committed."""
-        params = self.valid(serializers.CardListParamsSerializer, request.query_params)
+        params = self.query(serializers.CardListParamsSerializer)
         limit = params["limit"]
         queryset = self.filter_queryset(self.get_queryset())
         rows = selectors.card_api_sync_page(
@@ -222,7 +258,7 @@ class CardDetailView(BankAPIView):
     def get(self, request, card_id: str):
         """The card in full (the holder's ID number unmasked) and every change of its state."""
         card = selectors.card_api_get(bank=self.bank, public_id=card_id)
-        return Response(serializers.card_representation(card))
+        return Response(serializers.card_representation(card, self.bank))
 
 
 class CardReadyView(BankAPIView):
@@ -293,6 +329,126 @@ class CardWithdrawView(BankAPIView):
         return self.idempotent(act)
 
 
+# --- Batches ----------------------------------------------------------------------------------
+
+
+def _batch_items(data, item_serializer) -> list[BatchItem]:
+    """The body's items, checked against the schema as a whole: any item that breaks it (a field
+    missing, of the wrong type, too long) refuses the batch, 422 naming the item by its index
+    and the field. The rules beyond the schema are then decided item by item."""
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
+        message = _("A list of 1 to %(n)d items.") % {"n": MAX_ITEMS}
+        raise exceptions.ValidationError({"items": [message]})
+    fields = item_serializer().fields
+    validated: list[BatchItem] = []
+    errors: dict[str, dict] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[str(index)] = {"non_field_errors": [_("Not an object.")]}
+            continue
+        values, item_errors = {}, {}
+        for name, field in fields.items():
+            try:
+                values[name] = field.run_validation(item.get(name, drf_serializers.empty))
+            except exceptions.ValidationError as exc:
+                item_errors[name] = exc.detail
+        if item_errors:
+            errors[str(index)] = item_errors
+        else:
+            validated.append(BatchItem(card_id=values.pop("card"), values=values))
+    if errors:
+        raise exceptions.ValidationError({"items": errors})
+    return validated
+
+
+class BatchView(BankAPIView):
+    item_serializer: type
+    service = None
+
+    def post(self, request):
+        def act() -> Response:
+            items = _batch_items(request.data, self.item_serializer)
+            outcomes = self.service(bank=self.bank, actor=self.actor(), items=items)
+            results, times = [], {}
+            for outcome in outcomes:
+                if outcome.card is not None:
+                    card = serializers.batch_card_representation(outcome.card, times)
+                    results.append({"status": 200, "card": card})
+                    continue
+                error = exception_handler(outcome.error, {"view": self, "request": request})
+                results.append({"status": error.status_code, **error.data})
+            succeeded = sum(1 for r in results if r["status"] == 200)
+            body = {"results": results, "succeeded": succeeded, "failed": len(results) - succeeded}
+            return Response(body)
+
+        return self.idempotent(act)
+
+
+def _batch_schema(operation_id: str, summary: str, request, description: str):
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        parameters=[IDEMPOTENCY_KEY],
+        request=request,
+        responses={200: serializers.BatchResultSerializer, **_errors(400, 401, 413, 415, 422, 429)},
+    )
+
+
+BATCH_RULES = (
+    " Up to 1,000 items. A body that breaks this schema (an item missing a field, of the wrong "
+    "type, too long) is refused whole: 422, `details.items` naming the item's index and field. "
+    "Otherwise each item is decided by the same rules as the one-card endpoint and answered in "
+    "`results`, in the order given: `status` 200 with the card, or the error the one-card "
+    "endpoint would have given (404 for a card that is not the bank's, 409, 422 naming the "
+    "field). Items that succeed are committed even when others fail. One Idempotency-Key for "
+    "the batch; it is consumed only by a 200."
+)
+
+
+class CardsReadyBatchView(BatchView):
+    item_serializer = serializers.BatchReadyItemSerializer
+    service = staticmethod(cards_mark_ready_batch)
+
+    @_batch_schema(
+        "cards_ready_batch",
+        "Many cards are produced",
+        serializers.BatchReadyInputSerializer,
+        "`POST /cards/{id}/ready` for many cards." + BATCH_RULES,
+    )
+    def post(self, request):
+        return super().post(request)
+
+
+class CardsHandOverBatchView(BatchView):
+    item_serializer = serializers.BatchHandOverItemSerializer
+    service = staticmethod(cards_hand_over_batch)
+
+    @_batch_schema(
+        "cards_hand_over_batch",
+        "Many cards are collected",
+        serializers.BatchHandOverInputSerializer,
+        "`POST /cards/{id}/hand-over` for many cards." + BATCH_RULES,
+    )
+    def post(self, request):
+        return super().post(request)
+
+
+class CardsWithdrawBatchView(BatchView):
+    item_serializer = serializers.BatchWithdrawItemSerializer
+    service = staticmethod(cards_withdraw_batch)
+
+    @_batch_schema(
+        "cards_withdraw_batch",
+        "Many applications are withdrawn",
+        serializers.BatchWithdrawInputSerializer,
+        "`POST /cards/{id}/withdraw` for many cards." + BATCH_RULES,
+    )
+    def post(self, request):
+        return super().post(request)
+
+
 # --- Events -----------------------------------------------------------------------------------
 
 
@@ -301,12 +457,12 @@ class EventListView(BankAPIView):
         operation_id="events_list",
         summary="The bank's events, in order, to replay what it missed",
         parameters=[serializers.EventListParamsSerializer],
-        responses={200: serializers.EventPageSerializer, **_errors(401, 422, 429)},
+        responses={200: serializers.EventPageSerializer, **_errors(400, 401, 422, 429)},
     )
     def get(self, request):
         """Every change of state of the bank's cards (from, to, at, the card's public id), in the
         order they happened; the same events are sent to the bank's webhook, if it has one."""
-        params = self.valid(serializers.EventListParamsSerializer, request.query_params)
+        params = self.query(serializers.EventListParamsSerializer)
         limit = params["limit"]
         rows = selectors.event_api_list(
             bank=self.bank,

@@ -318,10 +318,21 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shanghai social security card back office: partner bank API",
-    "VERSION": "1.0.0",
+    "VERSION": "1.1.0",
+    "DESCRIPTION": (
+        "One language per response, chosen by `Accept-Language`: Chinese (`zh-Hans`, the "
+        "default) or English (`en`); `message` and `details` alike, named in `Content-Language`. "
+        "Every time, in cards and events alike, is UTC in one format: "
+        "`2026-03-02T01:30:00.000000Z` (microseconds, `Z`). Every POST takes an "
+        "`Idempotency-Key`; only a request that acted (2xx) consumes it."
+    ),
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cards.api.schema.add_links",  # OpenAPI links between operations
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CardStatusEnum": "cards.choices.CardStatus",
         "CardTypeEnum": "cards.choices.CardType",
@@ -341,6 +352,9 @@ API_KEY_RATE_LIMIT = env.int("API_KEY_RATE_LIMIT", default=1200)
 API_KEY_RATE_WINDOW = timedelta(seconds=env.int("API_KEY_RATE_WINDOW_SECONDS", default=60))
 # Deeper JSON bodies answer 400 (common.api.DepthLimitedJSONParser).
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+# Failed authentications per client address per window, then 429 before any key is read.
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
+API_AUTH_FAILURE_WINDOW = timedelta(seconds=env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=600))
 # How long a POST's Idempotency-Key is kept (common/idempotency.py).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # GET /cards serves a change only once no transaction that may still commit an older stamp is

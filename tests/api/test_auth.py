@@ -139,3 +139,31 @@ def test_with_the_limiter_down_the_api_answers_503_and_acts_on_nothing(api, card
         api.post(f"/cards/{card.public_id}/ready", {"card_number": "SC0000000001"}).status_code
         == 200
     )
+
+
+def test_failed_authentications_are_limited_per_address_before_the_key_is_read(
+    settings, api, bank_key
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.API_AUTH_FAILURE_LIMIT = 3
+    settings.API_AUTH_FAILURE_WINDOW = datetime.timedelta(minutes=10)
+    start = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)  # a window starts
+    here, elsewhere = {"REMOTE_ADDR": "203.0.113.7"}, {"REMOTE_ADDR": "198.51.100.9"}
+    wrong = BankApi("nope.wrong")
+    with time_machine.travel(start, tick=False):
+        assert [wrong.get("/cards", headers=here).status_code for _ in range(3)] == [401] * 3
+        with CaptureQueriesContext(connection) as queries:
+            blocked = api.get("/cards", headers=here)  # even the right key, from this address
+        assert blocked.status_code == 429
+        assert error_of(blocked)["code"] == "throttled"
+        assert int(blocked["Retry-After"]) == 600
+        assert not [q for q in queries.captured_queries if "bankapikey" in (q["sql"] or "")]
+        assert api.get("/cards", headers=elsewhere).status_code == 200
+    just_before = start + datetime.timedelta(minutes=10) - datetime.timedelta(microseconds=1)
+    with time_machine.travel(just_before, tick=False):
+        assert api.get("/cards", headers=here).status_code == 429
+    with time_machine.travel(start + datetime.timedelta(minutes=10), tick=False):
+        assert api.get("/cards", headers=here).status_code == 200
+        assert wrong.get("/cards", headers=here).status_code == 401

@@ -254,3 +254,49 @@ def test_a_renamed_service_point_shows_its_new_code(api, world, card_in, monkeyp
     world.outlet.save(update_fields=["code"])
     monkeypatch.setattr(agency_selectors, "SERVICE_POINT_CODES_TTL", 0.0)
     assert api.get(f"/cards/{card.public_id}").json()["collection_point"] == "BO01X"
+
+
+def test_a_card_number_is_normalised_as_the_schema_says_and_echoed_as_stored(api, card_in):
+    from cards.api.serializers import CARD_NUMBER_RULE
+
+    assert "SC12345678" in str(CARD_NUMBER_RULE)  # the schema names the normalisation
+    card = card_in(S.VERIFIED)
+    response = api.post(f"/cards/{card.public_id}/ready", {"card_number": "ｓｃ-8765 4321"})
+    assert response.json()["card_number"] == "SC87654321"
+    other = card_in(S.VERIFIED, eligible_person())
+    refused = api.post(f"/cards/{other.public_id}/ready", {"card_number": "SC-12#"})
+    assert refused.status_code == 422
+    assert error_of(refused)["details"]["card_number"] == ["卡号应为6至20位字母或数字。"]
+
+
+def test_the_card_detail_follows_the_banks_data_policy(api, world, card_in):
+    """Default: the full ID number on the detail, no phone; lists always masked."""
+    card = card_in(S.VERIFIED)
+    holder = card.applicant
+    assert holder.phone
+    body = api.get(f"/cards/{card.public_id}").json()
+    assert (body["holder"]["id_number"], body["holder"]["phone"]) == (holder.id_number, "")
+    world.bank.api_full_id_number, world.bank.api_phone = False, True
+    world.bank.save()
+    body = api.get(f"/cards/{card.public_id}").json()
+    assert body["holder"]["id_number"] == mask_id_number(holder.id_number)
+    assert body["holder"]["phone"] == holder.phone
+    listed = api.get("/cards").content.decode()
+    assert holder.id_number not in listed and holder.phone not in listed
+
+
+def test_only_the_data_policy_permission_edits_the_policy_in_the_admin(world, rf):
+    from django.contrib.admin.sites import site
+    from django.contrib.auth.models import Permission
+
+    from agencies.models import PartnerBank
+    from tests.factories import UserFactory
+
+    bank_admin = site._registry[PartnerBank]
+    user = UserFactory(is_staff=True)
+    request = rf.get("/admin/")
+    request.user = user
+    assert {"api_full_id_number", "api_phone"} <= set(bank_admin.get_readonly_fields(request))
+    user.user_permissions.add(Permission.objects.get(codename="change_data_policy"))
+    request.user = type(user).objects.get(pk=user.pk)  # permissions are cached per object
+    assert not {"api_full_id_number", "api_phone"} & set(bank_admin.get_readonly_fields(request))

@@ -1,6 +1,6 @@
 """Every POST takes an Idempotency-Key: a retry gets the first response without a second action;
-the key with another request is 422; keys are kept 24 hours per bank; concurrent duplicates never
-both act."""
+a refusal keeps nothing (Stripe's rule); the key with another request is 422; keys are kept
+24 hours per bank; concurrent duplicates never both act."""
 
 import datetime
 import threading
@@ -44,14 +44,44 @@ def test_the_same_document_with_its_keys_reordered_is_the_same_request(api, card
     assert card.transitions.filter(name=TransitionName.MARK_READY).count() == 1
 
 
-def test_a_refusal_is_replayed_too(api, card_in):
+def test_a_refusal_does_not_consume_the_key(api, card_in):
+    """Stripe's rule: a request refused before acting (validation 422, state 409, 404) keeps
+    nothing; the corrected request with the same key acts."""
+    card = card_in(S.VERIFIED)
+    key = str(uuid.uuid4())
+    url = f"/cards/{card.public_id}/ready"
+    invalid = api.post(url, {"card_number": "no"}, key=key)
+    assert invalid.status_code == 422 and "card_number" in error_of(invalid)["details"]
+    unknown = api.post(f"/cards/{uuid.uuid4()}/ready", {"card_number": "no"}, key=key)
+    assert unknown.status_code == 404
+    assert not IdempotencyKey.objects.filter(key=key).exists()
+    corrected = api.post(url, {"card_number": "SC55550000"}, key=key)
+    assert corrected.status_code == 200 and "Idempotent-Replayed" not in corrected
+    assert api.post(url, {"card_number": "SC55550000"}, key=key)["Idempotent-Replayed"] == "true"
+
+
+def test_a_state_conflict_does_not_consume_the_key(api, world, card_in):
+    from cards.services import card_verify
+
     card = card_in(S.APPLIED)
     key = str(uuid.uuid4())
     body = {"card_number": card_number()}
     first = api.post(f"/cards/{card.public_id}/ready", body, key=key)
     assert first.status_code == 409
+    card_verify(card=card, actor=world.clerk)
     again = api.post(f"/cards/{card.public_id}/ready", body, key=key)
-    assert (again.status_code, again.json()) == (409, first.json())
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again
+    assert Card.objects.get(pk=card.pk).status == S.READY_FOR_COLLECTION
+
+
+def test_an_unauthenticated_request_does_not_consume_the_key(api, card_in):
+    from tests.api.conftest import BankApi
+
+    card = card_in(S.VERIFIED)
+    key = str(uuid.uuid4())
+    body = {"card_number": card_number()}
+    assert BankApi("wrong").post(f"/cards/{card.public_id}/ready", body, key=key).status_code == 401
+    assert api.post(f"/cards/{card.public_id}/ready", body, key=key).status_code == 200
 
 
 def test_the_key_with_another_body_or_path_is_422(api, card_in):
@@ -99,6 +129,30 @@ def test_keys_are_kept_24_hours(api, world, card_in):
     with time_machine.travel(start + datetime.timedelta(hours=49), tick=False):
         assert idempotency_keys_purge() == 1
     assert not IdempotencyKey.objects.exists()
+
+
+def test_the_key_expires_exactly_24_hours_after_the_first_request(api, card_in):
+    """Kept until created_at + 24 h exclusive: a microsecond before, a replay; at the instant, the
+    key is free and the request acts afresh."""
+    start = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+    expiry = start + datetime.timedelta(hours=24)
+    key = str(uuid.uuid4())
+    cards = [card_in(S.VERIFIED, applicant=eligible_person()) for _ in range(2)]
+    with time_machine.travel(start, tick=False):
+        assert (
+            api.post(f"/cards/{cards[0].public_id}/withdraw", {"reason": "a"}, key=key).status_code
+            == 200
+        )
+    before = expiry - datetime.timedelta(microseconds=1)
+    with time_machine.travel(before, tick=False):
+        replay = api.post(f"/cards/{cards[0].public_id}/withdraw", {"reason": "a"}, key=key)
+        assert replay["Idempotent-Replayed"] == "true"
+        other = api.post(f"/cards/{cards[1].public_id}/withdraw", {"reason": "a"}, key=key)
+        assert error_of(other)["code"] == "idempotency_key_reused"
+    with time_machine.travel(expiry, tick=False):
+        fresh = api.post(f"/cards/{cards[1].public_id}/withdraw", {"reason": "a"}, key=key)
+        assert fresh.status_code == 200 and "Idempotent-Replayed" not in fresh
+    assert Card.objects.get(pk=cards[1].pk).status == S.WITHDRAWN
 
 
 @pytest.mark.django_db(transaction=True)

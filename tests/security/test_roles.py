@@ -220,3 +220,25 @@ def test_the_security_administrator_revokes_a_banks_key_and_the_auditor_cannot(w
     sec = staff_login(Client(), member(R.SECURITY_ADMINISTRATOR, "sec"))
     assert sec.post("/admin/agencies/bankapikey/", action).status_code == 302
     assert BankApiKey.objects.get(pk=api_key.pk).revoked_at is not None
+
+
+def test_the_security_administrator_sets_a_banks_data_policy_and_nothing_else(world):
+    from agencies.models import PartnerBank
+
+    bank = world.bank
+    name = bank.name_zh
+    client = staff_login(Client(), member(R.SECURITY_ADMINISTRATOR))
+    url = f"/admin/agencies/partnerbank/{bank.pk}/change/"
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url, {"api_full_id_number": "", "api_phone": "on", "name_zh": "改名", "active": "on"}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    bank = PartnerBank.objects.get(pk=bank.pk)
+    assert (bank.api_full_id_number, bank.api_phone) == (False, True)
+    assert bank.name_zh == name  # the bank's reference data is not theirs to change
+    form = client.get(url).content
+    assert b'name="api_phone"' in form and b'name="name_zh"' not in form
+    sysadmin = staff_login(Client(), member(R.SYSTEM_ADMINISTRATOR))
+    form = sysadmin.get(url).content  # the bank's reference data, not the policy
+    assert b'name="name_zh"' in form and b'name="api_phone"' not in form
