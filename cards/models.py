@@ -210,21 +210,30 @@ class Card(FSMModelMixin, models.Model):
         return self.status
 
     # --- Guards (pure) --
+    def acting_at(self) -> datetime.datetime:
+        """The instant the guards judge deadlines at: the one a service read after taking the
+        card's lock (`as_of`), so that its checks and the model's agree; else the clock."""
+        return getattr(self, "_as_of", None) or timezone.now()
+
+    def as_of(self, now: datetime.datetime) -> Card:
+        self._as_of = now
+        return self
+
     def _is_medical(self) -> bool:
         return self.card_type == CardType.MEDICAL_INSURANCE
 
     def _phone_report_expired(self) -> bool:
         return self.phone_report_expires_at is not None and self.phone_report_expires_at <= (
-            timezone.now()
+            self.acting_at()
         )
 
     def _written_report_expired(self) -> bool:
         return self.written_report_expires_at is not None and (
-            self.written_report_expires_at <= timezone.now()
+            self.written_report_expires_at <= self.acting_at()
         )
 
     def _loss_report_live(self) -> bool:
-        return self.due_expiry(timezone.now()) is None
+        return self.due_expiry(self.acting_at()) is None
 
     # --- Transitions (pure: they set fields; services save, log and emit) --
     @transition(

@@ -145,8 +145,12 @@ def _act(card: Card, actor: Actor, name: str, perform: Callable[[Card, datetime.
     """
     refusal: ApplicationError | None = None
     with transaction.atomic():
-        now = timezone.now()
         locked = Card.objects.select_for_update().get(pk=card.pk)
+        # The time is read after the lock: a clerk who waited for another transaction across a
+        # deadline acts at the instant they got the card, and the model's guards judge that same
+        # instant (Card.as_of), so a passed deadline is the documented refusal, never a 500.
+        now = timezone.now()
+        locked.as_of(now)
         expired = expire_card_if_due(locked, now=now)
         try:
             if expired and not can_proceed(getattr(locked, name), check_conditions=False):
@@ -312,9 +316,9 @@ def card_submit(
     agent = _validated_agent(agent, applicant)
 
     with transaction.atomic():
-        now = timezone.now()
         # One submission per person at a time: the second waits here, then sees the first.
         applicant = Applicant.objects.select_for_update().get(pk=applicant.pk)
+        now = timezone.now()  # after the lock: the deadlines in force when this one goes ahead
         for live in applicant.cards.filter(card_type=card_type, status__in=LIVE_STATES):
             live = Card.objects.select_for_update().get(pk=live.pk)
             expire_card_if_due(live, now=now)
@@ -784,8 +788,8 @@ def _card_expire(card: Card, actor: Actor, name: str) -> Card:
         raise _permission_denied(name)
     expiry = EXPIRIES[name]
     with transaction.atomic():
-        now = timezone.now()
         locked = Card.objects.select_for_update().get(pk=card.pk)
+        now = timezone.now()
         if locked.status != expiry.source:
             raise _not_allowed(locked, name)
         if locked.due_expiry(now) != name:
