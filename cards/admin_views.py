@@ -33,7 +33,12 @@ from django.utils.translation import gettext_lazy
 from agencies.choices import ServicePointKind
 from applicants.models import Applicant
 from applicants.policy import applicant_card_eligibility
-from applicants.registry import COMPARED_FIELDS, compare_with_registry, get_registry
+from applicants.registry import (
+    COMPARED_FIELDS,
+    RegistryUnavailable,
+    compare_with_registry,
+    get_registry,
+)
 from cards import scope, selectors
 from cards.admin_forms import (
     TRANSITION_FORMS,
@@ -638,7 +643,10 @@ class CounterViews:
     def _registry_comparison(card: Card) -> dict[str, Any]:
         """The registration form beside the registry record, field by field."""
         applicant = card.applicant
-        entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+        try:
+            entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+        except RegistryUnavailable:
+            return {"found": False, "rows": [], "differs": True, "unavailable": True}
         if entry is None:
             return {"found": False, "rows": [], "differs": True}
         form = {field: getattr(applicant, field) for field in COMPARED_FIELDS}

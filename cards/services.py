@@ -12,6 +12,7 @@ transition on the model, saves with `update_fields`, and appends one log row and
   not_eligible (422)            the eligibility policy says no (applicants/policy.py)
   duplicate_live_card (409)     the person already has a live card of this type
   invalid (422)                 the input breaks a rule (details name the field)
+  registry_unavailable (503)    the municipal registry did not answer in time: try again
 
 Rules come from PRODUCT.md, "The card lifecycle".
 """
@@ -37,7 +38,13 @@ from agencies.models import PartnerBank, ServicePoint
 from applicants.identity import normalise_id_number, validate_identity_document
 from applicants.models import Applicant
 from applicants.policy import applicant_card_eligibility
-from applicants.registry import COMPARED_FIELDS, compare_with_registry, get_registry
+from applicants.registry import (
+    COMPARED_FIELDS,
+    RegistryEntry,
+    RegistryUnavailable,
+    compare_with_registry,
+    get_registry,
+)
 from cards.actors import Actor
 from cards.choices import (
     LIVE_STATES,
@@ -396,6 +403,32 @@ def _duplicate_live_card(existing: Card | None) -> ApplicationError:
 # --- Verification --
 
 
+def _registry_unavailable() -> ApplicationError:
+    return ApplicationError(
+        _("The municipal registry did not answer in time. Nothing was changed; try again shortly."),
+        code="registry_unavailable",
+        details={"retryable": True},
+        status=503,
+    )
+
+
+def _registry_lookup(applicant: Applicant) -> RegistryEntry | None:
+    """The person's registry record, or the retryable refusal when the registry is out."""
+    try:
+        return get_registry().lookup(applicant.id_type, applicant.id_number)
+    except (RegistryUnavailable, OSError) as exc:
+        raise _registry_unavailable() from exc
+
+
+def _registry_entry_for_replacement(card: Card) -> RegistryEntry | bool | None:
+    """Before the lock: the holder's record for a replacement's automatic verification; False
+    when the registry is out (the replacement is taken and waits for a clerk's verification)."""
+    try:
+        return _registry_lookup(Card.objects.select_related("applicant").get(pk=card.pk).applicant)
+    except ApplicationError:
+        return False
+
+
 def card_verify(*, card: Card, actor: Actor) -> Card:
     """Check the registration form against the municipal registry (PRODUCT.md, "Applying").
 
@@ -404,9 +437,14 @@ def card_verify(*, card: Card, actor: Actor) -> Card:
     to complete the card within 3 working days.
     """
 
+    # Asked before the card is locked: a slow or absent registry never holds the card's row.
+    asked = Card.objects.select_related("applicant").get(pk=card.pk).applicant
+    entry = _registry_lookup(asked)
+
     def perform(card: Card, now: datetime.datetime) -> Card:
         applicant = card.applicant
-        entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+        if (applicant.id_type, applicant.id_number) != (asked.id_type, asked.id_number):
+            raise _registry_unavailable()  # the person's document changed meanwhile: ask again
         if entry is None:
             return _reject(
                 card,
@@ -681,13 +719,22 @@ def card_report_lost_in_writing(
         if request_replacement:
             if not actor_may(card, actor, T.REPLACE):
                 raise _permission_denied(T.REPLACE)
-            return _replace(card, actor, now, reason=ReplacementReason.LOST, note="")
+            return _replace(card, actor, now, reason=ReplacementReason.LOST, note="", entry=entry)
         return card
 
+    entry = _registry_entry_for_replacement(card) if request_replacement else False
     return _act(card, actor, T.REPORT_LOST_IN_WRITING, perform)
 
 
-def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, note: str) -> Card:
+def _replace(
+    card: Card,
+    actor: Actor,
+    now: datetime.datetime,
+    *,
+    reason: str,
+    note: str,
+    entry: RegistryEntry | bool | None,
+) -> Card:
     expected = (
         ReplacementReason.LOST if card.status == S.WRITTEN_LOST else ReplacementReason.DAMAGED
     )
@@ -733,9 +780,13 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
         data={"replaces": str(card.public_id)},
     )
     # The holder's record unchanged in the registry: the new card needs no second verification.
+    # (`entry` was asked before the lock; False: the registry was out, a clerk verifies later.)
     applicant = card.applicant
-    entry = get_registry().lookup(applicant.id_type, applicant.id_number)
-    if entry is not None and not compare_with_registry(_registration_form(applicant), entry):
+    if (
+        entry
+        and (entry.id_type, entry.id_number) == (applicant.id_type, applicant.id_number)
+        and not compare_with_registry(_registration_form(applicant), entry)
+    ):
         new.verify(at=now, promised_by=_ready_promise(new, now))
         _save(new, "verified_at", "ready_promised_by")
         record_transition(
@@ -754,8 +805,9 @@ def card_replace(*, card: Card, actor: Actor, reason: str, note: str = "") -> Ca
     starts its own lifecycle linked both ways to the old one, in the same transaction."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
-        return _replace(card, actor, now, reason=reason, note=note.strip())
+        return _replace(card, actor, now, reason=reason, note=note.strip(), entry=entry)
 
+    entry = _registry_entry_for_replacement(card)
     return _act(card, actor, T.REPLACE, perform)
 
 

@@ -241,6 +241,10 @@ VERIFICATION_WAITING_LIMIT = timedelta(days=env.int("VERIFICATION_WAITING_DAYS",
 UNCOLLECTED_LIMIT = timedelta(days=env.int("UNCOLLECTED_DAYS", default=183))
 # The municipal registry adapter (applicants/registry.py).
 REGISTRY_BACKEND = env("REGISTRY_BACKEND", default="applicants.registry.LocalTableRegistry")
+# applicants.registry.HttpRegistry: the exchange platform's base URL, and how long one lookup may
+# take before the clerk is told to try again (asked before a card is locked, never while held).
+REGISTRY_URL = env("REGISTRY_URL", default="http://127.0.0.1:8700")
+REGISTRY_TIMEOUT = env.float("REGISTRY_TIMEOUT_SECONDS", default=5.0)
 SEED_DEMO_DATA = env.bool("SEED_DEMO_DATA", default=False)
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="shebao-demo")
 

@@ -557,3 +557,74 @@ def test_receipt_numbers_are_unguessable_and_checked(world):
         assert is_valid_receipt_number(number)
         typo = number[:-2] + ("0" if number[-2] != "0" else "1") + number[-1]
         assert not is_valid_receipt_number(typo)
+
+
+# --- verify: the registry is asked before the card is locked ------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hanging_registry_answers_a_retryable_refusal_and_never_holds_the_card(
+    world, person, settings
+):
+    """While the registry hangs, another connection can lock the card at once (NOWAIT): the call
+    is made before the lock. After the timeout: 503 registry_unavailable, the card unchanged."""
+    import threading
+
+    from django.db import connections
+
+    from tests.registry_server import hanging_registry
+
+    card = submit(world, person)
+    seen_while_waiting: list[str] = []
+
+    def try_the_card() -> None:
+        def attempt() -> None:
+            try:
+                from django.db import transaction
+
+                with transaction.atomic():
+                    Card.objects.select_for_update(nowait=True).get(pk=card.pk)
+                seen_while_waiting.append("free")
+            except Exception as exc:  # a lock held by the verifier: the bug
+                seen_while_waiting.append(type(exc).__name__)
+            finally:
+                connections["default"].close()
+
+        thread = threading.Thread(target=attempt)
+        thread.start()
+        thread.join(timeout=5)
+
+    settings.REGISTRY_BACKEND = "applicants.registry.HttpRegistry"
+    settings.REGISTRY_TIMEOUT = 0.5
+    with hanging_registry(on_request=try_the_card) as url:
+        settings.REGISTRY_URL = url
+        error = refused("registry_unavailable", services.card_verify, card=card, actor=world.clerk)
+    assert seen_while_waiting == ["free"]
+    assert error.status == 503 and error.details == {"retryable": True}
+    assert "try again" in error.message
+    card.refresh_from_db()
+    assert card.status == S.APPLIED
+    assert log_of(card) == [(T.SUBMIT, "", S.APPLIED)]
+
+
+def test_a_closed_registry_port_is_the_same_retryable_refusal(world, person, settings):
+    from tests.registry_server import CLOSED_PORT
+
+    card = submit(world, person)
+    settings.REGISTRY_BACKEND = "applicants.registry.HttpRegistry"
+    settings.REGISTRY_URL = f"http://127.0.0.1:{CLOSED_PORT}"
+    refused("registry_unavailable", services.card_verify, card=card, actor=world.clerk)
+    card.refresh_from_db()
+    assert card.status == S.APPLIED
+
+
+def test_a_replacement_taken_while_the_registry_is_out_waits_for_verification(
+    world, card_in, settings
+):
+    from tests.registry_server import CLOSED_PORT
+
+    old = card_in(S.ISSUED)
+    settings.REGISTRY_BACKEND = "applicants.registry.HttpRegistry"
+    settings.REGISTRY_URL = f"http://127.0.0.1:{CLOSED_PORT}"
+    new = services.card_replace(card=old, actor=world.clerk, reason="damaged")
+    assert new.status == S.APPLIED and new.replaces_id == old.pk
