@@ -66,6 +66,15 @@ class TransitionName(models.TextChoices):
     CANCEL = "cancel", _("Cancelled")
 
 
+class AgentDocument(models.TextChoices):
+    """What an entrusted agent shows as their own document."""
+
+    IDENTITY_DOCUMENT = "identity_document", _("Their own identity document")
+    # Seed 001: for a written loss report an agent may show their own social security card (its
+    # number is their citizen identity number, Social Insurance Law art. 58).
+    SOCIAL_SECURITY_CARD = "social_security_card", _("Their own social security card")
+
+
 class ActorKind(models.TextChoices):
     USER = "user", _("Staff member")
     BANK = "bank", _("Partner bank")

@@ -35,6 +35,7 @@ from django_fsm import can_proceed
 
 from agencies.choices import ServicePointKind
 from agencies.models import PartnerBank, ServicePoint
+from applicants.choices import IdDocumentType
 from applicants.identity import normalise_id_number, validate_identity_document
 from applicants.models import Applicant
 from applicants.policy import applicant_card_eligibility
@@ -50,6 +51,7 @@ from cards.choices import (
     LIVE_STATES,
     ONLINE_CHANNELS,
     ActorKind,
+    AgentDocument,
     CardStatus,
     CardType,
     Channel,
@@ -74,11 +76,13 @@ BANK_CHANNELS = frozenset({Channel.BANK_OUTLET} | ONLINE_CHANNELS)
 
 @dataclass(frozen=True)
 class Agent:
-    """An entrusted agent (代办人) acting for the applicant, with their own valid document."""
+    """An entrusted agent (代办人) acting for the applicant, with their own valid document (or, for
+    a written loss report, their own social security card)."""
 
     name: str
     id_type: str
     id_number: str
+    document: str = AgentDocument.IDENTITY_DOCUMENT
 
 
 # --- Refusals --
@@ -185,11 +189,17 @@ def _card_number(value: str) -> str:
     return number
 
 
-def _validated_agent(agent: Agent | None, applicant: Applicant) -> Agent | None:
+def _validated_agent(
+    agent: Agent | None, applicant: Applicant, *, social_security_card_accepted: bool = False
+) -> Agent | None:
     if agent is None:
         return None
     if not agent.name.strip():
         raise _invalid("agent_name", _("The entrusted agent's name is required."))
+    if agent.document not in AgentDocument.values:
+        raise _invalid("agent_document", _("Unknown kind of document."))
+    if agent.document == AgentDocument.SOCIAL_SECURITY_CARD:
+        return _agent_by_social_security_card(agent, applicant, social_security_card_accepted)
     try:
         facts = validate_identity_document(agent.id_type, agent.id_number)
     except ValidationError as exc:
@@ -203,6 +213,71 @@ def _validated_agent(agent: Agent | None, applicant: Applicant) -> Agent | None:
     if agent.id_type == applicant.id_type and facts.number == applicant.id_number:
         raise _invalid("agent_id_number", _("The entrusted agent cannot be the applicant."))
     return Agent(agent.name.strip(), agent.id_type, facts.number)
+
+
+def _agent_by_social_security_card(agent: Agent, applicant: Applicant, accepted: bool) -> Agent:
+    """Seed 001: an agent's own social security card is their document for a written loss report
+    only; it must be a card issued to them (its number is their citizen identity number)."""
+    if not accepted:
+        raise _invalid(
+            "agent_document",
+            _("For this act the entrusted agent shows their own identity document."),
+        )
+    number = normalise_id_number(agent.id_number)
+    if number == applicant.id_number:
+        raise _invalid("agent_id_number", _("The entrusted agent cannot be the applicant."))
+    issued = Card.objects.filter(
+        applicant__id_type=IdDocumentType.RESIDENT_ID,
+        applicant__id_number=number,
+        card_type=CardType.SOCIAL_SECURITY,
+        status=S.ISSUED,
+    ).exists()
+    if not issued:
+        raise _invalid(
+            "agent_id_number",
+            _("No issued social security card has this social security number."),
+        )
+    return Agent(agent.name.strip(), IdDocumentType.RESIDENT_ID, number, agent.document)
+
+
+def _identity_record(
+    *, agent: Agent | None, card_presented: bool | None = None, **checked: bool
+) -> dict[str, Any]:
+    """What the clerk checked, for the transition log (README, "Identity rules of each act").
+    The agent's number is kept for the audit; a bank never reads `identity`."""
+    record: dict[str, Any] = {"holder_id_presented": True, **checked}
+    if card_presented is not None:
+        record["card_presented"] = card_presented
+    record["by"] = "agent" if agent else "holder"
+    if agent:
+        record["agent"] = {
+            "name": agent.name,
+            "id_type": agent.id_type,
+            "id_number": agent.id_number,
+            "document": agent.document,
+        }
+    return record
+
+
+def _proof_of_control(
+    card: Card, *, id_number: str, card_presented: bool, agent: Agent | None, card_required: bool
+) -> tuple[Agent | None, dict[str, Any]]:
+    """Lifting a loss report and replacement give control of a card: the holder's identity
+    document as presented, checked against the holder (the card face shows only the number), and
+    the card itself; or an entrusted agent carrying both persons' documents (PRODUCT.md)."""
+    if not normalise_id_number(id_number):
+        raise _invalid("id_number", _("The holder's identity document is required."))
+    _holder_id_matches(card, id_number)
+    valid_agent = _validated_agent(agent, card.applicant)
+    if card_required and not card_presented and valid_agent is None:
+        raise _invalid(
+            "card_presented",
+            _(
+                "The card itself is required with the holder's identity document, or an "
+                "entrusted agent with both persons' documents."
+            ),
+        )
+    return valid_agent, _identity_record(agent=valid_agent, card_presented=card_presented)
 
 
 def _registration_form(applicant: Applicant) -> dict[str, Any]:
@@ -580,22 +655,38 @@ def card_issue_on_the_spot(*, card: Card, actor: Actor, card_number: str) -> Car
     return _act(card, actor, T.ISSUE_ON_THE_SPOT, perform)
 
 
-def card_hand_over(*, card: Card, actor: Actor, id_number: str, receipt_number: str) -> Card:
-    """The holder (or agent) collects the card with the original ID and the application receipt."""
+def card_hand_over(
+    *,
+    card: Card,
+    actor: Actor,
+    id_number: str,
+    receipt_number: str,
+    agent: Agent | None = None,
+) -> Card:
+    """The holder collects the card with the original ID and the application receipt; or an
+    entrusted agent with the holder's ID and their own (seeds 000, 001), recorded on the log."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
+        if not normalise_id_number(id_number):
+            raise _invalid("id_number", _("The holder's identity document is required."))
         _holder_id_matches(card, id_number)
         if normalise_receipt_number(receipt_number) != card.receipt_number:
             raise _invalid("receipt_number", _("The receipt number is not this card's."))
+        valid_agent = _validated_agent(agent, card.applicant)
         card.hand_over(at=now)
         _save(card, "issued_at")
+        data: dict[str, Any] = {
+            "identity": _identity_record(agent=valid_agent, receipt_presented=True)
+        }
+        if valid_agent:
+            data["agent"] = True
         record_transition(
             card=card,
             name=T.HAND_OVER,
             from_status=S.READY_FOR_COLLECTION,
             actor=actor,
             now=now,
-            data={"original_id_presented": True},
+            data=data,
         )
         return card
 
@@ -648,13 +739,32 @@ def card_report_lost_by_phone(
     return _act(card, actor, T.REPORT_LOST_BY_PHONE, perform)
 
 
-def card_withdraw_loss_report(*, card: Card, actor: Actor, reason: str = "") -> Card:
-    """The card was found: a phone or written report is withdrawn before it expires."""
+def card_withdraw_loss_report(
+    *,
+    card: Card,
+    actor: Actor,
+    id_number: str,
+    card_presented: bool = False,
+    agent: Agent | None = None,
+    reason: str = "",
+) -> Card:
+    """The card was found: a phone or written report is withdrawn before it expires. The holder
+    shows their identity document and the card, or an agent brings both persons' documents."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
+        valid_agent, identity = _proof_of_control(
+            card,
+            id_number=id_number,
+            card_presented=card_presented,
+            agent=agent,
+            card_required=True,
+        )
         from_status = card.status
         card.withdraw_loss_report()
         _save(card)
+        data: dict[str, Any] = {"identity": identity}
+        if valid_agent:
+            data["agent"] = True
         record_transition(
             card=card,
             name=T.WITHDRAW_LOSS_REPORT,
@@ -662,6 +772,7 @@ def card_withdraw_loss_report(*, card: Card, actor: Actor, reason: str = "") -> 
             actor=actor,
             now=now,
             reason=reason.strip() or gettext_noop("Card found."),
+            data=data,
         )
         return card
 
@@ -693,8 +804,10 @@ def card_report_lost_in_writing(
     and the new card is linked to it); the card returned is then the new one."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
+        if not normalise_id_number(id_number):
+            raise _invalid("id_number", _("The holder's identity document is required."))
         _holder_id_matches(card, id_number)
-        valid_agent = _validated_agent(agent, card.applicant)
+        valid_agent = _validated_agent(agent, card.applicant, social_security_card_accepted=True)
         from_status = card.status
         card.report_lost_in_writing(
             at=now,
@@ -705,6 +818,7 @@ def card_report_lost_in_writing(
         data: dict[str, Any] = {
             "certificate_number": card.loss_certificate_number,
             "expires_at": card.written_report_expires_at.isoformat(),
+            "identity": _identity_record(agent=valid_agent),
         }
         if valid_agent:
             data["agent"] = True
@@ -734,6 +848,7 @@ def _replace(
     reason: str,
     note: str,
     entry: RegistryEntry | bool | None,
+    identity: dict[str, Any] | None = None,
 ) -> Card:
     expected = (
         ReplacementReason.LOST if card.status == S.WRITTEN_LOST else ReplacementReason.DAMAGED
@@ -756,7 +871,7 @@ def _replace(
         actor=actor,
         now=now,
         reason=note or ReplacementReason(reason).label,
-        data={"replacement_reason": reason},
+        data={"replacement_reason": reason, **({"identity": identity} if identity else {})},
     )
     point = actor.service_point
     new = Card(
@@ -800,12 +915,32 @@ def _replace(
     return new
 
 
-def card_replace(*, card: Card, actor: Actor, reason: str, note: str = "") -> Card:
+def card_replace(
+    *,
+    card: Card,
+    actor: Actor,
+    reason: str,
+    id_number: str,
+    card_presented: bool = False,
+    agent: Agent | None = None,
+    note: str = "",
+) -> Card:
     """Replace a card lost (reported in writing) or damaged (issued); returns the new card, which
-    starts its own lifecycle linked both ways to the old one, in the same transaction."""
+    starts its own lifecycle linked both ways to the old one, in the same transaction. The same
+    proof as lifting a loss report: the holder's identity document, and a damaged card handed in;
+    or an agent with both persons' documents."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
-        return _replace(card, actor, now, reason=reason, note=note.strip(), entry=entry)
+        _valid_agent, identity = _proof_of_control(
+            card,
+            id_number=id_number,
+            card_presented=card_presented,
+            agent=agent,
+            card_required=reason == ReplacementReason.DAMAGED,
+        )
+        return _replace(
+            card, actor, now, reason=reason, note=note.strip(), entry=entry, identity=identity
+        )
 
     entry = _registry_entry_for_replacement(card)
     return _act(card, actor, T.REPLACE, perform)

@@ -99,6 +99,20 @@ class EmployerInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(exc.messages) from exc
 
 
+def _agent_all_or_none(attrs: dict) -> dict:
+    agent = [attrs["agent_name"], attrs["agent_id_type"], attrs["agent_id_number"]]
+    if any(agent) and not all(agent):
+        message = _("An entrusted agent needs a name, a document type and a number.")
+        raise serializers.ValidationError(
+            {
+                field: [message]
+                for field in ("agent_name", "agent_id_type", "agent_id_number")
+                if not attrs[field]
+            }
+        )
+    return attrs
+
+
 class ApplicationInputSerializer(serializers.Serializer):
     card_type = serializers.ChoiceField(CardType.choices)
     channel = serializers.ChoiceField(BANK_CHANNELS)
@@ -158,17 +172,7 @@ class ApplicationInputSerializer(serializers.Serializer):
         return card
 
     def validate(self, attrs):
-        agent = [attrs["agent_name"], attrs["agent_id_type"], attrs["agent_id_number"]]
-        if any(agent) and not all(agent):
-            message = _("An entrusted agent needs a name, a document type and a number.")
-            raise serializers.ValidationError(
-                {
-                    field: [message]
-                    for field in ("agent_name", "agent_id_type", "agent_id_number")
-                    if not attrs[field]
-                }
-            )
-        return attrs
+        return _agent_all_or_none(attrs)
 
 
 class ReadyInputSerializer(serializers.Serializer):
@@ -177,11 +181,27 @@ class ReadyInputSerializer(serializers.Serializer):
 
 class HandOverInputSerializer(serializers.Serializer):
     id_number = serializers.CharField(
-        max_length=64, help_text=_("The number of the identity document presented.")
+        max_length=64, help_text=_("The number of the holder's identity document presented.")
     )
     receipt_number = serializers.CharField(
         max_length=40, help_text=_("The application receipt number presented.")
     )
+    agent_name = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("An entrusted agent collecting with the holder's document and their own."),
+    )
+    agent_id_type = serializers.ChoiceField(
+        IdDocumentType.choices, required=False, allow_blank=True, default=""
+    )
+    agent_id_number = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+
+    def validate(self, attrs):
+        return _agent_all_or_none(attrs)
 
 
 class WithdrawInputSerializer(serializers.Serializer):

@@ -254,8 +254,9 @@ class CardHandOverView(BankAPIView):
         responses={200: serializers.CardSerializer, **_errors(*POST_ERRORS)},
     )
     def post(self, request, card_id: str):
-        """The holder (or agent) collected the card with the original ID and the application
-        receipt (`ready_for_collection` to `issued`)."""
+        """The holder collected the card with the original ID and the application receipt, or an
+        entrusted agent with the holder's ID and their own, recorded (`ready_for_collection` to
+        `issued`)."""
 
         def act() -> Response:
             card = selectors.card_api_find(bank=self.bank, public_id=card_id)
@@ -265,6 +266,11 @@ class CardHandOverView(BankAPIView):
                 actor=self.actor(),
                 id_number=data["id_number"],
                 receipt_number=data["receipt_number"],
+                agent=(
+                    Agent(data["agent_name"], data["agent_id_type"], data["agent_id_number"])
+                    if data["agent_name"]
+                    else None
+                ),
             )
             return self.card_response(card)
 

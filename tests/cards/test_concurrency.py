@@ -208,7 +208,15 @@ def test_withdrawing_a_phone_report_after_waiting_for_the_lock_across_its_deadli
     card = phone_reported
     outcome = act_while_the_lock_is_held_across(
         card.phone_report_expires_at,
-        Call(card, lambda: services.card_withdraw_loss_report(card=card, actor=world.clerk)),
+        Call(
+            card,
+            lambda: services.card_withdraw_loss_report(
+                card=card,
+                actor=world.clerk,
+                id_number=card.applicant.id_number,
+                card_presented=True,
+            ),
+        ),
     )
     assert outcome == ("refused", "deadline_passed")
     card.refresh_from_db()
@@ -247,8 +255,38 @@ def test_withdrawing_a_written_report_after_waiting_across_its_30_days(world, ca
         )
     outcome = act_while_the_lock_is_held_across(
         card.written_report_expires_at,
-        Call(card, lambda: services.card_withdraw_loss_report(card=card, actor=world.clerk)),
+        Call(
+            card,
+            lambda: services.card_withdraw_loss_report(
+                card=card,
+                actor=world.clerk,
+                id_number=card.applicant.id_number,
+                card_presented=True,
+            ),
+        ),
     )
     assert outcome == ("refused", "deadline_passed")
     card.refresh_from_db()
     assert card.status == S.CANCELLED
+
+
+def test_the_clerks_admin_form_waiting_across_the_deadline_shows_the_refusal(world, phone_reported):
+    """The same through the clerk admin: the page says the report lapsed, never a 500."""
+    import re
+
+    from tests.admin.conftest import login
+
+    client = login(world.clerk)
+    card = phone_reported
+    url = f"/admin/cards/card/{card.pk}/do/withdraw_loss_report/"
+    form = {"id_number": card.applicant.id_number, "card_presented": "on"}
+    outcome = act_while_the_lock_is_held_across(
+        card.phone_report_expires_at, Call(card, lambda: client.post(url, form))
+    )
+    assert outcome[0] == "ok", outcome
+    response = outcome[1]
+    assert response.status_code == 200
+    page = re.sub(r"\s+", " ", response.content.decode())
+    assert "The phone report lapsed at" in page
+    card.refresh_from_db()
+    assert card.status == S.ISSUED

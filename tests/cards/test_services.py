@@ -488,7 +488,14 @@ def test_written_report_by_an_agent_validates_the_agents_document(world, card_in
 
 def test_replace_reason_must_fit_the_state(world, card_in):
     issued = card_in(S.ISSUED)
-    refused("invalid", services.card_replace, card=issued, actor=world.clerk, reason="lost")
+    refused(
+        "invalid",
+        services.card_replace,
+        card=issued,
+        actor=world.clerk,
+        reason="lost",
+        id_number=issued.applicant.id_number,
+    )
     issued.refresh_from_db()
     assert issued.status == S.ISSUED and Card.objects.count() == 1
 
@@ -626,5 +633,11 @@ def test_a_replacement_taken_while_the_registry_is_out_waits_for_verification(
     old = card_in(S.ISSUED)
     settings.REGISTRY_BACKEND = "applicants.registry.HttpRegistry"
     settings.REGISTRY_URL = f"http://127.0.0.1:{CLOSED_PORT}"
-    new = services.card_replace(card=old, actor=world.clerk, reason="damaged")
+    new = services.card_replace(
+        card=old,
+        actor=world.clerk,
+        reason="damaged",
+        id_number=old.applicant.id_number,
+        card_presented=True,
+    )
     assert new.status == S.APPLIED and new.replaces_id == old.pk

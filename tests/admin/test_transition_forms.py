@@ -1,0 +1,119 @@
+"""The clerk's transition forms ask for the proof of identity each act needs, and name the field
+and the rule when it is missing (cards/admin_forms.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cards import services
+from cards.choices import CardStatus
+from cards.models import Card
+from tests.factories import resident_id
+
+S = CardStatus
+pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+@pytest.fixture
+def written_lost(world, card_in):
+    card = card_in(S.ISSUED)
+    return services.card_report_lost_in_writing(
+        card=card, actor=world.clerk, id_number=card.applicant.id_number
+    )
+
+
+def test_lifting_a_report_at_the_counter_asks_for_the_document_and_the_card(clients, written_lost):
+    url = f"/admin/cards/card/{written_lost.pk}/do/withdraw_loss_report/"
+    page = text(clients.clerk.get(url))
+    assert "Holder&#x27;s document number, as presented" in page
+    assert "The card itself was shown" in page and "Agent&#x27;s name" in page
+
+    missing = text(clients.clerk.post(url, {}))
+    assert "This field is required." in missing  # the holder's document number
+    no_card = text(clients.clerk.post(url, {"id_number": written_lost.applicant.id_number}))
+    assert "The card itself is required" in no_card
+    assert Card.objects.get(pk=written_lost.pk).status == S.WRITTEN_LOST
+
+    clients.clerk.post(url, {"id_number": written_lost.applicant.id_number, "card_presented": "on"})
+    assert Card.objects.get(pk=written_lost.pk).status == S.ISSUED
+
+
+def test_an_agent_lifts_a_report_at_the_counter(clients, written_lost):
+    url = f"/admin/cards/card/{written_lost.pk}/do/withdraw_loss_report/"
+    clients.clerk.post(
+        url,
+        {
+            "id_number": written_lost.applicant.id_number,
+            "agent_name": "李四",
+            "agent_id_type": "resident_id",
+            "agent_id_number": resident_id(31),
+        },
+    )
+    card = Card.objects.get(pk=written_lost.pk)
+    assert card.status == S.ISSUED
+    assert card.transitions.order_by("-id").first().data["identity"]["by"] == "agent"
+
+
+def test_a_lost_card_replacement_does_not_ask_for_the_card(clients, written_lost):
+    url = f"/admin/cards/card/{written_lost.pk}/do/replace/"
+    page = text(clients.clerk.get(url))
+    assert "Holder&#x27;s document number, as presented" in page
+    assert "The damaged card was handed in" not in page
+    wrong = text(clients.clerk.post(url, {"reason": "lost", "id_number": resident_id(32)}))
+    assert "The identity document presented is not the card holder" in wrong
+    clients.clerk.post(url, {"reason": "lost", "id_number": written_lost.applicant.id_number})
+    assert Card.objects.get(pk=written_lost.pk).status == S.REPLACED
+
+
+def test_a_damaged_card_replacement_asks_for_the_card(clients, card_in):
+    card = card_in(S.ISSUED)
+    url = f"/admin/cards/card/{card.pk}/do/replace/"
+    no_card = text(
+        clients.clerk.post(url, {"reason": "damaged", "id_number": card.applicant.id_number})
+    )
+    assert "The card itself is required" in no_card
+    assert Card.objects.get(pk=card.pk).status == S.ISSUED
+
+
+def test_a_written_report_offers_the_agents_social_security_card(clients, card_in):
+    card = card_in(S.ISSUED)
+    url = f"/admin/cards/card/{card.pk}/do/report_lost_in_writing/"
+    page = text(clients.clerk.get(url))
+    assert "Their own social security card" in page
+    refused = text(
+        clients.clerk.post(
+            url,
+            {
+                "id_number": card.applicant.id_number,
+                "agent_name": "李四",
+                "agent_document": "social_security_card",
+                "agent_id_type": "resident_id",
+                "agent_id_number": resident_id(33),
+            },
+        )
+    )
+    assert "No issued social security card has this social security number" in refused
+    assert Card.objects.get(pk=card.pk).status == S.ISSUED
+
+
+def test_the_cards_history_shows_what_was_checked_masked(clients, written_lost):
+    url = f"/admin/cards/card/{written_lost.pk}/do/withdraw_loss_report/"
+    clients.clerk.post(
+        url,
+        {
+            "id_number": written_lost.applicant.id_number,
+            "agent_name": "李四",
+            "agent_id_type": "resident_id",
+            "agent_id_number": resident_id(34),
+        },
+    )
+    page = text(clients.clerk.get(f"/admin/cards/card/{written_lost.pk}/change/"))
+    assert "holder&#x27;s ID document seen" in page
+    assert "agent 李*" in page
+    assert resident_id(34) not in page
