@@ -622,6 +622,8 @@ class CounterViews:
                 add_refusal(form, exc)
             else:
                 self._say_done(request, name, card, result)
+                if scope.card_visible_to(request.user, result.pk) is None:  # the hotline
+                    return HttpResponseRedirect(reverse("admin:cards_card_counter"))
                 return HttpResponseRedirect(_change_url(result))
         context = self._context(
             request,
@@ -694,6 +696,16 @@ class CounterViews:
                     certificate,
                     _("Print the certificate"),
                 ),
+            )
+            return
+        if name == T.REPORT_LOST_BY_PHONE:
+            messages.success(
+                request,
+                _(
+                    "Phone report recorded. It lapses at %(deadline)s unless the holder makes a "
+                    "written report at a service center before then."
+                )
+                % {"deadline": _when(result.phone_report_expires_at)},
             )
             return
         if name == T.REPLACE:
