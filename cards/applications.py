@@ -2,6 +2,11 @@
 Alipay, through the API): one transaction finds or records the person, records the employment the
 form declares, and submits the card (cards.services.card_submit). A refusal leaves nothing behind:
 no person is recorded for an application that was refused (PIPL: no data without a purpose).
+
+A bank learns nothing about a person who is not its customer (no card of this bank): whether an ID
+number is insured or on record, whether a guessed name or hukou place is right, or whether the
+person holds a live card at another bank all answer one refusal, `apply_at_counter` (422), which
+tells the applicant to go to a service point counter; the counter shows the detailed reasons.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from agencies.models import ServicePoint
+from agencies.models import PartnerBank, ServicePoint
+from applicants.identity import normalise_id_number
 from applicants.services import applicant_find_or_create, employment_find_or_create
 from cards.actors import Actor
 from cards.choices import ActorKind
@@ -24,6 +31,26 @@ from cards.services import Agent, card_submit
 from common.errors import ApplicationError
 
 R = TypeVar("R")
+
+# The refusals that would tell a bank something about a person on record (or not on record).
+_ABOUT_THE_PERSON = frozenset({"not_eligible", "applicant_differs", "duplicate_live_card"})
+
+
+def _apply_at_counter() -> ApplicationError:
+    return ApplicationError(
+        _(
+            "This application cannot be taken here. The applicant should apply at a service point "
+            "counter with their identity document, where the reasons are explained."
+        ),
+        code="apply_at_counter",
+        status=422,
+    )
+
+
+def _is_customer(bank: PartnerBank, id_type: str, id_number: str) -> bool:
+    return Card.objects.filter(
+        bank=bank, applicant__id_type=id_type, applicant__id_number=normalise_id_number(id_number)
+    ).exists()
 
 
 @dataclass(frozen=True)
@@ -115,11 +142,17 @@ def application_submit(
                 replaces=replaces,
             )
     except ApplicationError as exc:
+        if (
+            actor.kind == ActorKind.BANK
+            and exc.code in _ABOUT_THE_PERSON
+            and not _is_customer(actor.bank, applicant.id_type, applicant.id_number)
+        ):
+            raise _apply_at_counter() from None
         other = exc.details.get("card") if exc.code == "duplicate_live_card" else None
         if (
             other
             and actor.kind == ActorKind.BANK
             and not Card.objects.filter(public_id=other, bank=actor.bank).exists()
         ):
-            raise ApplicationError(exc.message, code=exc.code, status=exc.status) from None
+            raise _apply_at_counter() from None
         raise

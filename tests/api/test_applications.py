@@ -68,18 +68,42 @@ def test_an_agent_is_recorded_and_masked(api, world):
     assert set(error_of(refused)["details"]) == {"agent_id_type", "agent_id_number"}
 
 
+APPLY_AT_COUNTER = {
+    "code": "apply_at_counter",
+    "message": "This application cannot be taken here. The applicant should apply at a service "
+    "point counter with their identity document, where the reasons are explained.",
+    "details": {},
+}
+
+
 def test_an_unknown_person_is_refused_by_the_policy_and_not_recorded(api, world):
     stranger = ApplicantFactory.build(id_number=resident_id(777))
     response = api.post("/applications", application_body(world, stranger))
     assert response.status_code == 422
-    error = error_of(response)
-    assert error["code"] == "not_eligible"
-    assert [r["code"] for r in error["details"]["reasons"]] == ["not_insured"]
+    assert error_of(response) == APPLY_AT_COUNTER  # not told "not insured"
     assert not Applicant.objects.filter(id_number=stranger.id_number).exists()
 
 
-def test_the_form_must_match_the_person_on_record(api, world):
+def test_a_stranger_and_a_wrong_guess_about_a_person_on_record_answer_the_same(api, world):
+    """Not insured, on record with another name or hukou place, or a live card at another bank:
+    for someone who is not the bank's customer, one answer, with no field compared."""
     person = eligible_person()
+    guessed = application_body(world, person)
+    guessed["applicant"]["name"] = "王五"
+    guessed["applicant"]["hukou_place"] = "上海市浦东新区"
+    wrong_name = application_body(world, person)
+    wrong_name["applicant"]["name"] = "王五"
+    stranger = application_body(world, ApplicantFactory.build(id_number=resident_id(778)))
+    answers = [api.post("/applications", body) for body in (guessed, wrong_name, stranger)]
+    assert [a.status_code for a in answers] == [422, 422, 422]
+    assert all(error_of(a) == APPLY_AT_COUNTER for a in answers)
+    assert person.name not in answers[0].content.decode()
+    assert Applicant.objects.get(pk=person.pk).name == person.name
+
+
+def test_the_banks_own_customer_is_told_which_fields_differ(api, world):
+    person = eligible_person()
+    assert api.post("/applications", application_body(world, person)).status_code == 201
     body = application_body(world, person)
     body["applicant"]["name"] = "王五"
     body["applicant"]["hukou_place"] = "上海市浦东新区"
@@ -89,7 +113,6 @@ def test_the_form_must_match_the_person_on_record(api, world):
     assert error["code"] == "applicant_differs"
     assert set(error["details"]["applicant"]) == {"name", "hukou_place"}
     assert person.name not in response.content.decode()  # the record's values are not told
-    assert Applicant.objects.get(pk=person.pk).name == person.name
 
 
 def test_a_new_phone_on_the_form_updates_the_person(api, world):
