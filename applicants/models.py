@@ -19,7 +19,11 @@ from applicants.choices import (
     Insurance,
     Sex,
 )
-from applicants.identity import validate_identity_document, validate_uscc
+from applicants.identity import (
+    identity_contradictions,
+    validate_identity_document,
+    validate_uscc,
+)
 from common.masking import mask_id_number, mask_name
 
 
@@ -56,6 +60,9 @@ class IdentityFields(models.Model):
         Raises ValidationError naming `id_number` for an invalid number: none is ever stored.
         """
         facts = validate_identity_document(self.id_type, self.id_number)
+        contradictions = identity_contradictions(facts, sex=self.sex, birth_date=self.birth_date)
+        if contradictions:
+            raise ValidationError(contradictions)
         self.id_number = facts.number
         if facts.sex:
             self.sex = facts.sex

@@ -10,7 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applicants.choices import FOREIGN_NATIONAL_DOCUMENTS, EmployerKind, EnrolmentRoute
-from applicants.identity import validate_identity_document, validate_uscc
+from applicants.identity import (
+    identity_contradictions,
+    validate_identity_document,
+    validate_uscc,
+)
 from applicants.models import Applicant, Employer, Employment, InsuranceEnrolment
 from applicants.policy import enrolment_eligibility, person_facts
 from common.errors import ApplicationError
@@ -176,6 +180,13 @@ def applicant_find_or_create(
     replaces the recorded one: it is the person's latest.
     """
     facts = validate_identity_document(id_type, id_number)
+    contradictions = identity_contradictions(facts, sex=sex, birth_date=birth_date)
+    if contradictions:
+        raise ApplicationError(
+            " ".join(contradictions.values()),
+            code="invalid",
+            details={field: [message] for field, message in contradictions.items()},
+        )
     person = Applicant.objects.filter(id_type=id_type, id_number=facts.number).first()
     if person is None:
         try:

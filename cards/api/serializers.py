@@ -11,7 +11,11 @@ from rest_framework import serializers
 
 from agencies.selectors import service_point_code
 from applicants.choices import EmployerKind, IdDocumentType, Sex
-from applicants.identity import validate_identity_document, validate_uscc
+from applicants.identity import (
+    identity_contradictions,
+    validate_identity_document,
+    validate_uscc,
+)
 from cards.api.selectors import bank_outlet_find
 from cards.choices import ActorKind, CardStatus, CardType, Channel, TransitionName
 from cards.models import Card
@@ -71,9 +75,14 @@ class ApplicantInputSerializer(serializers.Serializer):
         from django.core.exceptions import ValidationError
 
         try:
-            validate_identity_document(attrs["id_type"], attrs["id_number"])
+            facts = validate_identity_document(attrs["id_type"], attrs["id_number"])
         except ValidationError as exc:
             raise serializers.ValidationError(_django_errors(exc)) from exc
+        contradictions = identity_contradictions(
+            facts, sex=attrs["sex"], birth_date=attrs["birth_date"]
+        )
+        if contradictions:
+            raise serializers.ValidationError({f: [m] for f, m in contradictions.items()})
         return attrs
 
 

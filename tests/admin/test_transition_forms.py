@@ -117,3 +117,26 @@ def test_the_cards_history_shows_what_was_checked_masked(clients, written_lost):
     assert "holder&#x27;s ID document seen" in page
     assert "agent 李*" in page
     assert resident_id(34) not in page
+
+
+def test_a_new_persons_sex_and_birth_date_must_agree_with_the_id_number(world, clients):
+    from applicants.models import Applicant
+
+    number = "11010519491231002X"  # a woman born 31 December 1949
+    response = clients.clerk.post(
+        "/admin/cards/card/counter/new-person/",
+        {
+            "name": "李四",
+            "id_type": "resident_id",
+            "id_number": number,
+            "sex": "male",
+            "birth_date": "1950-01-01",
+            "nationality": "CHN",
+            "shanghai_hukou": "on",
+            "hukou_place": "上海市徐汇区",
+        },
+    )
+    form = response.context["new_person_form"]
+    assert set(form.errors) == {"sex", "birth_date"}
+    assert "contradicts the identity document number" in text(response)
+    assert not Applicant.objects.filter(id_number=number).exists()

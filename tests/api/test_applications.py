@@ -238,3 +238,15 @@ def test_a_medical_insurance_card_is_not_taken_at_a_bank(api, world):
 def test_a_card_submitted_at_a_counter_for_the_bank_is_the_banks(api, world):
     card = submit(world, eligible_person())
     assert api.get(f"/cards/{card.public_id}").status_code == 200
+
+
+def test_a_forms_sex_and_birth_date_contradicting_the_id_number_are_refused(api, world):
+    person = ApplicantFactory.build(id_number=resident_id(779, born=datetime.date(1990, 5, 17)))
+    body = application_body(world, person)
+    body["applicant"]["sex"] = "female" if int(person.id_number[16]) % 2 else "male"
+    body["applicant"]["birth_date"] = "1991-05-17"
+    response = api.post("/applications", body)
+    assert response.status_code == 422
+    details = error_of(response)["details"]["applicant"]
+    assert set(details) == {"sex", "birth_date"}
+    assert not Applicant.objects.filter(id_number=person.id_number).exists()
