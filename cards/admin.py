@@ -30,7 +30,7 @@ from cards.admin_views import (
     state_in_words,
     take_revealed,
 )
-from cards.choices import ActorKind, CardStatus, Channel, TransitionName
+from cards.choices import ActorKind, CardStatus, Channel, OnlineCheck, TransitionName
 from cards.models import Card, IdNumberReveal, OutboxEvent
 from common.admin import OutOfScopeIs404, ReadOnly
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
@@ -387,6 +387,18 @@ def history_row(row) -> dict:
     if data.get("agent"):
         notes.append(gettext("by an entrusted agent"))
     notes.extend(identity_notes(data.get("identity")))
+    for check in data.get("online_checks", ()):
+        label = OnlineCheck(check["kind"]).label if check.get("kind") in OnlineCheck.values else ""
+        notes.append(
+            gettext("%(check)s by %(provider)s, ref. %(reference)s, %(at)s: %(result)s")
+            % {
+                "check": label,
+                "provider": check.get("provider", ""),
+                "reference": check.get("reference", ""),
+                "at": check.get("verified_at", "")[:16].replace("T", " "),
+                "result": check.get("result", ""),
+            }
+        )
     if data.get("automatic"):
         notes.append(gettext("automatic"))
     return {

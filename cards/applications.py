@@ -27,7 +27,7 @@ from applicants.services import applicant_find_or_create, employment_find_or_cre
 from cards.actors import Actor
 from cards.choices import ActorKind
 from cards.models import Card
-from cards.services import Agent, card_submit
+from cards.services import Agent, OnlineCheckEvidence, card_submit
 from common.errors import ApplicationError
 
 R = TypeVar("R")
@@ -103,8 +103,7 @@ def application_submit(
     service_point: ServicePoint,
     collection_point: ServicePoint | None = None,
     employer: EmployerForm | None = None,
-    liveness_verified: bool = False,
-    real_name_verified: bool = False,
+    online_checks: tuple[OnlineCheckEvidence, ...] = (),
     agent: Agent | None = None,
     photo_receipt_number: str = "",
     replaces: Card | None = None,
@@ -135,8 +134,7 @@ def application_submit(
                 channel=channel,
                 service_point=service_point,
                 collection_point=collection_point,
-                liveness_verified=liveness_verified,
-                real_name_verified=real_name_verified,
+                online_checks=online_checks,
                 agent=agent,
                 photo_receipt_number=photo_receipt_number,
                 replaces=replaces,

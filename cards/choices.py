@@ -75,6 +75,18 @@ class AgentDocument(models.TextChoices):
     SOCIAL_SECURITY_CARD = "social_security_card", _("Their own social security card")
 
 
+class OnlineCheck(models.TextChoices):
+    """The two identity checks an online application needs (PRODUCT.md, "Applying")."""
+
+    REAL_NAME = "real_name", _("Real-name verification")
+    REAL_PERSON = "real_person", _("Real-person (liveness) verification")
+
+
+class OnlineCheckResult(models.TextChoices):
+    PASSED = "passed", _("Passed")
+    FAILED = "failed", _("Failed")
+
+
 class ActorKind(models.TextChoices):
     USER = "user", _("Staff member")
     BANK = "bank", _("Partner bank")

@@ -25,6 +25,8 @@ from cards.choices import (
     CardStatus,
     CardType,
     Channel,
+    OnlineCheck,
+    OnlineCheckResult,
     OutboxEventKind,
     OverdueKind,
     TransitionName,
@@ -360,6 +362,36 @@ class Card(FSMModelMixin, models.Model):
     )
     def cancel(self, *, at: datetime.datetime) -> None:
         self.closed_at = at
+
+
+class OnlineVerification(models.Model):
+    """The evidence of one online identity check of an application: who checked (the provider),
+    their reference, when, and the result. Required for online channels; append-only."""
+
+    card = models.ForeignKey(
+        Card,
+        on_delete=models.PROTECT,
+        related_name="online_verifications",
+        verbose_name=_("card"),
+    )
+    check_kind = models.CharField(_("check"), max_length=16, choices=OnlineCheck.choices)
+    provider = models.CharField(_("provider"), max_length=64)
+    reference = models.CharField(_("verification reference"), max_length=128)
+    verified_at = models.DateTimeField(_("verified at"))
+    result = models.CharField(_("result"), max_length=16, choices=OnlineCheckResult.choices)
+
+    class Meta:
+        ordering = ["card", "check_kind"]
+        verbose_name = _("online verification")
+        verbose_name_plural = _("online verifications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card", "check_kind"], name="onlineverification_one_per_check"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.check_kind} {self.provider} {self.result}"
 
 
 class CardTransition(models.Model):

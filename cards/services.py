@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -55,12 +55,14 @@ from cards.choices import (
     CardStatus,
     CardType,
     Channel,
+    OnlineCheck,
+    OnlineCheckResult,
     ReplacementReason,
     TransitionName,
 )
 from cards.events import record_transition
 from cards.expiry import EXPIRIES, expire_batch, expire_card_if_due
-from cards.models import Card, LossCertificateCounter
+from cards.models import Card, LossCertificateCounter, OnlineVerification
 from cards.numbers import normalise_receipt_number
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
 from common.errors import ApplicationError
@@ -83,6 +85,26 @@ class Agent:
     id_type: str
     id_number: str
     document: str = AgentDocument.IDENTITY_DOCUMENT
+
+
+@dataclass(frozen=True)
+class OnlineCheckEvidence:
+    """The evidence of one online identity check, as the channel's provider reported it."""
+
+    kind: str  # cards.choices.OnlineCheck
+    provider: str
+    reference: str
+    verified_at: datetime.datetime
+    result: str  # cards.choices.OnlineCheckResult
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "provider": self.provider,
+            "reference": self.reference,
+            "verified_at": self.verified_at.isoformat(),
+            "result": self.result,
+        }
 
 
 # --- Refusals --
@@ -336,8 +358,7 @@ def card_submit(
     bank: PartnerBank | None = None,
     service_point: ServicePoint | None = None,
     collection_point: ServicePoint | None = None,
-    liveness_verified: bool = False,
-    real_name_verified: bool = False,
+    online_checks: Sequence[OnlineCheckEvidence] = (),
     agent: Agent | None = None,
     photo_receipt_number: str = "",
     replaces: Card | None = None,
@@ -371,20 +392,7 @@ def card_submit(
         bank = None
     if bank is not None and not bank.active:
         raise _invalid("bank", _("This partner bank does not take applications now."))
-    if channel in ONLINE_CHANNELS and not (liveness_verified and real_name_verified):
-        raise ApplicationError(
-            _("An online application needs real-person and real-name verification."),
-            code="online_verification_required",
-            details={
-                field: [_("Required for an online application.")]
-                for field, passed in (
-                    ("liveness_verified", liveness_verified),
-                    ("real_name_verified", real_name_verified),
-                )
-                if not passed
-            },
-            status=422,
-        )
+    checks = _online_checks(online_checks) if channel in ONLINE_CHANNELS else {}
     point, collection_point = _submission_points(
         actor=actor,
         card_type=card_type,
@@ -434,8 +442,8 @@ def card_submit(
             service_point=point,
             collection_point=collection_point,
             channel=channel,
-            liveness_verified=liveness_verified,
-            real_name_verified=real_name_verified,
+            liveness_verified=OnlineCheck.REAL_PERSON in checks,
+            real_name_verified=OnlineCheck.REAL_NAME in checks,
             agent_name=agent.name if agent else "",
             agent_id_type=agent.id_type if agent else "",
             agent_id_number=agent.id_number if agent else "",
@@ -448,6 +456,17 @@ def card_submit(
                 card.save()
         except IntegrityError as exc:  # the partial unique index, if a twin slipped past
             raise _duplicate_live_card(None) from exc
+        OnlineVerification.objects.bulk_create(
+            OnlineVerification(
+                card=card,
+                check_kind=check.kind,
+                provider=check.provider,
+                reference=check.reference,
+                verified_at=check.verified_at,
+                result=check.result,
+            )
+            for check in checks.values()
+        )
         actor = Actor(
             kind=actor.kind,
             user=actor.user,
@@ -461,8 +480,53 @@ def card_submit(
             data["agent"] = True
         if replaces is not None:
             data["replaces"] = str(replaces.public_id)
+        if checks:
+            data["online_checks"] = [check.as_dict() for check in checks.values()]
         record_transition(card=card, name=T.SUBMIT, from_status="", actor=actor, now=now, data=data)
     return card
+
+
+def _online_checks(given: Sequence[OnlineCheckEvidence]) -> dict[str, OnlineCheckEvidence]:
+    """An online application needs a passed real-name check and a passed real-person check, each
+    with its evidence: provider, reference, time (not in the future, at most ONLINE_CHECK_MAX_AGE
+    old) and result (PRODUCT.md, "Applying"). Refused naming each check that falls short."""
+    now = timezone.now()
+    by_kind: dict[str, OnlineCheckEvidence] = {}
+    problems: dict[str, list[str]] = {}
+    for check in given:
+        if check.kind not in OnlineCheck.values:
+            problems.setdefault("online_checks", []).append(_("Unknown check."))
+        elif check.kind in by_kind:
+            problems[check.kind] = [_("Give each check once.")]
+        else:
+            by_kind[check.kind] = check
+    for kind in OnlineCheck.values:
+        check = by_kind.get(kind)
+        if check is None:
+            problems.setdefault(kind, []).append(_("Required for an online application."))
+            continue
+        if not check.provider.strip() or not check.reference.strip():
+            problems.setdefault(kind, []).append(_("Name the provider and its reference."))
+        if check.result != OnlineCheckResult.PASSED:
+            problems.setdefault(kind, []).append(_("The check did not pass."))
+        if check.verified_at > now or check.verified_at < now - settings.ONLINE_CHECK_MAX_AGE:
+            problems.setdefault(kind, []).append(
+                _("The check must be made within %(hours)d hours before the application.")
+                % {"hours": settings.ONLINE_CHECK_MAX_AGE.total_seconds() // 3600}
+            )
+    if problems:
+        raise ApplicationError(
+            _("An online application needs passed real-person and real-name verification."),
+            code="online_verification_required",
+            details=problems,
+            status=422,
+        )
+    return {
+        kind: OnlineCheckEvidence(
+            kind, c.provider.strip(), c.reference.strip(), c.verified_at, c.result
+        )
+        for kind, c in by_kind.items()
+    }
 
 
 def _duplicate_live_card(existing: Card | None) -> ApplicationError:

@@ -17,7 +17,15 @@ from applicants.identity import (
     validate_uscc,
 )
 from cards.api.selectors import bank_outlet_find
-from cards.choices import ActorKind, CardStatus, CardType, Channel, TransitionName
+from cards.choices import (
+    ActorKind,
+    CardStatus,
+    CardType,
+    Channel,
+    OnlineCheck,
+    OnlineCheckResult,
+    TransitionName,
+)
 from cards.models import Card
 from common.masking import mask_id_number, mask_name
 
@@ -122,6 +130,16 @@ def _agent_all_or_none(attrs: dict) -> dict:
     return attrs
 
 
+class OnlineCheckSerializer(serializers.Serializer):
+    """The evidence of one online identity check (real-name, real-person), from its provider."""
+
+    check = serializers.ChoiceField(OnlineCheck.choices)
+    provider = serializers.CharField(max_length=64, help_text=_("Who made the check."))
+    reference = serializers.CharField(max_length=128, help_text=_("The provider's reference."))
+    verified_at = serializers.DateTimeField()
+    result = serializers.ChoiceField(OnlineCheckResult.choices)
+
+
 class ApplicationInputSerializer(serializers.Serializer):
     card_type = serializers.ChoiceField(CardType.choices)
     channel = serializers.ChoiceField(BANK_CHANNELS)
@@ -137,11 +155,11 @@ class ApplicationInputSerializer(serializers.Serializer):
     )
     applicant = ApplicantInputSerializer()
     employer = EmployerInputSerializer(required=False, allow_null=True, default=None)
-    liveness_verified = serializers.BooleanField(
-        default=False, help_text=_("Real-person verification passed (required online).")
-    )
-    real_name_verified = serializers.BooleanField(
-        default=False, help_text=_("Real-name verification passed (required online).")
+    online_checks = OnlineCheckSerializer(
+        many=True,
+        required=False,
+        default=list,
+        help_text=_("Online channels: a passed real-name and a passed real-person check."),
     )
     agent_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     agent_id_type = serializers.ChoiceField(
@@ -368,12 +386,21 @@ class TransitionSerializer(serializers.Serializer):
         return details
 
 
+class OnlineVerificationSerializer(serializers.Serializer):
+    check = serializers.ChoiceField(OnlineCheck.choices, source="check_kind")
+    provider = serializers.CharField()
+    reference = serializers.CharField()
+    verified_at = serializers.DateTimeField()
+    result = serializers.ChoiceField(OnlineCheckResult.choices)
+
+
 class CardSerializer(CardSummarySerializer):
     """One of the bank's own cards, in full, with its history."""
 
     holder = HolderSerializer(source="applicant")
     liveness_verified = serializers.BooleanField()
     real_name_verified = serializers.BooleanField()
+    online_checks = OnlineVerificationSerializer(many=True, source="online_verifications.all")
     agent_name = serializers.CharField(allow_blank=True)
     agent_id_type = serializers.CharField(allow_blank=True)
     agent_id_number = serializers.SerializerMethodField(help_text=_("Masked."))

@@ -29,7 +29,13 @@ from cards.api.throttling import ApiKeyRateThrottle
 from cards.applications import ApplicantForm, EmployerForm, application_submit
 from cards.choices import CardStatus, CardType, Channel
 from cards.models import Card
-from cards.services import Agent, card_hand_over, card_mark_ready, card_withdraw
+from cards.services import (
+    Agent,
+    OnlineCheckEvidence,
+    card_hand_over,
+    card_mark_ready,
+    card_withdraw,
+)
 from common.idempotency import HEADER, idempotent
 
 # --- Schema helpers ---------------------------------------------------------------------------
@@ -141,8 +147,16 @@ class ApplicationsView(BankAPIView):
                 service_point=data["service_point"],
                 collection_point=data["collection_point"],
                 employer=employer,
-                liveness_verified=data["liveness_verified"],
-                real_name_verified=data["real_name_verified"],
+                online_checks=tuple(
+                    OnlineCheckEvidence(
+                        kind=c["check"],
+                        provider=c["provider"],
+                        reference=c["reference"],
+                        verified_at=c["verified_at"],
+                        result=c["result"],
+                    )
+                    for c in data["online_checks"]
+                ),
                 agent=agent,
                 photo_receipt_number=data["photo_receipt_number"],
                 replaces=data["replaces"],

@@ -140,3 +140,27 @@ def test_a_new_persons_sex_and_birth_date_must_agree_with_the_id_number(world, c
     assert set(form.errors) == {"sex", "birth_date"}
     assert "contradicts the identity document number" in text(response)
     assert not Applicant.objects.filter(id_number=number).exists()
+
+
+def test_an_online_applications_checks_are_shown_in_the_cards_history(world, clients, person):
+    import datetime
+
+    from django.utils import timezone
+
+    from cards.choices import CardType, Channel
+
+    at = timezone.now() - datetime.timedelta(minutes=10)
+    card = services.card_submit(
+        applicant=person,
+        card_type=CardType.SOCIAL_SECURITY,
+        actor=world.bank_actor,
+        channel=Channel.BANK_APP,
+        service_point=world.outlet,
+        online_checks=[
+            services.OnlineCheckEvidence("real_name", "NIA real-name", "RN-42", at, "passed"),
+            services.OnlineCheckEvidence("real_person", "Tencent FaceID", "FX-7", at, "passed"),
+        ],
+    )
+    page = text(clients.outlet_clerk.get(f"/admin/cards/card/{card.pk}/change/"))
+    assert "Real-name verification by NIA real-name, ref. RN-42" in page
+    assert "Real-person (liveness) verification by Tencent FaceID, ref. FX-7" in page

@@ -35,16 +35,37 @@ def test_an_application_for_an_insured_person_answers_the_card_and_its_receipt(a
     )
 
 
-def test_online_channels_need_both_verifications(api, world):
+def online_checks(*kinds: str) -> list[dict]:
+    from django.utils import timezone
+
+    return [
+        {
+            "check": kind,
+            "provider": "Tencent FaceID",
+            "reference": f"REF-{kind}",
+            "verified_at": (timezone.now() - datetime.timedelta(minutes=3)).isoformat(),
+            "result": "passed",
+        }
+        for kind in kinds
+    ]
+
+
+def test_online_channels_need_the_evidence_of_both_checks(api, world):
     person = eligible_person()
-    body = application_body(world, person, channel="wechat", liveness_verified=True)
+    body = application_body(
+        world, person, channel="wechat", online_checks=online_checks("real_person")
+    )
     refused = api.post("/applications", body)
     assert refused.status_code == 422
     error = error_of(refused)
     assert error["code"] == "online_verification_required"
-    assert set(error["details"]) == {"real_name_verified"}
-    body["real_name_verified"] = True
-    assert api.post("/applications", body).status_code == 201
+    assert set(error["details"]) == {"real_name"}
+    body["online_checks"] = online_checks("real_person", "real_name")
+    done = api.post("/applications", body)
+    assert done.status_code == 201, done.content
+    shown = {c["check"]: c for c in done.json()["online_checks"]}
+    assert shown["real_name"]["reference"] == "REF-real_name"
+    assert done.json()["real_name_verified"] and done.json()["liveness_verified"]
 
 
 def test_an_agent_is_recorded_and_masked(api, world):
@@ -175,7 +196,7 @@ def test_employer_refusals_name_the_field(api, world, employer, field):
         ({"replaces": "00000000-0000-0000-0000-000000000000"}, "replaces"),
         ({"applicant": None}, "applicant"),
         ({"applicant": {"name": "X"}}, "applicant"),
-        ({"liveness_verified": "perhaps"}, "liveness_verified"),
+        ({"online_checks": [{"check": "magic"}]}, "online_checks"),
         ({"photo_receipt_number": "x" * 33}, "photo_receipt_number"),
     ],
 )

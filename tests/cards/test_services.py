@@ -83,29 +83,65 @@ def test_a_non_hukou_employee_gets_a_medical_insurance_card(world):
     assert card.status == S.APPLIED and card.bank is None
 
 
-def test_online_application_needs_both_verifications(world, person):
-    error = refused(
-        "online_verification_required",
-        services.card_submit,
-        applicant=person,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.bank_actor,
-        channel=Channel.WECHAT,
-        service_point=world.outlet,
-        liveness_verified=True,
-    )
-    assert set(error.details) == {"real_name_verified"}
-    card = services.card_submit(
-        applicant=person,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.bank_actor,
-        channel=Channel.WECHAT,
-        service_point=world.outlet,
-        liveness_verified=True,
-        real_name_verified=True,
-    )
+def online_check(kind: str, **overrides) -> services.OnlineCheckEvidence:
+    values = {
+        "kind": kind,
+        "provider": "Tencent FaceID" if kind == "real_person" else "NIA real-name",
+        "reference": f"REF-{kind}-0001",
+        "verified_at": T0 - datetime.timedelta(minutes=5),
+        "result": "passed",
+    }
+    return services.OnlineCheckEvidence(**{**values, **overrides})
+
+
+def test_online_application_needs_the_evidence_of_both_checks(world, person):
+    online = {
+        "applicant": person,
+        "card_type": CardType.SOCIAL_SECURITY,
+        "actor": world.bank_actor,
+        "channel": Channel.WECHAT,
+        "service_point": world.outlet,
+    }
+    with time_machine.travel(T0, tick=False):
+        error = refused(
+            "online_verification_required",
+            services.card_submit,
+            **online,
+            online_checks=[online_check("real_person")],
+        )
+        assert set(error.details) == {"real_name"}
+        for bad, problem in (
+            ({"result": "failed"}, "did not pass"),
+            ({"provider": " "}, "Name the provider"),
+            ({"reference": ""}, "Name the provider"),
+            ({"verified_at": T0 + datetime.timedelta(seconds=1)}, "within 24 hours"),
+            ({"verified_at": T0 - datetime.timedelta(hours=24, seconds=1)}, "within 24 hours"),
+        ):
+            error = refused(
+                "online_verification_required",
+                services.card_submit,
+                **online,
+                online_checks=[online_check("real_person"), online_check("real_name", **bad)],
+            )
+            assert list(error.details) == ["real_name"]
+            assert problem in error.details["real_name"][0]
+        assert not Card.objects.exists()
+        edge = T0 - datetime.timedelta(hours=24)
+        card = services.card_submit(
+            **online,
+            online_checks=[
+                online_check("real_person"),
+                online_check("real_name", verified_at=edge),
+            ],
+        )
     assert card.channel == Channel.WECHAT and card.bank == world.bank
+    assert card.liveness_verified and card.real_name_verified
     assert card.transitions.get().bank == world.bank
+    evidence = {v.check_kind: v for v in card.online_verifications.all()}
+    assert evidence["real_name"].verified_at == edge
+    assert evidence["real_person"].provider == "Tencent FaceID"
+    logged = card.transitions.get().data["online_checks"]
+    assert {c["reference"] for c in logged} == {"REF-real_name-0001", "REF-real_person-0001"}
 
 
 def test_second_live_card_of_a_type_is_refused_before_the_index(world, person):
