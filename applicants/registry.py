@@ -64,18 +64,26 @@ class RegistryUnavailable(Exception):
 
 
 class RegistryBackend(Protocol):
-    def lookup(self, id_type: str, id_number: str) -> RegistryEntry | None: ...
+    def lookup(
+        self, id_type: str, id_number: str, issuing_country: str = ""
+    ) -> RegistryEntry | None:
+        """`issuing_country`: a passport's (two countries may issue the same number)."""
 
 
 class LocalTableRegistry:
     """The default backend: the local `RegistryRecord` table."""
 
-    def lookup(self, id_type: str, id_number: str) -> RegistryEntry | None:
+    def lookup(
+        self, id_type: str, id_number: str, issuing_country: str = ""
+    ) -> RegistryEntry | None:
         from applicants.models import RegistryRecord
 
         record = RegistryRecord.objects.filter(
             id_type=id_type, id_number=normalise_id_number(id_number)
-        ).first()
+        )
+        if issuing_country:
+            record = record.filter(id_issuing_country=issuing_country.strip().upper())
+        record = record.first()
         if record is None:
             return None
         return RegistryEntry(
@@ -98,9 +106,13 @@ class HttpRegistry:
         self.base_url = (base_url or settings.REGISTRY_URL).rstrip("/")
         self.timeout = timeout if timeout is not None else settings.REGISTRY_TIMEOUT
 
-    def lookup(self, id_type: str, id_number: str) -> RegistryEntry | None:
+    def lookup(
+        self, id_type: str, id_number: str, issuing_country: str = ""
+    ) -> RegistryEntry | None:
         number = normalise_id_number(id_number)
         url = f"{self.base_url}/persons/{urllib.parse.quote(id_type)}/{urllib.parse.quote(number)}"
+        if issuing_country:
+            url += "?" + urllib.parse.urlencode({"issuing_country": issuing_country})
         try:
             with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310
                 body = json.loads(response.read())

@@ -434,6 +434,12 @@ class NewPersonForm(forms.Form):
         initial=IdDocumentType.RESIDENT_ID,
     )
     id_number = _id_number_field(_("Document number"))
+    id_issuing_country = forms.CharField(
+        label=_("Issuing country"),
+        max_length=3,
+        required=False,
+        help_text=_("A passport's issuing country (ISO 3166 alpha-3); the nationality if empty."),
+    )
     sex = forms.ChoiceField(
         label=_("Sex"),
         choices=[("", "---------"), *Sex.choices],

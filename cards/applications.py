@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from agencies.models import PartnerBank, ServicePoint
 from applicants.identity import normalise_id_number
+from applicants.models import same_document
 from applicants.services import applicant_find_or_create, employment_find_or_create
 from cards.actors import Actor
 from cards.choices import ActorKind
@@ -47,9 +48,14 @@ def _apply_at_counter() -> ApplicationError:
     )
 
 
-def _is_customer(bank: PartnerBank, id_type: str, id_number: str) -> bool:
+def _is_customer(bank: PartnerBank, form: ApplicantForm) -> bool:
+    document = same_document(
+        form.id_type,
+        normalise_id_number(form.id_number),
+        form.id_issuing_country or form.nationality,
+    )
     return Card.objects.filter(
-        bank=bank, applicant__id_type=id_type, applicant__id_number=normalise_id_number(id_number)
+        bank=bank, **{f"applicant__{field}": value for field, value in document.items()}
     ).exists()
 
 
@@ -61,6 +67,7 @@ class ApplicantForm:
     id_type: str
     id_number: str
     shanghai_hukou: bool
+    id_issuing_country: str = ""
     sex: str = ""
     birth_date: datetime.date | None = None
     nationality: str = "CHN"
@@ -143,7 +150,7 @@ def application_submit(
         if (
             actor.kind == ActorKind.BANK
             and exc.code in _ABOUT_THE_PERSON
-            and not _is_customer(actor.bank, applicant.id_type, applicant.id_number)
+            and not _is_customer(actor.bank, applicant)
         ):
             raise _apply_at_counter() from None
         other = exc.details.get("card") if exc.code == "duplicate_live_card" else None

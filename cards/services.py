@@ -554,7 +554,12 @@ def _registry_unavailable() -> ApplicationError:
 def _registry_lookup(applicant: Applicant) -> RegistryEntry | None:
     """The person's registry record, or the retryable refusal when the registry is out."""
     try:
-        return get_registry().lookup(applicant.id_type, applicant.id_number)
+        registry = get_registry()
+        if applicant.id_issuing_country:  # a passport: its issuing country tells two apart
+            return registry.lookup(
+                applicant.id_type, applicant.id_number, applicant.id_issuing_country
+            )
+        return registry.lookup(applicant.id_type, applicant.id_number)
     except (RegistryUnavailable, OSError) as exc:
         raise _registry_unavailable() from exc
 

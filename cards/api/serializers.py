@@ -60,6 +60,13 @@ class ApplicantInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64)
     id_type = serializers.ChoiceField(IdDocumentType.choices)
     id_number = serializers.CharField(max_length=32)
+    id_issuing_country = serializers.RegexField(
+        r"^[A-Za-z]{3}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("A passport's issuing country (ISO 3166 alpha-3); the nationality if empty."),
+    )
     sex = serializers.ChoiceField(Sex.choices, required=False, allow_blank=True, default="")
     birth_date = serializers.DateField(required=False, allow_null=True, default=None)
     nationality = serializers.RegexField(

@@ -271,3 +271,36 @@ def test_a_forms_sex_and_birth_date_contradicting_the_id_number_are_refused(api,
     details = error_of(response)["details"]["applicant"]
     assert set(details) == {"sex", "birth_date"}
     assert not Applicant.objects.filter(id_number=person.id_number).exists()
+
+
+def test_a_second_foreigner_with_the_same_passport_number_from_another_country(api, world):
+    """Two countries may issue the same passport number: the second is another person, not a
+    form that differs from the first (which the bank, whose customer the first is, would be told
+    as `applicant_differs`)."""
+    american = ApplicantFactory(
+        name="John Smith",
+        id_type="passport",
+        id_number="E12345678",
+        nationality="USA",
+        shanghai_hukou=False,
+        hukou_place="",
+        sex="male",
+        birth_date=datetime.date(1985, 4, 1),
+    )
+    Card.objects.create(  # the American is the bank's customer
+        applicant=american,
+        card_type="social_security",
+        bank=world.bank,
+        service_point=world.outlet,
+        collection_point=world.outlet,
+        channel="bank_outlet",
+    )
+    body = application_body(world, american)
+    body["applicant"].update(
+        {"name": "Jane Smith", "nationality": "GBR", "sex": "female", "birth_date": "1990-01-01"}
+    )
+    second = api.post("/applications", body)
+    # A new person, not insured: sent to a counter, and nothing recorded for her.
+    assert error_of(second)["code"] == "apply_at_counter"
+    assert Applicant.objects.get(pk=american.pk).name == "John Smith"
+    assert not Applicant.objects.filter(name="Jane Smith").exists()

@@ -312,3 +312,25 @@ def test_employer_enrolment_names_its_employment_in_the_database():
             start_date=datetime.date(2025, 1, 1),
         )
     assert not InsuranceEnrolment.objects.exists()
+
+
+def test_two_countries_passports_with_the_same_number_are_two_people():
+    american = foreigner(id_number="E12345678", nationality="USA")
+    briton = foreigner(id_number="E12345678", nationality="GBR", name="Jane Smith")
+    assert american.id_issuing_country == "USA" and briton.id_issuing_country == "GBR"
+    assert Applicant.objects.filter(id_number="E12345678").count() == 2
+    # The same country's passport number is one person's.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        foreigner(id_number="E12345678", nationality="CAN", id_issuing_country="usa")
+
+
+def test_a_passport_issued_by_another_country_than_the_nationality():
+    person = foreigner(id_number="K7654321", nationality="USA", id_issuing_country="irl")
+    assert person.id_issuing_country == "IRL"
+    assert foreigner(id_number="K7654321", nationality="USA").pk != person.pk
+
+
+def test_only_a_passport_keeps_an_issuing_country():
+    number = compose_resident_id("310104", datetime.date(1990, 5, 17), 123)
+    person = ApplicantFactory(id_number=number, id_issuing_country="USA")
+    assert person.id_issuing_country == ""
