@@ -495,7 +495,7 @@ class CounterViews:
         for card_type in CardType:
             if card_type not in card_types:
                 continue
-            answer = applicant_card_eligibility(person, card_type)
+            answer = applicant_card_eligibility(person, card_type, point=point)
             answers.append(
                 {
                     "card_type": card_type.label,

@@ -424,7 +424,7 @@ def card_submit(
                 )
             if Card.objects.filter(replaces=replaces).exists():
                 raise _invalid("replaces", _("That card has been replaced already."))
-        answer = applicant_card_eligibility(applicant, card_type)
+        answer = applicant_card_eligibility(applicant, card_type, point=point)
         if not answer:
             raise ApplicationError(
                 " ".join(reason.message for reason in answer.reasons),

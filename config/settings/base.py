@@ -230,6 +230,9 @@ WRITTEN_REPORT_VALIDITY = timedelta(days=env.int("WRITTEN_REPORT_VALIDITY_DAYS",
 EMPLOYER_REGISTRATION_DAYS = env.int("EMPLOYER_REGISTRATION_DAYS", default=30)
 # A street/town medical insurance service point completes a card within 3 working days.
 MEDICAL_POINT_WORKING_DAYS = env.int("MEDICAL_POINT_WORKING_DAYS", default=3)
+# Seed 001: apply at the street (township) service station of the household registration. Off by
+# default: today any station in the city takes the application (applicants/policy.py).
+APPLY_AT_HUKOU_STREET_STATION = env.bool("APPLY_AT_HUKOU_STREET_STATION", default=False)
 # An online application's real-name and real-person checks count if made at most this long before
 # the application (cards.services.card_submit).
 ONLINE_CHECK_MAX_AGE = timedelta(hours=env.int("ONLINE_CHECK_MAX_AGE_HOURS", default=24))
