@@ -179,6 +179,24 @@ def validate_identity_document(id_type: str, number: str) -> IdentityFacts:
     return validator(number)
 
 
+def identity_contradictions(
+    facts: IdentityFacts, *, sex: str | None, birth_date: datetime.date | None
+) -> dict[str, str]:
+    """The form's sex and birth date that contradict what the document number holds, by field.
+
+    Refused, never silently replaced: a form that says otherwise was filled in for someone else,
+    or mistyped, and the clerk (or bank) must see which."""
+    errors: dict[str, str] = {}
+    if facts.sex and sex and sex != facts.sex:
+        errors["sex"] = str(_("The sex contradicts the identity document number."))
+    if facts.birth_date and birth_date and birth_date != facts.birth_date:
+        errors["birth_date"] = str(
+            _("The birth date contradicts the identity document number (%(date)s).")
+            % {"date": facts.birth_date.isoformat()}
+        )
+    return errors
+
+
 def validate_uscc(value: str) -> str:
     """Validate a Unified Social Credit Code (GB 32100) with python-stdnum; return it compact."""
     from stdnum.cn import uscc

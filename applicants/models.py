@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from agencies.choices import District
@@ -19,8 +21,21 @@ from applicants.choices import (
     Insurance,
     Sex,
 )
-from applicants.identity import validate_identity_document, validate_uscc
+from applicants.identity import (
+    identity_contradictions,
+    validate_identity_document,
+    validate_uscc,
+)
 from common.masking import mask_id_number, mask_name
+
+
+def same_document(id_type: str, id_number: str, issuing_country: str = "") -> dict[str, str]:
+    """The lookup of one identity document: a passport by (issuing country, number), any other
+    document by its number. `id_number` normalised; a passport's country defaults as on save."""
+    lookup = {"id_type": id_type, "id_number": id_number}
+    if id_type == IdDocumentType.PASSPORT:
+        lookup["id_issuing_country"] = (issuing_country or "").strip().upper()
+    return lookup
 
 
 class IdentityFields(models.Model):
@@ -31,6 +46,13 @@ class IdentityFields(models.Model):
         _("identity document type"), max_length=32, choices=IdDocumentType.choices
     )
     id_number = models.CharField(_("identity document number"), max_length=32)
+    id_issuing_country = models.CharField(
+        _("issuing country"),
+        max_length=3,
+        blank=True,
+        default="",
+        help_text=_("A passport's issuing country (ISO 3166 alpha-3); empty for others."),
+    )
     sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     nationality = models.CharField(
@@ -56,12 +78,26 @@ class IdentityFields(models.Model):
         Raises ValidationError naming `id_number` for an invalid number: none is ever stored.
         """
         facts = validate_identity_document(self.id_type, self.id_number)
+        contradictions = identity_contradictions(facts, sex=self.sex, birth_date=self.birth_date)
+        if contradictions:
+            raise ValidationError(contradictions)
         self.id_number = facts.number
         if facts.sex:
             self.sex = facts.sex
         if facts.birth_date:
             self.birth_date = facts.birth_date
         self.nationality = (self.nationality or "").strip().upper()
+        # A passport is one person's by (issuing country, number): two countries may issue the
+        # same number. Other documents are unique by their number alone.
+        if self.id_type == IdDocumentType.PASSPORT:
+            country = (self.id_issuing_country or self.nationality or "").strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", country):
+                raise ValidationError(
+                    {"id_issuing_country": _("Give the passport's issuing country (3 letters).")}
+                )
+            self.id_issuing_country = country
+        else:
+            self.id_issuing_country = ""
         if self.id_type in FOREIGN_NATIONAL_DOCUMENTS and self.nationality == "CHN":
             raise ValidationError(
                 {"nationality": _("A foreign national's document needs a foreign nationality.")}
@@ -108,9 +144,16 @@ class Applicant(IdentityFields):
         constraints = [
             models.UniqueConstraint(
                 fields=["id_type", "id_number"],
+                condition=~Q(id_type=IdDocumentType.PASSPORT),
                 name="applicant_unique_identity_document",
                 violation_error_message=_("A person with this identity document already exists."),
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["id_type", "id_issuing_country", "id_number"],
+                condition=Q(id_type=IdDocumentType.PASSPORT),
+                name="applicant_unique_passport",
+                violation_error_message=_("A person with this identity document already exists."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -276,8 +319,15 @@ class RegistryRecord(IdentityFields):
         verbose_name_plural = _("municipal registry records")
         constraints = [
             models.UniqueConstraint(
-                fields=["id_type", "id_number"], name="registryrecord_unique_identity_document"
-            )
+                fields=["id_type", "id_number"],
+                condition=~Q(id_type=IdDocumentType.PASSPORT),
+                name="registryrecord_unique_identity_document",
+            ),
+            models.UniqueConstraint(
+                fields=["id_type", "id_issuing_country", "id_number"],
+                condition=Q(id_type=IdDocumentType.PASSPORT),
+                name="registryrecord_unique_passport",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,10 +11,12 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from agencies.choices import District, ServicePointKind
 from applicants.choices import INDIVIDUAL_INSURANCES, EnrolmentRoute, Insurance
 from applicants.models import Applicant
 from cards.choices import CardType
@@ -29,6 +31,9 @@ class PersonFacts:
     employed: bool
     insured_via_employer: frozenset[str] = field(default_factory=frozenset)
     insured_individually: frozenset[str] = field(default_factory=frozenset)
+    # Where the person's Shanghai household registration is, and where they apply (if known).
+    hukou_district: str | None = None
+    applying_at_street_station_in: str | None = None
 
     @property
     def insured(self) -> frozenset[str]:
@@ -64,6 +69,54 @@ class Rule:
     applies_to: frozenset[str]
     refuses: Callable[..., bool]
     message: Promise
+    # The message's %(...)s values from the facts, for a refusal that says where to go.
+    message_values: Callable[[PersonFacts], dict[str, str]] | None = None
+
+    def reason(self, facts: PersonFacts) -> Reason:
+        values = self.message_values(facts) if self.message_values else None
+        return Reason(self.code, str(self.message) % values if values else str(self.message))
+
+
+# The districts by the names a household registration place is written with (上海市徐汇区...).
+_DISTRICT_NAMES = {
+    "黄浦": District.HUANGPU,
+    "徐汇": District.XUHUI,
+    "长宁": District.CHANGNING,
+    "静安": District.JINGAN,
+    "普陀": District.PUTUO,
+    "虹口": District.HONGKOU,
+    "杨浦": District.YANGPU,
+    "闵行": District.MINHANG,
+    "宝山": District.BAOSHAN,
+    "嘉定": District.JIADING,
+    "浦东": District.PUDONG,
+    "金山": District.JINSHAN,
+    "松江": District.SONGJIANG,
+    "青浦": District.QINGPU,
+    "奉贤": District.FENGXIAN,
+    "崇明": District.CHONGMING,
+}
+
+
+def hukou_district(hukou_place: str) -> str | None:
+    """The Shanghai district a household registration place names, if it names one."""
+    for name, district in _DISTRICT_NAMES.items():
+        if name in (hukou_place or ""):
+            return district
+    return None
+
+
+def _not_at_hukou_street_station(f: PersonFacts) -> bool:
+    """Seed 001: "apply at the street (township) point where the household registration is
+    located". On only with APPLY_AT_HUKOU_STREET_STATION (today's city-wide handling may be
+    deliberate); judged only where both places are known."""
+    return bool(
+        settings.APPLY_AT_HUKOU_STREET_STATION
+        and f.shanghai_hukou
+        and f.hukou_district
+        and f.applying_at_street_station_in
+        and f.applying_at_street_station_in != f.hukou_district
+    )
 
 
 ALL_CARD_TYPES = frozenset(CardType)
@@ -100,6 +153,16 @@ CARD_RULES: tuple[Rule, ...] = (
             "A person without Shanghai household registration is issued a medical insurance card, "
             "not a social security card."
         ),
+    ),
+    Rule(
+        code="apply_at_hukou_street_station",
+        applies_to=frozenset({CardType.SOCIAL_SECURITY}),
+        refuses=_not_at_hukou_street_station,
+        message=_(
+            "Apply at a street (township) service station in %(district)s, where the household "
+            "registration is."
+        ),
+        message_values=lambda f: {"district": str(District(f.hukou_district).label)},
     ),
     Rule(
         code="no_medical_insurance",
@@ -141,8 +204,11 @@ ENROLMENT_RULES: tuple[Rule, ...] = (
 )
 
 
-def person_facts(applicant: Applicant, *, on: datetime.date | None = None) -> PersonFacts:
-    """Gather the facts the rules need: one query for enrolments, one for employments."""
+def person_facts(
+    applicant: Applicant, *, on: datetime.date | None = None, point=None
+) -> PersonFacts:
+    """Gather the facts the rules need: one query for enrolments, one for employments. `point`:
+    the service point the person applies at, if the question is about an application there."""
     on = on or timezone.localdate()
     via_employer: set[str] = set()
     individually: set[str] = set()
@@ -157,6 +223,10 @@ def person_facts(applicant: Applicant, *, on: datetime.date | None = None) -> Pe
         employed=employed,
         insured_via_employer=frozenset(via_employer),
         insured_individually=frozenset(individually),
+        hukou_district=hukou_district(applicant.hukou_place) if applicant.shanghai_hukou else None,
+        applying_at_street_station_in=point.district
+        if point is not None and point.kind == ServicePointKind.STREET_STATION
+        else None,
     )
 
 
@@ -164,7 +234,7 @@ def card_eligibility(facts: PersonFacts, card_type: str) -> Answer:
     """May a person with these facts have a card of `card_type`? Yes, or no with every reason."""
     return Answer(
         tuple(
-            Reason(rule.code, str(rule.message))
+            rule.reason(facts)
             for rule in CARD_RULES
             if card_type in rule.applies_to and rule.refuses(facts)
         )
@@ -182,5 +252,6 @@ def enrolment_eligibility(facts: PersonFacts, insurance: str, route: str) -> Ans
     )
 
 
-def applicant_card_eligibility(applicant: Applicant, card_type: str) -> Answer:
-    return card_eligibility(person_facts(applicant), card_type)
+def applicant_card_eligibility(applicant: Applicant, card_type: str, *, point=None) -> Answer:
+    """The card eligibility of a person on record, applying at `point` if given."""
+    return card_eligibility(person_facts(applicant, point=point), card_type)

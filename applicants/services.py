@@ -10,8 +10,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applicants.choices import FOREIGN_NATIONAL_DOCUMENTS, EmployerKind, EnrolmentRoute
-from applicants.identity import validate_identity_document, validate_uscc
-from applicants.models import Applicant, Employer, Employment, InsuranceEnrolment
+from applicants.identity import (
+    identity_contradictions,
+    validate_identity_document,
+    validate_uscc,
+)
+from applicants.models import (
+    Applicant,
+    Employer,
+    Employment,
+    InsuranceEnrolment,
+    same_document,
+)
 from applicants.policy import enrolment_eligibility, person_facts
 from common.errors import ApplicationError
 
@@ -21,6 +31,7 @@ def applicant_create(
     name: str,
     id_type: str,
     id_number: str,
+    id_issuing_country: str = "",
     sex: str = "",
     birth_date: datetime.date | None = None,
     nationality: str = "CHN",
@@ -35,6 +46,7 @@ def applicant_create(
         name=name.strip(),
         id_type=id_type,
         id_number=id_number,
+        id_issuing_country=id_issuing_country,
         sex=sex,
         birth_date=birth_date,
         nationality=nationality,
@@ -44,7 +56,8 @@ def applicant_create(
         address=address.strip(),
     )
     applicant.apply_identity_document()
-    if Applicant.objects.filter(id_type=applicant.id_type, id_number=applicant.id_number).exists():
+    document = same_document(applicant.id_type, applicant.id_number, applicant.id_issuing_country)
+    if Applicant.objects.filter(**document).exists():
         raise ApplicationError(
             _("A person with this identity document already exists."),
             code="duplicate_applicant",
@@ -160,6 +173,7 @@ def applicant_find_or_create(
     name: str,
     id_type: str,
     id_number: str,
+    id_issuing_country: str = "",
     sex: str = "",
     birth_date: datetime.date | None = None,
     nationality: str = "CHN",
@@ -176,7 +190,17 @@ def applicant_find_or_create(
     replaces the recorded one: it is the person's latest.
     """
     facts = validate_identity_document(id_type, id_number)
-    person = Applicant.objects.filter(id_type=id_type, id_number=facts.number).first()
+    contradictions = identity_contradictions(facts, sex=sex, birth_date=birth_date)
+    if contradictions:
+        raise ApplicationError(
+            " ".join(contradictions.values()),
+            code="invalid",
+            details={field: [message] for field, message in contradictions.items()},
+        )
+    # A passport is one person's by (issuing country, number); the country defaults to the
+    # nationality, as Applicant.apply_identity_document does.
+    document = same_document(id_type, facts.number, id_issuing_country or nationality)
+    person = Applicant.objects.filter(**document).first()
     if person is None:
         try:
             return (
@@ -184,6 +208,7 @@ def applicant_find_or_create(
                     name=name,
                     id_type=id_type,
                     id_number=facts.number,
+                    id_issuing_country=id_issuing_country,
                     sex=sex,
                     birth_date=birth_date,
                     nationality=nationality,
@@ -197,7 +222,7 @@ def applicant_find_or_create(
         except ApplicationError as exc:
             if exc.code != "duplicate_applicant":
                 raise
-            person = Applicant.objects.get(id_type=id_type, id_number=facts.number)
+            person = Applicant.objects.get(**document)
     # What the form says, as the record would hold it; sex and birth date read from the number
     # are the record's by construction.
     form: dict = {"name": name.strip(), "shanghai_hukou": shanghai_hukou}

@@ -30,7 +30,7 @@ from cards.admin_views import (
     state_in_words,
     take_revealed,
 )
-from cards.choices import ActorKind, CardStatus, Channel, TransitionName
+from cards.choices import ActorKind, CardStatus, Channel, OnlineCheck, TransitionName
 from cards.models import (
     Card,
     CardCenterNotice,
@@ -347,6 +347,27 @@ class CardAdmin(CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
         }
 
 
+def identity_notes(identity: dict | None) -> list[str]:
+    """What the clerk checked before the act (cards.services._identity_record), masked."""
+    if not identity:
+        return []
+    notes = [gettext("holder's ID document seen")]
+    if identity.get("card_presented"):
+        notes.append(gettext("card shown"))
+    if identity.get("receipt_presented"):
+        notes.append(gettext("receipt shown"))
+    agent = identity.get("agent")
+    if agent:
+        notes.append(
+            gettext("agent %(name)s, %(number)s")
+            % {
+                "name": mask_name(agent.get("name")),
+                "number": mask_id_number(agent.get("id_number")),
+            }
+        )
+    return notes
+
+
 def history_row(row) -> dict:
     """One log row as the clerk reads it; the caller's phone and address stay out."""
     if row.actor_kind == ActorKind.USER and row.actor_user_id:
@@ -372,6 +393,19 @@ def history_row(row) -> dict:
         notes.append(gettext("contact %(phone)s") % {"phone": mask_phone(data["contact_phone"])})
     if data.get("agent"):
         notes.append(gettext("by an entrusted agent"))
+    notes.extend(identity_notes(data.get("identity")))
+    for check in data.get("online_checks", ()):
+        label = OnlineCheck(check["kind"]).label if check.get("kind") in OnlineCheck.values else ""
+        notes.append(
+            gettext("%(check)s by %(provider)s, ref. %(reference)s, %(at)s: %(result)s")
+            % {
+                "check": label,
+                "provider": check.get("provider", ""),
+                "reference": check.get("reference", ""),
+                "at": check.get("verified_at", "")[:16].replace("T", " "),
+                "result": check.get("result", ""),
+            }
+        )
     if data.get("automatic"):
         notes.append(gettext("automatic"))
     return {

@@ -22,7 +22,7 @@ from applicants.models import Applicant
 from applicants.services import applicant_create
 from cards import services
 from cards.actors import Actor
-from cards.choices import CardStatus, CardType, ReplacementReason, TransitionName
+from cards.choices import AgentDocument, CardStatus, CardType, ReplacementReason, TransitionName
 from cards.models import Card
 from cards.permissions import POINT_KIND_CARD_TYPES
 from common.errors import ApplicationError
@@ -88,7 +88,17 @@ class AgentFields(forms.Form):
         data = self.cleaned_data
         if not data.get("agent_name"):
             return None
-        return services.Agent(data["agent_name"], data["agent_id_type"], data["agent_id_number"])
+        return services.Agent(
+            data["agent_name"],
+            data["agent_id_type"],
+            data["agent_id_number"],
+            data.get("agent_document") or AgentDocument.IDENTITY_DOCUMENT,
+        )
+
+
+class CardPresentedField(forms.BooleanField):
+    def __init__(self, label: Promise) -> None:
+        super().__init__(label=label, required=False)
 
 
 # --- One form per transition ---------------------------------------------------------------
@@ -190,7 +200,7 @@ class IssueOnTheSpotForm(CardNumberForm):
         )
 
 
-class HandOverForm(TransitionForm):
+class HandOverForm(AgentFields, TransitionForm):
     transition = T.HAND_OVER
     title = _("Hand the card over")
     button = _("Hand over")
@@ -204,6 +214,7 @@ class HandOverForm(TransitionForm):
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+    field_order = ("id_number", "receipt_number", "agent_name", "agent_id_type", "agent_id_number")
 
     def perform(self, *, actor: Actor) -> Card:
         return services.card_hand_over(
@@ -211,6 +222,7 @@ class HandOverForm(TransitionForm):
             actor=actor,
             id_number=self.cleaned_data["id_number"],
             receipt_number=self.cleaned_data["receipt_number"],
+            agent=self.agent(),
         )
 
 
@@ -244,9 +256,19 @@ class WrittenReportForm(AgentFields, TransitionForm):
     button = _("Take the written loss report")
     documents = (
         _("The holder's resident identity card (original)"),
-        _("An entrusted agent brings both the holder's and their own identity document"),
+        _(
+            "An entrusted agent brings both the holder's identity document and their own identity "
+            "document or their own social security card"
+        ),
     )
     id_number = _id_number_field(_("Holder's document number, as presented"))
+    agent_document = forms.ChoiceField(
+        label=_("Agent's own document"),
+        choices=AgentDocument.choices,
+        initial=AgentDocument.IDENTITY_DOCUMENT,
+        required=False,
+        help_text=_("A social security card: give its social security number (the ID number)."),
+    )
     request_replacement = forms.BooleanField(
         label=_("Take a replacement in the same step"),
         required=False,
@@ -256,6 +278,7 @@ class WrittenReportForm(AgentFields, TransitionForm):
         "id_number",
         "request_replacement",
         "agent_name",
+        "agent_document",
         "agent_id_type",
         "agent_id_number",
     )
@@ -270,29 +293,60 @@ class WrittenReportForm(AgentFields, TransitionForm):
         )
 
 
-class WithdrawLossReportForm(TransitionForm):
+class WithdrawLossReportForm(AgentFields, TransitionForm):
     transition = T.WITHDRAW_LOSS_REPORT
     title = _("The card was found: withdraw the loss report")
     button = _("Withdraw the loss report")
-    documents = (_("The holder's identity document and the card found"),)
+    documents = (
+        _("The holder's identity document (original) and the card found"),
+        _("Or an entrusted agent with both the holder's and their own identity document"),
+    )
+    id_number = _id_number_field(_("Holder's document number, as presented"))
+    card_presented = CardPresentedField(_("The card itself was shown"))
     reason = forms.CharField(label=_("Note"), max_length=500, required=False)
+    field_order = (
+        "id_number",
+        "card_presented",
+        "agent_name",
+        "agent_id_type",
+        "agent_id_number",
+        "reason",
+    )
 
     def perform(self, *, actor: Actor) -> Card:
+        data = self.cleaned_data
         return services.card_withdraw_loss_report(
-            card=self.card, actor=actor, reason=self.cleaned_data["reason"]
+            card=self.card,
+            actor=actor,
+            id_number=data["id_number"],
+            card_presented=data["card_presented"],
+            agent=self.agent(),
+            reason=data["reason"],
         )
 
 
-class ReplaceForm(TransitionForm):
+class ReplaceForm(AgentFields, TransitionForm):
     transition = T.REPLACE
     title = _("Replace the card")
     button = _("Replace")
     documents = (
         _("The holder's identity document (original)"),
         _("A damaged card is handed in"),
+        _("Or an entrusted agent with both the holder's and their own identity document"),
     )
     reason = forms.ChoiceField(label=_("Why"), choices=ReplacementReason.choices)
+    id_number = _id_number_field(_("Holder's document number, as presented"))
+    card_presented = CardPresentedField(_("The damaged card was handed in"))
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
+    field_order = (
+        "reason",
+        "id_number",
+        "card_presented",
+        "agent_name",
+        "agent_id_type",
+        "agent_id_number",
+        "note",
+    )
 
     def __init__(self, *args, card: Card, **kwargs) -> None:
         super().__init__(*args, card=card, **kwargs)
@@ -304,13 +358,19 @@ class ReplaceForm(TransitionForm):
         )
         self.fields["reason"].initial = expected
         self.fields["reason"].choices = [(expected.value, expected.label)]
+        if expected == ReplacementReason.LOST:
+            del self.fields["card_presented"]  # there is no card to hand in
 
     def perform(self, *, actor: Actor) -> Card:
+        data = self.cleaned_data
         return services.card_replace(
             card=self.card,
             actor=actor,
-            reason=self.cleaned_data["reason"],
-            note=self.cleaned_data["note"],
+            reason=data["reason"],
+            id_number=data["id_number"],
+            card_presented=data.get("card_presented", False),
+            agent=self.agent(),
+            note=data["note"],
         )
 
 
@@ -374,6 +434,12 @@ class NewPersonForm(forms.Form):
         initial=IdDocumentType.RESIDENT_ID,
     )
     id_number = _id_number_field(_("Document number"))
+    id_issuing_country = forms.CharField(
+        label=_("Issuing country"),
+        max_length=3,
+        required=False,
+        help_text=_("A passport's issuing country (ISO 3166 alpha-3); the nationality if empty."),
+    )
     sex = forms.ChoiceField(
         label=_("Sex"),
         choices=[("", "---------"), *Sex.choices],

@@ -33,7 +33,12 @@ from django.utils.translation import gettext_lazy
 from agencies.choices import ServicePointKind
 from applicants.models import Applicant
 from applicants.policy import applicant_card_eligibility
-from applicants.registry import COMPARED_FIELDS, compare_with_registry, get_registry
+from applicants.registry import (
+    COMPARED_FIELDS,
+    RegistryUnavailable,
+    compare_with_registry,
+    get_registry,
+)
 from cards import scope, selectors
 from cards.admin_forms import (
     TRANSITION_FORMS,
@@ -490,7 +495,7 @@ class CounterViews:
         for card_type in CardType:
             if card_type not in card_types:
                 continue
-            answer = applicant_card_eligibility(person, card_type)
+            answer = applicant_card_eligibility(person, card_type, point=point)
             answers.append(
                 {
                     "card_type": card_type.label,
@@ -617,6 +622,8 @@ class CounterViews:
                 add_refusal(form, exc)
             else:
                 self._say_done(request, name, card, result)
+                if scope.card_visible_to(request.user, result.pk) is None:  # the hotline
+                    return HttpResponseRedirect(reverse("admin:cards_card_counter"))
                 return HttpResponseRedirect(_change_url(result))
         context = self._context(
             request,
@@ -638,7 +645,10 @@ class CounterViews:
     def _registry_comparison(card: Card) -> dict[str, Any]:
         """The registration form beside the registry record, field by field."""
         applicant = card.applicant
-        entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+        try:
+            entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+        except RegistryUnavailable:
+            return {"found": False, "rows": [], "differs": True, "unavailable": True}
         if entry is None:
             return {"found": False, "rows": [], "differs": True}
         form = {field: getattr(applicant, field) for field in COMPARED_FIELDS}
@@ -686,6 +696,16 @@ class CounterViews:
                     certificate,
                     _("Print the certificate"),
                 ),
+            )
+            return
+        if name == T.REPORT_LOST_BY_PHONE:
+            messages.success(
+                request,
+                _(
+                    "Phone report recorded. It lapses at %(deadline)s unless the holder makes a "
+                    "written report at a service center before then."
+                )
+                % {"deadline": _when(result.phone_report_expires_at)},
             )
             return
         if name == T.REPLACE:

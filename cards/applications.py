@@ -2,6 +2,11 @@
 Alipay, through the API): one transaction finds or records the person, records the employment the
 form declares, and submits the card (cards.services.card_submit). A refusal leaves nothing behind:
 no person is recorded for an application that was refused (PIPL: no data without a purpose).
+
+A bank learns nothing about a person who is not its customer (no card of this bank): whether an ID
+number is insured or on record, whether a guessed name or hukou place is right, or whether the
+person holds a live card at another bank all answer one refusal, `apply_at_counter` (422), which
+tells the applicant to go to a service point counter; the counter shows the detailed reasons.
 """
 
 from __future__ import annotations
@@ -14,16 +19,44 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from agencies.models import ServicePoint
+from agencies.models import PartnerBank, ServicePoint
+from applicants.identity import normalise_id_number
+from applicants.models import same_document
 from applicants.services import applicant_find_or_create, employment_find_or_create
 from cards.actors import Actor
 from cards.choices import ActorKind
 from cards.models import Card
-from cards.services import Agent, card_submit
+from cards.services import Agent, OnlineCheckEvidence, card_submit
 from common.errors import ApplicationError
 
 R = TypeVar("R")
+
+# The refusals that would tell a bank something about a person on record (or not on record).
+_ABOUT_THE_PERSON = frozenset({"not_eligible", "applicant_differs", "duplicate_live_card"})
+
+
+def _apply_at_counter() -> ApplicationError:
+    return ApplicationError(
+        _(
+            "This application cannot be taken here. The applicant should apply at a service point "
+            "counter with their identity document, where the reasons are explained."
+        ),
+        code="apply_at_counter",
+        status=422,
+    )
+
+
+def _is_customer(bank: PartnerBank, form: ApplicantForm) -> bool:
+    document = same_document(
+        form.id_type,
+        normalise_id_number(form.id_number),
+        form.id_issuing_country or form.nationality,
+    )
+    return Card.objects.filter(
+        bank=bank, **{f"applicant__{field}": value for field, value in document.items()}
+    ).exists()
 
 
 @dataclass(frozen=True)
@@ -34,6 +67,7 @@ class ApplicantForm:
     id_type: str
     id_number: str
     shanghai_hukou: bool
+    id_issuing_country: str = ""
     sex: str = ""
     birth_date: datetime.date | None = None
     nationality: str = "CHN"
@@ -76,8 +110,7 @@ def application_submit(
     service_point: ServicePoint,
     collection_point: ServicePoint | None = None,
     employer: EmployerForm | None = None,
-    liveness_verified: bool = False,
-    real_name_verified: bool = False,
+    online_checks: tuple[OnlineCheckEvidence, ...] = (),
     agent: Agent | None = None,
     photo_receipt_number: str = "",
     replaces: Card | None = None,
@@ -108,18 +141,23 @@ def application_submit(
                 channel=channel,
                 service_point=service_point,
                 collection_point=collection_point,
-                liveness_verified=liveness_verified,
-                real_name_verified=real_name_verified,
+                online_checks=online_checks,
                 agent=agent,
                 photo_receipt_number=photo_receipt_number,
                 replaces=replaces,
             )
     except ApplicationError as exc:
+        if (
+            actor.kind == ActorKind.BANK
+            and exc.code in _ABOUT_THE_PERSON
+            and not _is_customer(actor.bank, applicant)
+        ):
+            raise _apply_at_counter() from None
         other = exc.details.get("card") if exc.code == "duplicate_live_card" else None
         if (
             other
             and actor.kind == ActorKind.BANK
             and not Card.objects.filter(public_id=other, bank=actor.bank).exists()
         ):
-            raise ApplicationError(exc.message, code=exc.code, status=exc.status) from None
+            raise _apply_at_counter() from None
         raise

@@ -39,7 +39,6 @@ from cards.choices import CardStatus, TransitionName
 from cards.events import TransitionRow, record_transitions
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import Card
-from cards.numbers import normalise_receipt_number
 from common.errors import ApplicationError
 
 S = CardStatus
@@ -102,12 +101,21 @@ def _mark_ready(card: Card, values: dict, ctx: _Context) -> _Change:
     return _Change(data=data)
 
 
+def _agent(values: dict) -> services.Agent | None:
+    if not values.get("agent_name"):
+        return None
+    return services.Agent(values["agent_name"], values["agent_id_type"], values["agent_id_number"])
+
+
 def _hand_over(card: Card, values: dict, ctx: _Context) -> _Change:
-    services._holder_id_matches(card, values["id_number"])
-    if normalise_receipt_number(values["receipt_number"]) != card.receipt_number:
-        raise services._invalid("receipt_number", _("The receipt number is not this card's."))
+    data = services.hand_over_checked(
+        card,
+        id_number=values["id_number"],
+        receipt_number=values["receipt_number"],
+        agent=_agent(values),
+    )
     card.hand_over(at=ctx.now)
-    return _Change(data={"original_id_presented": True})
+    return _Change(data=data)
 
 
 def _withdraw(card: Card, values: dict, ctx: _Context) -> _Change:
@@ -148,7 +156,8 @@ def cards_mark_ready_batch(
 def cards_hand_over_batch(
     *, bank: PartnerBank, actor: Actor, items: Sequence[BatchItem]
 ) -> list[BatchResult]:
-    """`card_hand_over` for many cards; item values: `id_number`, `receipt_number`."""
+    """`card_hand_over` for many cards; item values: `id_number`, `receipt_number`, and an
+    entrusted agent's `agent_name`, `agent_id_type`, `agent_id_number` (all or none)."""
     return _batch(bank=bank, actor=actor, spec=_SPECS[T.HAND_OVER], items=items)
 
 
@@ -360,7 +369,11 @@ _ONE = {
         card=card, actor=actor, card_number=v["card_number"]
     ),
     T.HAND_OVER: lambda card, actor, v: services.card_hand_over(
-        card=card, actor=actor, id_number=v["id_number"], receipt_number=v["receipt_number"]
+        card=card,
+        actor=actor,
+        id_number=v["id_number"],
+        receipt_number=v["receipt_number"],
+        agent=_agent(v),
     ),
     T.WITHDRAW: lambda card, actor, v: services.card_withdraw(
         card=card,

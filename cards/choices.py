@@ -83,6 +83,27 @@ CARD_CENTER_NOTICE_TRANSITIONS = frozenset(
 )
 
 
+class AgentDocument(models.TextChoices):
+    """What an entrusted agent shows as their own document."""
+
+    IDENTITY_DOCUMENT = "identity_document", _("Their own identity document")
+    # Seed 001: for a written loss report an agent may show their own social security card (its
+    # number is their citizen identity number, Social Insurance Law art. 58).
+    SOCIAL_SECURITY_CARD = "social_security_card", _("Their own social security card")
+
+
+class OnlineCheck(models.TextChoices):
+    """The two identity checks an online application needs (PRODUCT.md, "Applying")."""
+
+    REAL_NAME = "real_name", _("Real-name verification")
+    REAL_PERSON = "real_person", _("Real-person (liveness) verification")
+
+
+class OnlineCheckResult(models.TextChoices):
+    PASSED = "passed", _("Passed")
+    FAILED = "failed", _("Failed")
+
+
 class ActorKind(models.TextChoices):
     USER = "user", _("Staff member")
     BANK = "bank", _("Partner bank")

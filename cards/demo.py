@@ -200,7 +200,13 @@ def _cancel(w: Walker, card: Card, plan: Plan) -> Card:
 
 def _replace(w: Walker, card: Card, plan: Plan) -> Card:
     if int(plan.days_ago) % 2:  # a damaged card replaced
-        services.card_replace(card=card, actor=w.staff(plan.point_code), reason="damaged")
+        services.card_replace(
+            card=card,
+            actor=w.staff(plan.point_code),
+            reason="damaged",
+            id_number=card.applicant.id_number,
+            card_presented=True,
+        )
     else:  # lost: written report and replacement in one step
         services.card_report_lost_in_writing(
             card=card,

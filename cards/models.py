@@ -25,6 +25,8 @@ from cards.choices import (
     CardStatus,
     CardType,
     Channel,
+    OnlineCheck,
+    OnlineCheckResult,
     OutboxEventKind,
     OverdueKind,
     TransitionName,
@@ -210,21 +212,30 @@ class Card(FSMModelMixin, models.Model):
         return self.status
 
     # --- Guards (pure) --
+    def acting_at(self) -> datetime.datetime:
+        """The instant the guards judge deadlines at: the one a service read after taking the
+        card's lock (`as_of`), so that its checks and the model's agree; else the clock."""
+        return getattr(self, "_as_of", None) or timezone.now()
+
+    def as_of(self, now: datetime.datetime) -> Card:
+        self._as_of = now
+        return self
+
     def _is_medical(self) -> bool:
         return self.card_type == CardType.MEDICAL_INSURANCE
 
     def _phone_report_expired(self) -> bool:
         return self.phone_report_expires_at is not None and self.phone_report_expires_at <= (
-            timezone.now()
+            self.acting_at()
         )
 
     def _written_report_expired(self) -> bool:
         return self.written_report_expires_at is not None and (
-            self.written_report_expires_at <= timezone.now()
+            self.written_report_expires_at <= self.acting_at()
         )
 
     def _loss_report_live(self) -> bool:
-        return self.due_expiry(timezone.now()) is None
+        return self.due_expiry(self.acting_at()) is None
 
     # --- Transitions (pure: they set fields; services save, log and emit) --
     @transition(
@@ -351,6 +362,36 @@ class Card(FSMModelMixin, models.Model):
     )
     def cancel(self, *, at: datetime.datetime) -> None:
         self.closed_at = at
+
+
+class OnlineVerification(models.Model):
+    """The evidence of one online identity check of an application: who checked (the provider),
+    their reference, when, and the result. Required for online channels; append-only."""
+
+    card = models.ForeignKey(
+        Card,
+        on_delete=models.PROTECT,
+        related_name="online_verifications",
+        verbose_name=_("card"),
+    )
+    check_kind = models.CharField(_("check"), max_length=16, choices=OnlineCheck.choices)
+    provider = models.CharField(_("provider"), max_length=64)
+    reference = models.CharField(_("verification reference"), max_length=128)
+    verified_at = models.DateTimeField(_("verified at"))
+    result = models.CharField(_("result"), max_length=16, choices=OnlineCheckResult.choices)
+
+    class Meta:
+        ordering = ["card", "check_kind"]
+        verbose_name = _("online verification")
+        verbose_name_plural = _("online verifications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card", "check_kind"], name="onlineverification_one_per_check"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.check_kind} {self.provider} {self.result}"
 
 
 class CardTransition(models.Model):

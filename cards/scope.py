@@ -2,8 +2,10 @@
 
 A clerk or supervisor sees the work of their own service point (PRODUCT.md, "Privacy"): the
 applications taken there, the cards to be collected there, and the loss reports taken there (a
-loss-report transition logged at the point). A hotline operator sees the phone reports taken at
-the hotline. A bank's own staff see their bank's cards. A superuser sees everything.
+loss-report transition logged at the point). A hotline operator sees no card page at all: only what
+a phone pre-report needs, through the counter search below (no receipt number, card number or
+bank: with the ID number, the receipt number is what collection and the status page ask for). A
+bank's own staff see their bank's cards. A superuser sees everything.
 
 Beyond that, a person who shows their identity document can be served at any counter: the counter
 search by the exact, full document number opens that person's cards for the transitions whose
@@ -100,14 +102,6 @@ def _point_card_ids(point: ServicePoint) -> QuerySet:
     return applied.union(collected, reported)
 
 
-def _hotline_card_ids(point: ServicePoint) -> QuerySet:
-    return (
-        CardTransition.objects.filter(service_point=point, name=T.REPORT_LOST_BY_PHONE)
-        .order_by()
-        .values("card_id")
-    )
-
-
 def cards_visible_to(user) -> QuerySet[Card]:
     """The cards `user` may see in lists, on card pages and in search (no effective-state
     annotation; see selectors.with_effective_status)."""
@@ -121,7 +115,7 @@ def cards_visible_to(user) -> QuerySet[Card]:
         return cards.filter(bank_id=staff.bank_id)  # a bank's own staff: their bank's cards
     point = staff.service_point
     if staff.role == StaffRole.HOTLINE_OPERATOR:
-        return cards.filter(pk__in=_hotline_card_ids(point))
+        return cards.none()  # the counter search's masked rows are all the hotline sees
     return cards.filter(pk__in=_point_card_ids(point))
 
 

@@ -12,6 +12,7 @@ transition on the model, saves with `update_fields`, and appends one log row and
   not_eligible (422)            the eligibility policy says no (applicants/policy.py)
   duplicate_live_card (409)     the person already has a live card of this type
   invalid (422)                 the input breaks a rule (details name the field)
+  registry_unavailable (503)    the municipal registry did not answer in time: try again
 
 Rules come from PRODUCT.md, "The card lifecycle".
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,24 +35,34 @@ from django_fsm import can_proceed
 
 from agencies.choices import ServicePointKind
 from agencies.models import PartnerBank, ServicePoint
+from applicants.choices import IdDocumentType
 from applicants.identity import normalise_id_number, validate_identity_document
 from applicants.models import Applicant
 from applicants.policy import applicant_card_eligibility
-from applicants.registry import COMPARED_FIELDS, compare_with_registry, get_registry
+from applicants.registry import (
+    COMPARED_FIELDS,
+    RegistryEntry,
+    RegistryUnavailable,
+    compare_with_registry,
+    get_registry,
+)
 from cards.actors import Actor
 from cards.choices import (
     LIVE_STATES,
     ONLINE_CHANNELS,
     ActorKind,
+    AgentDocument,
     CardStatus,
     CardType,
     Channel,
+    OnlineCheck,
+    OnlineCheckResult,
     ReplacementReason,
     TransitionName,
 )
 from cards.events import event_time, record_transition
 from cards.expiry import EXPIRIES, expire_batch, expire_card_if_due
-from cards.models import Card, LossCertificateCounter
+from cards.models import Card, LossCertificateCounter, OnlineVerification
 from cards.numbers import normalise_receipt_number
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
 from common.errors import ApplicationError
@@ -67,11 +78,33 @@ BANK_CHANNELS = frozenset({Channel.BANK_OUTLET} | ONLINE_CHANNELS)
 
 @dataclass(frozen=True)
 class Agent:
-    """An entrusted agent (代办人) acting for the applicant, with their own valid document."""
+    """An entrusted agent (代办人) acting for the applicant, with their own valid document (or, for
+    a written loss report, their own social security card)."""
 
     name: str
     id_type: str
     id_number: str
+    document: str = AgentDocument.IDENTITY_DOCUMENT
+
+
+@dataclass(frozen=True)
+class OnlineCheckEvidence:
+    """The evidence of one online identity check, as the channel's provider reported it."""
+
+    kind: str  # cards.choices.OnlineCheck
+    provider: str
+    reference: str
+    verified_at: datetime.datetime
+    result: str  # cards.choices.OnlineCheckResult
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "provider": self.provider,
+            "reference": self.reference,
+            "verified_at": self.verified_at.isoformat(),
+            "result": self.result,
+        }
 
 
 # --- Refusals --
@@ -145,8 +178,12 @@ def _act(card: Card, actor: Actor, name: str, perform: Callable[[Card, datetime.
     """
     refusal: ApplicationError | None = None
     with transaction.atomic():
-        now = timezone.now()
         locked = Card.objects.select_for_update().get(pk=card.pk)
+        # The time is read after the lock: a clerk who waited for another transaction across a
+        # deadline acts at the instant they got the card, and the model's guards judge that same
+        # instant (Card.as_of), so a passed deadline is the documented refusal, never a 500.
+        now = timezone.now()
+        locked.as_of(now)
         expired = expire_card_if_due(locked, now=now)
         try:
             if expired and not can_proceed(getattr(locked, name), check_conditions=False):
@@ -183,11 +220,17 @@ def _card_number(value: str) -> str:
     return number
 
 
-def _validated_agent(agent: Agent | None, applicant: Applicant) -> Agent | None:
+def _validated_agent(
+    agent: Agent | None, applicant: Applicant, *, social_security_card_accepted: bool = False
+) -> Agent | None:
     if agent is None:
         return None
     if not agent.name.strip():
         raise _invalid("agent_name", _("The entrusted agent's name is required."))
+    if agent.document not in AgentDocument.values:
+        raise _invalid("agent_document", _("Unknown kind of document."))
+    if agent.document == AgentDocument.SOCIAL_SECURITY_CARD:
+        return _agent_by_social_security_card(agent, applicant, social_security_card_accepted)
     try:
         facts = validate_identity_document(agent.id_type, agent.id_number)
     except ValidationError as exc:
@@ -201,6 +244,71 @@ def _validated_agent(agent: Agent | None, applicant: Applicant) -> Agent | None:
     if agent.id_type == applicant.id_type and facts.number == applicant.id_number:
         raise _invalid("agent_id_number", _("The entrusted agent cannot be the applicant."))
     return Agent(agent.name.strip(), agent.id_type, facts.number)
+
+
+def _agent_by_social_security_card(agent: Agent, applicant: Applicant, accepted: bool) -> Agent:
+    """Seed 001: an agent's own social security card is their document for a written loss report
+    only; it must be a card issued to them (its number is their citizen identity number)."""
+    if not accepted:
+        raise _invalid(
+            "agent_document",
+            _("For this act the entrusted agent shows their own identity document."),
+        )
+    number = normalise_id_number(agent.id_number)
+    if number == applicant.id_number:
+        raise _invalid("agent_id_number", _("The entrusted agent cannot be the applicant."))
+    issued = Card.objects.filter(
+        applicant__id_type=IdDocumentType.RESIDENT_ID,
+        applicant__id_number=number,
+        card_type=CardType.SOCIAL_SECURITY,
+        status=S.ISSUED,
+    ).exists()
+    if not issued:
+        raise _invalid(
+            "agent_id_number",
+            _("No issued social security card has this social security number."),
+        )
+    return Agent(agent.name.strip(), IdDocumentType.RESIDENT_ID, number, agent.document)
+
+
+def _identity_record(
+    *, agent: Agent | None, card_presented: bool | None = None, **checked: bool
+) -> dict[str, Any]:
+    """What the clerk checked, for the transition log (README, "Identity rules of each act").
+    The agent's number is kept for the audit; a bank never reads `identity`."""
+    record: dict[str, Any] = {"holder_id_presented": True, **checked}
+    if card_presented is not None:
+        record["card_presented"] = card_presented
+    record["by"] = "agent" if agent else "holder"
+    if agent:
+        record["agent"] = {
+            "name": agent.name,
+            "id_type": agent.id_type,
+            "id_number": agent.id_number,
+            "document": agent.document,
+        }
+    return record
+
+
+def _proof_of_control(
+    card: Card, *, id_number: str, card_presented: bool, agent: Agent | None, card_required: bool
+) -> tuple[Agent | None, dict[str, Any]]:
+    """Lifting a loss report and replacement give control of a card: the holder's identity
+    document as presented, checked against the holder (the card face shows only the number), and
+    the card itself; or an entrusted agent carrying both persons' documents (PRODUCT.md)."""
+    if not normalise_id_number(id_number):
+        raise _invalid("id_number", _("The holder's identity document is required."))
+    _holder_id_matches(card, id_number)
+    valid_agent = _validated_agent(agent, card.applicant)
+    if card_required and not card_presented and valid_agent is None:
+        raise _invalid(
+            "card_presented",
+            _(
+                "The card itself is required with the holder's identity document, or an "
+                "entrusted agent with both persons' documents."
+            ),
+        )
+    return valid_agent, _identity_record(agent=valid_agent, card_presented=card_presented)
 
 
 def _registration_form(applicant: Applicant) -> dict[str, Any]:
@@ -259,8 +367,7 @@ def card_submit(
     bank: PartnerBank | None = None,
     service_point: ServicePoint | None = None,
     collection_point: ServicePoint | None = None,
-    liveness_verified: bool = False,
-    real_name_verified: bool = False,
+    online_checks: Sequence[OnlineCheckEvidence] = (),
     agent: Agent | None = None,
     photo_receipt_number: str = "",
     replaces: Card | None = None,
@@ -294,20 +401,7 @@ def card_submit(
         bank = None
     if bank is not None and not bank.active:
         raise _invalid("bank", _("This partner bank does not take applications now."))
-    if channel in ONLINE_CHANNELS and not (liveness_verified and real_name_verified):
-        raise ApplicationError(
-            _("An online application needs real-person and real-name verification."),
-            code="online_verification_required",
-            details={
-                field: [_("Required for an online application.")]
-                for field, passed in (
-                    ("liveness_verified", liveness_verified),
-                    ("real_name_verified", real_name_verified),
-                )
-                if not passed
-            },
-            status=422,
-        )
+    checks = _online_checks(online_checks) if channel in ONLINE_CHANNELS else {}
     point, collection_point = _submission_points(
         actor=actor,
         card_type=card_type,
@@ -321,9 +415,9 @@ def card_submit(
     agent = _validated_agent(agent, applicant)
 
     with transaction.atomic():
-        now = timezone.now()
         # One submission per person at a time: the second waits here, then sees the first.
         applicant = Applicant.objects.select_for_update().get(pk=applicant.pk)
+        now = timezone.now()  # after the lock: the deadlines in force when this one goes ahead
         for live in applicant.cards.filter(card_type=card_type, status__in=LIVE_STATES):
             live = Card.objects.select_for_update().get(pk=live.pk)
             expire_card_if_due(live, now=now)
@@ -339,7 +433,7 @@ def card_submit(
                 )
             if Card.objects.filter(replaces=replaces).exists():
                 raise _invalid("replaces", _("That card has been replaced already."))
-        answer = applicant_card_eligibility(applicant, card_type)
+        answer = applicant_card_eligibility(applicant, card_type, point=point)
         if not answer:
             raise ApplicationError(
                 " ".join(reason.message for reason in answer.reasons),
@@ -357,8 +451,8 @@ def card_submit(
             service_point=point,
             collection_point=collection_point,
             channel=channel,
-            liveness_verified=liveness_verified,
-            real_name_verified=real_name_verified,
+            liveness_verified=OnlineCheck.REAL_PERSON in checks,
+            real_name_verified=OnlineCheck.REAL_NAME in checks,
             agent_name=agent.name if agent else "",
             agent_id_type=agent.id_type if agent else "",
             agent_id_number=agent.id_number if agent else "",
@@ -371,6 +465,17 @@ def card_submit(
                 card.save()
         except IntegrityError as exc:  # the partial unique index, if a twin slipped past
             raise _duplicate_live_card(None) from exc
+        OnlineVerification.objects.bulk_create(
+            OnlineVerification(
+                card=card,
+                check_kind=check.kind,
+                provider=check.provider,
+                reference=check.reference,
+                verified_at=check.verified_at,
+                result=check.result,
+            )
+            for check in checks.values()
+        )
         actor = Actor(
             kind=actor.kind,
             user=actor.user,
@@ -384,8 +489,53 @@ def card_submit(
             data["agent"] = True
         if replaces is not None:
             data["replaces"] = str(replaces.public_id)
+        if checks:
+            data["online_checks"] = [check.as_dict() for check in checks.values()]
         record_transition(card=card, name=T.SUBMIT, from_status="", actor=actor, now=now, data=data)
     return card
+
+
+def _online_checks(given: Sequence[OnlineCheckEvidence]) -> dict[str, OnlineCheckEvidence]:
+    """An online application needs a passed real-name check and a passed real-person check, each
+    with its evidence: provider, reference, time (not in the future, at most ONLINE_CHECK_MAX_AGE
+    old) and result (PRODUCT.md, "Applying"). Refused naming each check that falls short."""
+    now = timezone.now()
+    by_kind: dict[str, OnlineCheckEvidence] = {}
+    problems: dict[str, list[str]] = {}
+    for check in given:
+        if check.kind not in OnlineCheck.values:
+            problems.setdefault("online_checks", []).append(_("Unknown check."))
+        elif check.kind in by_kind:
+            problems[check.kind] = [_("Give each check once.")]
+        else:
+            by_kind[check.kind] = check
+    for kind in OnlineCheck.values:
+        check = by_kind.get(kind)
+        if check is None:
+            problems.setdefault(kind, []).append(_("Required for an online application."))
+            continue
+        if not check.provider.strip() or not check.reference.strip():
+            problems.setdefault(kind, []).append(_("Name the provider and its reference."))
+        if check.result != OnlineCheckResult.PASSED:
+            problems.setdefault(kind, []).append(_("The check did not pass."))
+        if check.verified_at > now or check.verified_at < now - settings.ONLINE_CHECK_MAX_AGE:
+            problems.setdefault(kind, []).append(
+                _("The check must be made within %(hours)d hours before the application.")
+                % {"hours": settings.ONLINE_CHECK_MAX_AGE.total_seconds() // 3600}
+            )
+    if problems:
+        raise ApplicationError(
+            _("An online application needs passed real-person and real-name verification."),
+            code="online_verification_required",
+            details=problems,
+            status=422,
+        )
+    return {
+        kind: OnlineCheckEvidence(
+            kind, c.provider.strip(), c.reference.strip(), c.verified_at, c.result
+        )
+        for kind, c in by_kind.items()
+    }
 
 
 def _duplicate_live_card(existing: Card | None) -> ApplicationError:
@@ -401,6 +551,37 @@ def _duplicate_live_card(existing: Card | None) -> ApplicationError:
 # --- Verification --
 
 
+def _registry_unavailable() -> ApplicationError:
+    return ApplicationError(
+        _("The municipal registry did not answer in time. Nothing was changed; try again shortly."),
+        code="registry_unavailable",
+        details={"retryable": True},
+        status=503,
+    )
+
+
+def _registry_lookup(applicant: Applicant) -> RegistryEntry | None:
+    """The person's registry record, or the retryable refusal when the registry is out."""
+    try:
+        registry = get_registry()
+        if applicant.id_issuing_country:  # a passport: its issuing country tells two apart
+            return registry.lookup(
+                applicant.id_type, applicant.id_number, applicant.id_issuing_country
+            )
+        return registry.lookup(applicant.id_type, applicant.id_number)
+    except (RegistryUnavailable, OSError) as exc:
+        raise _registry_unavailable() from exc
+
+
+def _registry_entry_for_replacement(card: Card) -> RegistryEntry | bool | None:
+    """Before the lock: the holder's record for a replacement's automatic verification; False
+    when the registry is out (the replacement is taken and waits for a clerk's verification)."""
+    try:
+        return _registry_lookup(Card.objects.select_related("applicant").get(pk=card.pk).applicant)
+    except ApplicationError:
+        return False
+
+
 def card_verify(*, card: Card, actor: Actor) -> Card:
     """Check the registration form against the municipal registry (PRODUCT.md, "Applying").
 
@@ -409,9 +590,14 @@ def card_verify(*, card: Card, actor: Actor) -> Card:
     to complete the card within 3 working days.
     """
 
+    # Asked before the card is locked: a slow or absent registry never holds the card's row.
+    asked = Card.objects.select_related("applicant").get(pk=card.pk).applicant
+    entry = _registry_lookup(asked)
+
     def perform(card: Card, now: datetime.datetime) -> Card:
         applicant = card.applicant
-        entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+        if (applicant.id_type, applicant.id_number) != (asked.id_type, asked.id_number):
+            raise _registry_unavailable()  # the person's document changed meanwhile: ask again
         if entry is None:
             return _reject(
                 card,
@@ -547,13 +733,39 @@ def card_issue_on_the_spot(*, card: Card, actor: Actor, card_number: str) -> Car
     return _act(card, actor, T.ISSUE_ON_THE_SPOT, perform)
 
 
-def card_hand_over(*, card: Card, actor: Actor, id_number: str, receipt_number: str) -> Card:
-    """The holder (or agent) collects the card with the original ID and the application receipt."""
+def hand_over_checked(
+    card: Card, *, id_number: str, receipt_number: str, agent: Agent | None
+) -> dict[str, Any]:
+    """The checks of a hand-over (the holder's ID and the receipt, or an agent with both IDs) and
+    what the log records of them; shared by `card_hand_over` and the partner batch
+    (cards/batch.py), so the two are indistinguishable in the log."""
+    if not normalise_id_number(id_number):
+        raise _invalid("id_number", _("The holder's identity document is required."))
+    _holder_id_matches(card, id_number)
+    if normalise_receipt_number(receipt_number) != card.receipt_number:
+        raise _invalid("receipt_number", _("The receipt number is not this card's."))
+    valid_agent = _validated_agent(agent, card.applicant)
+    data: dict[str, Any] = {"identity": _identity_record(agent=valid_agent, receipt_presented=True)}
+    if valid_agent:
+        data["agent"] = True
+    return data
+
+
+def card_hand_over(
+    *,
+    card: Card,
+    actor: Actor,
+    id_number: str,
+    receipt_number: str,
+    agent: Agent | None = None,
+) -> Card:
+    """The holder collects the card with the original ID and the application receipt; or an
+    entrusted agent with the holder's ID and their own (seeds 000, 001), recorded on the log."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
-        _holder_id_matches(card, id_number)
-        if normalise_receipt_number(receipt_number) != card.receipt_number:
-            raise _invalid("receipt_number", _("The receipt number is not this card's."))
+        data = hand_over_checked(
+            card, id_number=id_number, receipt_number=receipt_number, agent=agent
+        )
         card.hand_over(at=now)
         _save(card, "issued_at")
         record_transition(
@@ -562,7 +774,7 @@ def card_hand_over(*, card: Card, actor: Actor, id_number: str, receipt_number: 
             from_status=S.READY_FOR_COLLECTION,
             actor=actor,
             now=now,
-            data={"original_id_presented": True},
+            data=data,
         )
         return card
 
@@ -615,13 +827,32 @@ def card_report_lost_by_phone(
     return _act(card, actor, T.REPORT_LOST_BY_PHONE, perform)
 
 
-def card_withdraw_loss_report(*, card: Card, actor: Actor, reason: str = "") -> Card:
-    """The card was found: a phone or written report is withdrawn before it expires."""
+def card_withdraw_loss_report(
+    *,
+    card: Card,
+    actor: Actor,
+    id_number: str,
+    card_presented: bool = False,
+    agent: Agent | None = None,
+    reason: str = "",
+) -> Card:
+    """The card was found: a phone or written report is withdrawn before it expires. The holder
+    shows their identity document and the card, or an agent brings both persons' documents."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
+        valid_agent, identity = _proof_of_control(
+            card,
+            id_number=id_number,
+            card_presented=card_presented,
+            agent=agent,
+            card_required=True,
+        )
         from_status = card.status
         card.withdraw_loss_report()
         _save(card)
+        data: dict[str, Any] = {"identity": identity}
+        if valid_agent:
+            data["agent"] = True
         record_transition(
             card=card,
             name=T.WITHDRAW_LOSS_REPORT,
@@ -629,6 +860,7 @@ def card_withdraw_loss_report(*, card: Card, actor: Actor, reason: str = "") -> 
             actor=actor,
             now=now,
             reason=reason.strip() or gettext_noop("Card found."),
+            data=data,
         )
         return card
 
@@ -660,8 +892,10 @@ def card_report_lost_in_writing(
     and the new card is linked to it); the card returned is then the new one."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
+        if not normalise_id_number(id_number):
+            raise _invalid("id_number", _("The holder's identity document is required."))
         _holder_id_matches(card, id_number)
-        valid_agent = _validated_agent(agent, card.applicant)
+        valid_agent = _validated_agent(agent, card.applicant, social_security_card_accepted=True)
         from_status = card.status
         card.report_lost_in_writing(
             at=now,
@@ -672,6 +906,7 @@ def card_report_lost_in_writing(
         data: dict[str, Any] = {
             "certificate_number": card.loss_certificate_number,
             "expires_at": card.written_report_expires_at.isoformat(),
+            "identity": _identity_record(agent=valid_agent),
         }
         if valid_agent:
             data["agent"] = True
@@ -686,13 +921,23 @@ def card_report_lost_in_writing(
         if request_replacement:
             if not actor_may(card, actor, T.REPLACE):
                 raise _permission_denied(T.REPLACE)
-            return _replace(card, actor, now, reason=ReplacementReason.LOST, note="")
+            return _replace(card, actor, now, reason=ReplacementReason.LOST, note="", entry=entry)
         return card
 
+    entry = _registry_entry_for_replacement(card) if request_replacement else False
     return _act(card, actor, T.REPORT_LOST_IN_WRITING, perform)
 
 
-def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, note: str) -> Card:
+def _replace(
+    card: Card,
+    actor: Actor,
+    now: datetime.datetime,
+    *,
+    reason: str,
+    note: str,
+    entry: RegistryEntry | bool | None,
+    identity: dict[str, Any] | None = None,
+) -> Card:
     expected = (
         ReplacementReason.LOST if card.status == S.WRITTEN_LOST else ReplacementReason.DAMAGED
     )
@@ -714,7 +959,7 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
         actor=actor,
         now=now,
         reason=note or ReplacementReason(reason).label,
-        data={"replacement_reason": reason},
+        data={"replacement_reason": reason, **({"identity": identity} if identity else {})},
     )
     point = actor.service_point
     new = Card(
@@ -738,9 +983,13 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
         data={"replaces": str(card.public_id)},
     )
     # The holder's record unchanged in the registry: the new card needs no second verification.
+    # (`entry` was asked before the lock; False: the registry was out, a clerk verifies later.)
     applicant = card.applicant
-    entry = get_registry().lookup(applicant.id_type, applicant.id_number)
-    if entry is not None and not compare_with_registry(_registration_form(applicant), entry):
+    if (
+        entry
+        and (entry.id_type, entry.id_number) == (applicant.id_type, applicant.id_number)
+        and not compare_with_registry(_registration_form(applicant), entry)
+    ):
         new.verify(at=now, promised_by=_ready_promise(new, now))
         _save(new, "verified_at", "ready_promised_by")
         record_transition(
@@ -754,13 +1003,34 @@ def _replace(card: Card, actor: Actor, now: datetime.datetime, *, reason: str, n
     return new
 
 
-def card_replace(*, card: Card, actor: Actor, reason: str, note: str = "") -> Card:
+def card_replace(
+    *,
+    card: Card,
+    actor: Actor,
+    reason: str,
+    id_number: str,
+    card_presented: bool = False,
+    agent: Agent | None = None,
+    note: str = "",
+) -> Card:
     """Replace a card lost (reported in writing) or damaged (issued); returns the new card, which
-    starts its own lifecycle linked both ways to the old one, in the same transaction."""
+    starts its own lifecycle linked both ways to the old one, in the same transaction. The same
+    proof as lifting a loss report: the holder's identity document, and a damaged card handed in;
+    or an agent with both persons' documents."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
-        return _replace(card, actor, now, reason=reason, note=note.strip())
+        _valid_agent, identity = _proof_of_control(
+            card,
+            id_number=id_number,
+            card_presented=card_presented,
+            agent=agent,
+            card_required=reason == ReplacementReason.DAMAGED,
+        )
+        return _replace(
+            card, actor, now, reason=reason, note=note.strip(), entry=entry, identity=identity
+        )
 
+    entry = _registry_entry_for_replacement(card)
     return _act(card, actor, T.REPLACE, perform)
 
 
@@ -793,8 +1063,8 @@ def _card_expire(card: Card, actor: Actor, name: str) -> Card:
         raise _permission_denied(name)
     expiry = EXPIRIES[name]
     with transaction.atomic():
-        now = timezone.now()
         locked = Card.objects.select_for_update().get(pk=card.pk)
+        now = timezone.now()
         if locked.status != expiry.source:
             raise _not_allowed(locked, name)
         if locked.due_expiry(now) != name:

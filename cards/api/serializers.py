@@ -14,9 +14,21 @@ from rest_framework import serializers
 
 from agencies.selectors import service_point_code
 from applicants.choices import EmployerKind, IdDocumentType, Sex
-from applicants.identity import validate_identity_document, validate_uscc
+from applicants.identity import (
+    identity_contradictions,
+    validate_identity_document,
+    validate_uscc,
+)
 from cards.api.selectors import bank_outlet_find
-from cards.choices import ActorKind, CardStatus, CardType, Channel, TransitionName
+from cards.choices import (
+    ActorKind,
+    CardStatus,
+    CardType,
+    Channel,
+    OnlineCheck,
+    OnlineCheckResult,
+    TransitionName,
+)
 from cards.events import event_time
 from cards.models import Card
 from common.masking import mask_id_number, mask_name
@@ -121,6 +133,13 @@ class ApplicantInputSerializer(serializers.Serializer):
     name = Text(max_length=64)
     id_type = serializers.ChoiceField(IdDocumentType.choices)
     id_number = Text(max_length=32)
+    id_issuing_country = StrictRegexField(
+        r"^[A-Za-z]{3}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("A passport's issuing country (ISO 3166 alpha-3); the nationality if empty."),
+    )
     sex = serializers.ChoiceField(Sex.choices, required=False, allow_blank=True, default="")
     birth_date = serializers.DateField(required=False, allow_null=True, default=None)
     nationality = StrictRegexField(
@@ -142,9 +161,14 @@ class ApplicantInputSerializer(serializers.Serializer):
         from django.core.exceptions import ValidationError
 
         try:
-            validate_identity_document(attrs["id_type"], attrs["id_number"])
+            facts = validate_identity_document(attrs["id_type"], attrs["id_number"])
         except ValidationError as exc:
             raise serializers.ValidationError(_django_errors(exc)) from exc
+        contradictions = identity_contradictions(
+            facts, sex=attrs["sex"], birth_date=attrs["birth_date"]
+        )
+        if contradictions:
+            raise serializers.ValidationError({f: [m] for f, m in contradictions.items()})
         return attrs
 
 
@@ -168,6 +192,30 @@ class EmployerInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(exc.messages) from exc
 
 
+def _agent_all_or_none(attrs: dict) -> dict:
+    agent = [attrs["agent_name"], attrs["agent_id_type"], attrs["agent_id_number"]]
+    if any(agent) and not all(agent):
+        message = _("An entrusted agent needs a name, a document type and a number.")
+        raise serializers.ValidationError(
+            {
+                field: [message]
+                for field in ("agent_name", "agent_id_type", "agent_id_number")
+                if not attrs[field]
+            }
+        )
+    return attrs
+
+
+class OnlineCheckSerializer(serializers.Serializer):
+    """The evidence of one online identity check (real-name, real-person), from its provider."""
+
+    check = serializers.ChoiceField(OnlineCheck.choices)
+    provider = Text(max_length=64, help_text=_("Who made the check."))
+    reference = Text(max_length=128, help_text=_("The provider's reference."))
+    verified_at = serializers.DateTimeField()
+    result = serializers.ChoiceField(OnlineCheckResult.choices)
+
+
 class ApplicationInputSerializer(serializers.Serializer):
     card_type = serializers.ChoiceField(CardType.choices)
     channel = serializers.ChoiceField(BANK_CHANNELS)
@@ -183,11 +231,11 @@ class ApplicationInputSerializer(serializers.Serializer):
     )
     applicant = ApplicantInputSerializer()
     employer = EmployerInputSerializer(required=False, allow_null=True, default=None)
-    liveness_verified = StrictBooleanField(
-        default=False, help_text=_("Real-person verification passed (required online).")
-    )
-    real_name_verified = StrictBooleanField(
-        default=False, help_text=_("Real-name verification passed (required online).")
+    online_checks = OnlineCheckSerializer(
+        many=True,
+        required=False,
+        default=list,
+        help_text=_("Online channels: a passed real-name and a passed real-person check."),
     )
     agent_name = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     agent_id_type = serializers.ChoiceField(
@@ -225,17 +273,7 @@ class ApplicationInputSerializer(serializers.Serializer):
         return card
 
     def validate(self, attrs):
-        agent = [attrs["agent_name"], attrs["agent_id_type"], attrs["agent_id_number"]]
-        if any(agent) and not all(agent):
-            message = _("An entrusted agent needs a name, a document type and a number.")
-            raise serializers.ValidationError(
-                {
-                    field: [message]
-                    for field in ("agent_name", "agent_id_type", "agent_id_number")
-                    if not attrs[field]
-                }
-            )
-        return attrs
+        return _agent_all_or_none(attrs)
 
 
 class ReadyInputSerializer(serializers.Serializer):
@@ -243,8 +281,24 @@ class ReadyInputSerializer(serializers.Serializer):
 
 
 class HandOverInputSerializer(serializers.Serializer):
-    id_number = Text(max_length=64, help_text=_("The number of the identity document presented."))
+    id_number = Text(
+        max_length=64, help_text=_("The number of the holder's identity document presented.")
+    )
     receipt_number = Text(max_length=40, help_text=_("The application receipt number presented."))
+    agent_name = StrictCharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("An entrusted agent collecting with the holder's document and their own."),
+    )
+    agent_id_type = serializers.ChoiceField(
+        IdDocumentType.choices, required=False, allow_blank=True, default=""
+    )
+    agent_id_number = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        return _agent_all_or_none(attrs)
 
 
 class WithdrawInputSerializer(serializers.Serializer):
@@ -417,12 +471,21 @@ class TransitionSerializer(serializers.Serializer):
         return details
 
 
+class OnlineVerificationSerializer(serializers.Serializer):
+    check = serializers.ChoiceField(OnlineCheck.choices, source="check_kind")
+    provider = serializers.CharField()
+    reference = serializers.CharField()
+    verified_at = UtcDateTimeField()
+    result = serializers.ChoiceField(OnlineCheckResult.choices)
+
+
 class CardSerializer(CardSummarySerializer):
     """One of the bank's own cards, in full, with its history."""
 
     holder = HolderSerializer(source="applicant")
     liveness_verified = serializers.BooleanField()
     real_name_verified = serializers.BooleanField()
+    online_checks = OnlineVerificationSerializer(many=True, source="online_verifications.all")
     agent_name = serializers.CharField(allow_blank=True)
     agent_id_type = serializers.CharField(allow_blank=True)
     agent_id_number = serializers.SerializerMethodField(help_text=_("Masked."))
@@ -505,10 +568,10 @@ class BatchReadyItemSerializer(serializers.Serializer):
     card_number = Text(max_length=40, help_text=CARD_NUMBER_RULE)
 
 
-class BatchHandOverItemSerializer(serializers.Serializer):
+class BatchHandOverItemSerializer(HandOverInputSerializer):
+    """One hand-over of the batch: the card, and what `POST /cards/{id}/hand-over` takes."""
+
     card = StrictUUIDField(help_text=_("The card's public id."))
-    id_number = Text(max_length=64)
-    receipt_number = Text(max_length=40)
 
 
 class BatchWithdrawItemSerializer(serializers.Serializer):

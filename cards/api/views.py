@@ -36,7 +36,13 @@ from cards.batch import (
 )
 from cards.choices import CardStatus, CardType, Channel
 from cards.models import Card
-from cards.services import Agent, card_hand_over, card_mark_ready, card_withdraw
+from cards.services import (
+    Agent,
+    OnlineCheckEvidence,
+    card_hand_over,
+    card_mark_ready,
+    card_withdraw,
+)
 from common.api import DepthLimitedJSONParser, exception_handler
 from common.errors import ApplicationError
 from common.idempotency import HEADER, idempotent
@@ -177,8 +183,16 @@ class ApplicationsView(BankAPIView):
                 service_point=data["service_point"],
                 collection_point=data["collection_point"],
                 employer=employer,
-                liveness_verified=data["liveness_verified"],
-                real_name_verified=data["real_name_verified"],
+                online_checks=tuple(
+                    OnlineCheckEvidence(
+                        kind=c["check"],
+                        provider=c["provider"],
+                        reference=c["reference"],
+                        verified_at=c["verified_at"],
+                        result=c["result"],
+                    )
+                    for c in data["online_checks"]
+                ),
                 agent=agent,
                 photo_receipt_number=data["photo_receipt_number"],
                 replaces=data["replaces"],
@@ -290,8 +304,9 @@ class CardHandOverView(BankAPIView):
         responses={200: serializers.CardSerializer, **_errors(*POST_ERRORS)},
     )
     def post(self, request, card_id: str):
-        """The holder (or agent) collected the card with the original ID and the application
-        receipt (`ready_for_collection` to `issued`)."""
+        """The holder collected the card with the original ID and the application receipt, or an
+        entrusted agent with the holder's ID and their own, recorded (`ready_for_collection` to
+        `issued`)."""
 
         def act() -> Response:
             card = selectors.card_api_find(bank=self.bank, public_id=card_id)
@@ -301,6 +316,11 @@ class CardHandOverView(BankAPIView):
                 actor=self.actor(),
                 id_number=data["id_number"],
                 receipt_number=data["receipt_number"],
+                agent=(
+                    Agent(data["agent_name"], data["agent_id_type"], data["agent_id_number"])
+                    if data["agent_name"]
+                    else None
+                ),
             )
             return self.card_response(card)
 
@@ -340,7 +360,8 @@ def _batch_items(data, item_serializer) -> list[BatchItem]:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         message = _("A list of 1 to %(n)d items.") % {"n": MAX_ITEMS}
         raise exceptions.ValidationError({"items": [message]})
-    fields = item_serializer().fields
+    serializer = item_serializer()
+    fields = serializer.fields
     validated: list[BatchItem] = []
     errors: dict[str, dict] = {}
     for index, item in enumerate(items):
@@ -353,6 +374,11 @@ def _batch_items(data, item_serializer) -> list[BatchItem]:
                 values[name] = field.run_validation(item.get(name, drf_serializers.empty))
             except exceptions.ValidationError as exc:
                 item_errors[name] = exc.detail
+        if not item_errors:
+            try:  # the rules across an item's fields (an agent: all or none)
+                values = serializer.validate(values)
+            except exceptions.ValidationError as exc:
+                item_errors = exc.detail
         if item_errors:
             errors[str(index)] = item_errors
         else:

@@ -401,6 +401,12 @@ WRITTEN_REPORT_VALIDITY = timedelta(days=env.int("WRITTEN_REPORT_VALIDITY_DAYS",
 EMPLOYER_REGISTRATION_DAYS = env.int("EMPLOYER_REGISTRATION_DAYS", default=30)
 # A street/town medical insurance service point completes a card within 3 working days.
 MEDICAL_POINT_WORKING_DAYS = env.int("MEDICAL_POINT_WORKING_DAYS", default=3)
+# Seed 001: apply at the street (township) service station of the household registration. Off by
+# default: today any station in the city takes the application (applicants/policy.py).
+APPLY_AT_HUKOU_STREET_STATION = env.bool("APPLY_AT_HUKOU_STREET_STATION", default=False)
+# An online application's real-name and real-person checks count if made at most this long before
+# the application (cards.services.card_submit).
+ONLINE_CHECK_MAX_AGE = timedelta(hours=env.int("ONLINE_CHECK_MAX_AGE_HOURS", default=24))
 # The expiry sweeps (cards/sweeps.py): batch size, how long one run may work before handing over
 # to a fresh run, and an optional pause between batches during a huge catch-up.
 EXPIRY_SWEEP_BATCH_SIZE = env.int("EXPIRY_SWEEP_BATCH_SIZE", default=5000)
@@ -412,6 +418,10 @@ VERIFICATION_WAITING_LIMIT = timedelta(days=env.int("VERIFICATION_WAITING_DAYS",
 UNCOLLECTED_LIMIT = timedelta(days=env.int("UNCOLLECTED_DAYS", default=183))
 # The municipal registry adapter (applicants/registry.py).
 REGISTRY_BACKEND = env("REGISTRY_BACKEND", default="applicants.registry.LocalTableRegistry")
+# applicants.registry.HttpRegistry: the exchange platform's base URL, and how long one lookup may
+# take before the clerk is told to try again (asked before a card is locked, never while held).
+REGISTRY_URL = env("REGISTRY_URL", default="http://127.0.0.1:8700")
+REGISTRY_TIMEOUT = env.float("REGISTRY_TIMEOUT_SECONDS", default=5.0)
 SEED_DEMO_DATA = env.bool("SEED_DEMO_DATA", default=False)
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="shebao-demo")
 

@@ -213,7 +213,7 @@ def test_the_hotline_sees_only_the_masked_holder_and_reports_by_phone(world, cli
     assert "13900139000" not in card_page  # the caller's phone is kept masked in the history
     assert "Reveal" not in card_page  # the hotline has no reveal permission
     response = clients.hotline.post(f"/admin/cards/card/{card.pk}/reveal/")
-    assert response.status_code == 403
+    assert response.status_code in (403, 404)
     assert not IdNumberReveal.objects.exists()
 
 
@@ -253,6 +253,66 @@ def test_only_superusers_manage_the_reference_data(world, clients, url):
 
 def test_a_phone_report_stays_scoped_to_the_hotline_not_to_other_points(world, clients, card_in):
     card = report_by_phone(world, card_in(S.ISSUED))
-    # The hotline took it: visible there; point B (which never touched it) still sees nothing.
-    assert clients.hotline.get(f"/admin/cards/card/{card.pk}/change/").status_code == 200
+    # The hotline took it, yet sees no card page (only what a phone report needs); point B
+    # (which never touched it) sees nothing either.
+    assert clients.hotline.get(f"/admin/cards/card/{card.pk}/change/").status_code == 404
     assert clients.other_clerk.get(f"/admin/cards/card/{card.pk}/change/").status_code == 404
+
+
+def test_after_a_phone_report_the_hotline_sees_no_receipt_card_number_or_bank(
+    world, clients, card_in
+):
+    """Every door of the admin: the search, the form, the answer, the lists, the card page, the
+    receipt, the certificate and the reveal. ID number + receipt number is what collection and
+    the status page ask for, so the hotline never learns the receipt number."""
+    card = card_in(S.ISSUED)
+    holder = card.applicant
+    secrets = (
+        card.receipt_number,
+        card.receipt_number_display,
+        card.card_number,
+        world.bank.code,
+        world.bank.name_zh,
+        world.bank.name_en,
+    )
+
+    def shows_nothing(response) -> None:
+        page = response.content.decode()
+        for secret in secrets:
+            assert secret not in page, secret
+
+    hotline = clients.hotline
+    found = hotline.post("/admin/cards/card/counter/", {"q": holder.id_number})
+    shows_nothing(found)
+    url = f"/admin/cards/card/{card.pk}/do/report_lost_by_phone/"
+    shows_nothing(hotline.get(url))
+    done = hotline.post(
+        url,
+        {
+            "caller_name": holder.name,
+            "caller_id_number": holder.id_number,
+            "contact_phone": "13900139000",
+            "home_address": "上海市徐汇区漕溪北路1号",
+        },
+        follow=True,
+    )
+    assert done.redirect_chain[-1][0] == "/admin/cards/card/counter/"
+    assert "Phone report recorded. It lapses at" in done.content.decode()
+    shows_nothing(done)
+    card.refresh_from_db()
+    assert card.status == S.PHONE_REPORTED_LOST
+
+    # After the report, the card is no more the hotline's than before.
+    shows_nothing(hotline.post("/admin/cards/card/counter/", {"q": holder.id_number}))
+    for query in (card.receipt_number_display, card.card_number):
+        by_number = hotline.post("/admin/cards/card/counter/", {"q": query})
+        assert by_number.status_code == 200
+        assert by_number.context["cards"] == [] and by_number.context["desk_cards"] == []
+    listing = hotline.get("/admin/cards/card/")
+    assert listing.context["cl"].result_count == 0
+    searched = hotline.get("/admin/cards/card/", {"q": card.receipt_number_display})
+    assert searched.context["cl"].result_count == 0
+    for path in ("change/", "receipt/", "certificate/"):
+        assert hotline.get(f"/admin/cards/card/{card.pk}/{path}").status_code == 404, path
+    assert hotline.post(f"/admin/cards/card/{card.pk}/reveal/").status_code in (403, 404)
+    assert hotline.get(url).status_code == 404  # nothing more to report on this card

@@ -35,16 +35,37 @@ def test_an_application_for_an_insured_person_answers_the_card_and_its_receipt(a
     )
 
 
-def test_online_channels_need_both_verifications(api, world):
+def online_checks(*kinds: str) -> list[dict]:
+    from django.utils import timezone
+
+    return [
+        {
+            "check": kind,
+            "provider": "Tencent FaceID",
+            "reference": f"REF-{kind}",
+            "verified_at": (timezone.now() - datetime.timedelta(minutes=3)).isoformat(),
+            "result": "passed",
+        }
+        for kind in kinds
+    ]
+
+
+def test_online_channels_need_the_evidence_of_both_checks(api, world):
     person = eligible_person()
-    body = application_body(world, person, channel="wechat", liveness_verified=True)
+    body = application_body(
+        world, person, channel="wechat", online_checks=online_checks("real_person")
+    )
     refused = api.post("/applications", body)
     assert refused.status_code == 422
     error = error_of(refused)
     assert error["code"] == "online_verification_required"
-    assert set(error["details"]) == {"real_name_verified"}
-    body["real_name_verified"] = True
-    assert api.post("/applications", body).status_code == 201
+    assert set(error["details"]) == {"real_name"}
+    body["online_checks"] = online_checks("real_person", "real_name")
+    done = api.post("/applications", body)
+    assert done.status_code == 201, done.content
+    shown = {c["check"]: c for c in done.json()["online_checks"]}
+    assert shown["real_name"]["reference"] == "REF-real_name"
+    assert done.json()["real_name_verified"] and done.json()["liveness_verified"]
 
 
 def test_an_agent_is_recorded_and_masked(api, world):
@@ -68,18 +89,42 @@ def test_an_agent_is_recorded_and_masked(api, world):
     assert set(error_of(refused)["details"]) == {"agent_id_type", "agent_id_number"}
 
 
+APPLY_AT_COUNTER = {
+    "code": "apply_at_counter",
+    "message": "This application cannot be taken here. The applicant should apply at a service "
+    "point counter with their identity document, where the reasons are explained.",
+    "details": {},
+}
+
+
 def test_an_unknown_person_is_refused_by_the_policy_and_not_recorded(api, world):
     stranger = ApplicantFactory.build(id_number=resident_id(777))
     response = api.post("/applications", application_body(world, stranger))
     assert response.status_code == 422
-    error = error_of(response)
-    assert error["code"] == "not_eligible"
-    assert [r["code"] for r in error["details"]["reasons"]] == ["not_insured"]
+    assert error_of(response) == APPLY_AT_COUNTER  # not told "not insured"
     assert not Applicant.objects.filter(id_number=stranger.id_number).exists()
 
 
-def test_the_form_must_match_the_person_on_record(api, world):
+def test_a_stranger_and_a_wrong_guess_about_a_person_on_record_answer_the_same(api, world):
+    """Not insured, on record with another name or hukou place, or a live card at another bank:
+    for someone who is not the bank's customer, one answer, with no field compared."""
     person = eligible_person()
+    guessed = application_body(world, person)
+    guessed["applicant"]["name"] = "王五"
+    guessed["applicant"]["hukou_place"] = "上海市浦东新区"
+    wrong_name = application_body(world, person)
+    wrong_name["applicant"]["name"] = "王五"
+    stranger = application_body(world, ApplicantFactory.build(id_number=resident_id(778)))
+    answers = [api.post("/applications", body) for body in (guessed, wrong_name, stranger)]
+    assert [a.status_code for a in answers] == [422, 422, 422]
+    assert all(error_of(a) == APPLY_AT_COUNTER for a in answers)
+    assert person.name not in answers[0].content.decode()
+    assert Applicant.objects.get(pk=person.pk).name == person.name
+
+
+def test_the_banks_own_customer_is_told_which_fields_differ(api, world):
+    person = eligible_person()
+    assert api.post("/applications", application_body(world, person)).status_code == 201
     body = application_body(world, person)
     body["applicant"]["name"] = "王五"
     body["applicant"]["hukou_place"] = "上海市浦东新区"
@@ -89,7 +134,6 @@ def test_the_form_must_match_the_person_on_record(api, world):
     assert error["code"] == "applicant_differs"
     assert set(error["details"]["applicant"]) == {"name", "hukou_place"}
     assert person.name not in response.content.decode()  # the record's values are not told
-    assert Applicant.objects.get(pk=person.pk).name == person.name
 
 
 def test_a_new_phone_on_the_form_updates_the_person(api, world):
@@ -152,7 +196,7 @@ def test_employer_refusals_name_the_field(api, world, employer, field):
         ({"replaces": "00000000-0000-0000-0000-000000000000"}, "replaces"),
         ({"applicant": None}, "applicant"),
         ({"applicant": {"name": "X"}}, "applicant"),
-        ({"liveness_verified": "perhaps"}, "liveness_verified"),
+        ({"online_checks": [{"check": "magic"}]}, "online_checks"),
         ({"photo_receipt_number": "x" * 33}, "photo_receipt_number"),
     ],
 )
@@ -215,3 +259,48 @@ def test_a_medical_insurance_card_is_not_taken_at_a_bank(api, world):
 def test_a_card_submitted_at_a_counter_for_the_bank_is_the_banks(api, world):
     card = submit(world, eligible_person())
     assert api.get(f"/cards/{card.public_id}").status_code == 200
+
+
+def test_a_forms_sex_and_birth_date_contradicting_the_id_number_are_refused(api, world):
+    person = ApplicantFactory.build(id_number=resident_id(779, born=datetime.date(1990, 5, 17)))
+    body = application_body(world, person)
+    body["applicant"]["sex"] = "female" if int(person.id_number[16]) % 2 else "male"
+    body["applicant"]["birth_date"] = "1991-05-17"
+    response = api.post("/applications", body)
+    assert response.status_code == 422
+    details = error_of(response)["details"]["applicant"]
+    assert set(details) == {"sex", "birth_date"}
+    assert not Applicant.objects.filter(id_number=person.id_number).exists()
+
+
+def test_a_second_foreigner_with_the_same_passport_number_from_another_country(api, world):
+    """Two countries may issue the same passport number: the second is another person, not a
+    form that differs from the first (which the bank, whose customer the first is, would be told
+    as `applicant_differs`)."""
+    american = ApplicantFactory(
+        name="John Smith",
+        id_type="passport",
+        id_number="E12345678",
+        nationality="USA",
+        shanghai_hukou=False,
+        hukou_place="",
+        sex="male",
+        birth_date=datetime.date(1985, 4, 1),
+    )
+    Card.objects.create(  # the American is the bank's customer
+        applicant=american,
+        card_type="social_security",
+        bank=world.bank,
+        service_point=world.outlet,
+        collection_point=world.outlet,
+        channel="bank_outlet",
+    )
+    body = application_body(world, american)
+    body["applicant"].update(
+        {"name": "Jane Smith", "nationality": "GBR", "sex": "female", "birth_date": "1990-01-01"}
+    )
+    second = api.post("/applications", body)
+    # A new person, not insured: sent to a counter, and nothing recorded for her.
+    assert error_of(second)["code"] == "apply_at_counter"
+    assert Applicant.objects.get(pk=american.pk).name == "John Smith"
+    assert not Applicant.objects.filter(name="Jane Smith").exists()

@@ -257,3 +257,32 @@ def test_a_batch_hand_over_notifies_the_card_center_as_a_single_call(api, card_i
     notice = CardCenterNotice.objects.filter(card=batched).order_by("id").last()
     batched.refresh_from_db()
     assert notice.card_number == batched.card_number and notice.delivered_at is None
+
+
+def test_an_agents_batch_hand_over_is_logged_as_a_single_call(api, card_in):
+    from tests.factories import resident_id
+
+    single, batched = _cards(card_in, S.READY_FOR_COLLECTION, 2)
+    agent = {
+        "agent_name": "李四",
+        "agent_id_type": "resident_id",
+        "agent_id_number": resident_id(9),
+    }
+
+    def holder(card: Card) -> dict:
+        return {"id_number": card.applicant.id_number, "receipt_number": card.receipt_number}
+
+    half = api.post(
+        "/cards/hand-over",
+        {"items": [{"card": str(batched.public_id), **holder(batched), "agent_name": "李四"}]},
+    )
+    assert half.status_code == 422  # an agent needs a name, a document type and a number
+    with time_machine.travel(T0, tick=False):
+        one = api.post(f"/cards/{single.public_id}/hand-over", {**holder(single), **agent})
+        assert one.status_code == 200, one.json()
+        item = {"card": str(batched.public_id), **holder(batched), **agent}
+        response = api.post("/cards/hand-over", {"items": [item]})
+    assert response.json()["succeeded"] == 1, response.json()
+    assert _log_and_event(single) == _log_and_event(batched)
+    logged = CardTransition.objects.filter(card=batched).order_by("id").last().data
+    assert logged["agent"] is True and logged["identity"]["by"] == "agent"

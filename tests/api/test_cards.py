@@ -236,7 +236,13 @@ def test_the_prepared_statement_and_the_orm_read_the_same_card(api, world, card_
     from cards.choices import ReplacementReason
 
     old = card_in(S.ISSUED)
-    new = services.card_replace(card=old, actor=world.clerk, reason=ReplacementReason.DAMAGED)
+    new = services.card_replace(
+        card=old,
+        actor=world.clerk,
+        reason=ReplacementReason.DAMAGED,
+        id_number=old.applicant.id_number,
+        card_presented=True,
+    )
     for card in (old, new):
         fast = card_representation(card_api_get(bank=world.bank, public_id=str(card.public_id)))
         orm = card_representation(_card_api_get_orm(bank=world.bank, public_id=card.public_id))
@@ -300,3 +306,26 @@ def test_only_the_data_policy_permission_edits_the_policy_in_the_admin(world, rf
     user.user_permissions.add(Permission.objects.get(codename="change_data_policy"))
     request.user = type(user).objects.get(pk=user.pk)  # permissions are cached per object
     assert not {"api_full_id_number", "api_phone"} & set(bank_admin.get_readonly_fields(request))
+
+
+def test_an_agent_collects_at_the_outlet_and_the_bank_reads_only_that_an_agent_did(api, card_in):
+    from tests.factories import resident_id
+
+    card = card_in(S.READY_FOR_COLLECTION)
+    holder = card.applicant
+    url = f"/cards/{card.public_id}/hand-over"
+    body = {"id_number": holder.id_number, "receipt_number": card.receipt_number_display}
+    half = api.post(url, {**body, "agent_name": "李四"})
+    assert half.status_code == 422
+    assert {"agent_id_type", "agent_id_number"} <= set(error_of(half)["details"])
+    agent = {
+        "agent_name": "李四",
+        "agent_id_type": "resident_id",
+        "agent_id_number": resident_id(9),
+    }
+    done = api.post(url, {**body, **agent})
+    assert done.status_code == 200, done.content
+    handed = done.json()["transitions"][-1]
+    assert handed["details"] == {"agent": True}  # never the agent's name or number
+    row = Card.objects.get(pk=card.pk).transitions.order_by("-id").first()
+    assert row.data["identity"]["agent"]["id_number"] == resident_id(9)

@@ -147,9 +147,9 @@ def test_their_outlet_is_as_unknown_as_none(api, world, other_outlet):
 
 def test_a_person_with_a_live_card_at_their_bank_is_refused_without_naming_it(api, world, theirs):
     response = api.post("/applications", application_body(world, theirs.applicant))
-    assert response.status_code == 409
+    assert response.status_code == 422
     error = error_of(response)
-    assert error["code"] == "duplicate_live_card"
+    assert error["code"] == "apply_at_counter"  # not even that a live card exists elsewhere
     assert error["details"] == {}
     assert_nothing_of(theirs, response)
 

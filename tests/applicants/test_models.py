@@ -32,6 +32,8 @@ def foreigner(**kwargs) -> Applicant:
         "sex": Sex.MALE,
         "birth_date": datetime.date(1985, 4, 1),
     }
+    if kwargs.get("id_type", IdDocumentType.PASSPORT) != IdDocumentType.PASSPORT:
+        fields |= {"sex": "", "birth_date": None}  # read from the number, which holds them
     return ApplicantFactory(**(fields | kwargs))
 
 
@@ -44,10 +46,21 @@ def test_save_derives_sex_and_birth_date_from_the_resident_id():
     assert applicant.nationality == "CHN"
 
 
-def test_the_number_wins_over_typed_sex_and_birth_date():
-    # Typed twice, they could disagree: the number is the source.
+def test_typed_sex_and_birth_date_that_contradict_the_number_are_refused_naming_both():
+    # Typed twice, they could disagree: never silently replaced, the clerk sees which.
+    with pytest.raises(ValidationError) as exc:
+        ApplicantFactory(id_number=NUMBER, sex=Sex.FEMALE, birth_date=datetime.date(2000, 1, 1))
+    assert set(exc.value.message_dict) == {"sex", "birth_date"}
+    assert "1990-05-17" in exc.value.message_dict["birth_date"][0]
+    assert not Applicant.objects.exists()
+    with pytest.raises(ValidationError) as exc:
+        ApplicantFactory(id_number=NUMBER, sex=Sex.FEMALE)
+    assert set(exc.value.message_dict) == {"sex"}
+
+
+def test_typed_sex_and_birth_date_that_agree_with_the_number_are_kept():
     applicant = ApplicantFactory(
-        id_number=NUMBER, sex=Sex.FEMALE, birth_date=datetime.date(2000, 1, 1)
+        id_number=NUMBER, sex=Sex.MALE, birth_date=datetime.date(1990, 5, 17)
     )
     applicant.refresh_from_db()
     assert (applicant.sex, applicant.birth_date) == (Sex.MALE, datetime.date(1990, 5, 17))
@@ -221,7 +234,9 @@ def test_old_permanent_resident_id_gives_birth_date_but_sex_must_be_typed():
 def test_same_passport_number_under_another_document_type_is_another_person():
     foreigner(id_number="E12345678")
     other = foreigner(
-        id_type=IdDocumentType.FOREIGN_PERMANENT_RESIDENT_ID, id_number="ABC318805171234"
+        id_type=IdDocumentType.FOREIGN_PERMANENT_RESIDENT_ID,
+        id_number="ABC318805171234",
+        sex=Sex.MALE,  # an old-format number holds the birth date only
     )
     assert other.pk is not None
     assert Applicant.objects.count() == 2
@@ -297,3 +312,25 @@ def test_employer_enrolment_names_its_employment_in_the_database():
             start_date=datetime.date(2025, 1, 1),
         )
     assert not InsuranceEnrolment.objects.exists()
+
+
+def test_two_countries_passports_with_the_same_number_are_two_people():
+    american = foreigner(id_number="E12345678", nationality="USA")
+    briton = foreigner(id_number="E12345678", nationality="GBR", name="Jane Smith")
+    assert american.id_issuing_country == "USA" and briton.id_issuing_country == "GBR"
+    assert Applicant.objects.filter(id_number="E12345678").count() == 2
+    # The same country's passport number is one person's.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        foreigner(id_number="E12345678", nationality="CAN", id_issuing_country="usa")
+
+
+def test_a_passport_issued_by_another_country_than_the_nationality():
+    person = foreigner(id_number="K7654321", nationality="USA", id_issuing_country="irl")
+    assert person.id_issuing_country == "IRL"
+    assert foreigner(id_number="K7654321", nationality="USA").pk != person.pk
+
+
+def test_only_a_passport_keeps_an_issuing_country():
+    number = compose_resident_id("310104", datetime.date(1990, 5, 17), 123)
+    person = ApplicantFactory(id_number=number, id_issuing_country="USA")
+    assert person.id_issuing_country == ""

@@ -40,6 +40,10 @@ MESSAGES = {
         "A person without Shanghai household registration is issued a medical insurance card, "
         "not a social security card."
     ),
+    "apply_at_hukou_street_station": (
+        "Apply at a street (township) service station in %(district)s, where the household "
+        "registration is."
+    ),
     "no_medical_insurance": "A medical insurance card needs basic medical insurance.",
     "individual_insurance_not_offered": (
         "As an individual a person may join only pension and medical insurance."
@@ -87,6 +91,7 @@ def test_every_rule_in_the_tables_is_covered_here():
         "foreign_national_needs_employer",
         "non_hukou_needs_employer",
         "social_security_card_needs_hukou",
+        "apply_at_hukou_street_station",
         "no_medical_insurance",
     ]
     assert [r.code for r in ENROLMENT_RULES] == [
@@ -307,6 +312,7 @@ def test_person_facts_counts_only_what_is_active_on_the_day(django_assert_num_qu
         employed=True,
         insured_via_employer=frozenset({Insurance.WORK_INJURY}),
         insured_individually=frozenset(),
+        hukou_district="xuhui",  # 上海市徐汇区
     )
     # On the last day of the medical enrolment, it still counts.
     assert person_facts(applicant, on=datetime.date(2025, 5, 31)).insured_individually == {
@@ -389,3 +395,85 @@ def test_applicant_card_eligibility_migrant_employee_gets_a_medical_card_only():
         assert applicant_card_eligibility(applicant, MED)
         answer = applicant_card_eligibility(applicant, SS)
     assert answer.reasons == reasons("social_security_card_needs_hukou")
+
+
+# --- Seed 001: apply at the street station of the household registration (off by default) -----
+
+
+@pytest.fixture
+def stations(db):
+    from agencies.choices import District, ServicePointKind
+    from tests.factories import ServicePointFactory
+
+    station = ServicePointKind.STREET_STATION
+    return {
+        "xuhui": ServicePointFactory(kind=station, district=District.XUHUI),
+        "pudong": ServicePointFactory(kind=station, district=District.PUDONG),
+        "pudong_center": ServicePointFactory(
+            kind=ServicePointKind.COMMUNITY_CENTER, district=District.PUDONG
+        ),
+    }
+
+
+def xuhui_resident():
+    from tests.cards.conftest import eligible_person
+
+    return eligible_person(hukou_place="上海市徐汇区漕河泾街道")
+
+
+def test_the_hukou_station_rule_is_off_by_default(settings, stations):
+    assert settings.APPLY_AT_HUKOU_STREET_STATION is False
+    person = xuhui_resident()
+    assert applicant_card_eligibility(person, SS, point=stations["pudong"])
+
+
+def test_on_it_sends_the_person_to_a_station_of_their_hukou_district(settings, stations):
+    settings.APPLY_AT_HUKOU_STREET_STATION = True
+    person = xuhui_resident()
+    answer = applicant_card_eligibility(person, SS, point=stations["pudong"])
+    assert [r.code for r in answer.reasons] == ["apply_at_hukou_street_station"]
+    assert answer.reasons[0].message == (
+        "Apply at a street (township) service station in Xuhui, where the household "
+        "registration is."
+    )
+    assert applicant_card_eligibility(person, SS, point=stations["xuhui"])
+    # Only street stations are bound; a community center and the medical card are not.
+    assert applicant_card_eligibility(person, SS, point=stations["pudong_center"])
+    assert not [
+        r
+        for r in applicant_card_eligibility(person, MED, point=stations["pudong"]).reasons
+        if r.code == "apply_at_hukou_street_station"
+    ]
+    # A household registration place that names no district cannot be judged: not refused.
+    person.hukou_place = "上海市"
+    assert applicant_card_eligibility(person, SS, point=stations["pudong"])
+
+
+def test_on_a_counter_application_at_another_district_is_refused_saying_where(settings, stations):
+    from cards import services
+    from common.errors import ApplicationError
+    from tests.cards.conftest import staff_actor
+    from tests.factories import PartnerBankFactory, ServicePointFactory
+
+    settings.APPLY_AT_HUKOU_STREET_STATION = True
+    bank = PartnerBankFactory(code="BOSC")
+    outlet = ServicePointFactory(kind="bank_outlet", bank=bank)
+    person = xuhui_resident()
+    with pytest.raises(ApplicationError) as exc:
+        services.card_submit(
+            applicant=person,
+            card_type=SS,
+            actor=staff_actor(stations["pudong"]),
+            bank=bank,
+            collection_point=outlet,
+        )
+    assert exc.value.code == "not_eligible"
+    assert "in Xuhui" in exc.value.message
+    card = services.card_submit(
+        applicant=person,
+        card_type=SS,
+        actor=staff_actor(stations["xuhui"]),
+        bank=bank,
+        collection_point=outlet,
+    )
+    assert card.service_point == stations["xuhui"]

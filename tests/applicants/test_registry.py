@@ -194,3 +194,53 @@ def test_form_checked_against_the_local_registry_record():
     assert [d.as_dict() for d in compare_with_registry(form, entry)] == [
         {"field": "name", "form": "张晓明", "registry": "张小明"}
     ]
+
+
+# --- the exchange platform over HTTP (HttpRegistry) ----------------------------------------------
+
+
+def test_http_registry_reads_a_record_and_a_missing_person():
+    from applicants.registry import HttpRegistry
+    from tests.registry_server import answering_registry
+
+    record = {
+        "id_type": IdDocumentType.RESIDENT_ID,
+        "id_number": NUMBER,
+        "name": "Zhang Xiaoming",
+        "sex": Sex.FEMALE,
+        "birth_date": "1949-12-31",
+        "nationality": "CHN",
+        "shanghai_hukou": True,
+        "hukou_place": "上海市徐汇区",
+    }
+    with answering_registry({NUMBER: record}) as url:
+        registry = HttpRegistry(base_url=url, timeout=2)
+        assert registry.lookup(IdDocumentType.RESIDENT_ID, "11010519491231002x") == ENTRY
+        assert (
+            registry.lookup(
+                IdDocumentType.RESIDENT_ID,
+                compose_resident_id("310104", datetime.date(1990, 1, 1), 11),
+            )
+            is None
+        )
+
+
+@pytest.mark.parametrize("server", ["hanging", "closed", "error"])
+def test_http_registry_out_raises_registry_unavailable_within_its_timeout(server):
+    import contextlib
+    import time
+
+    from applicants.registry import HttpRegistry, RegistryUnavailable
+    from tests import registry_server
+
+    if server == "hanging":
+        context = registry_server.hanging_registry()
+    elif server == "error":
+        context = registry_server.answering_registry({NUMBER: {"x": 1}}, status=502)
+    else:
+        context = contextlib.nullcontext(f"http://127.0.0.1:{registry_server.CLOSED_PORT}")
+    with context as url:
+        started = time.monotonic()
+        with pytest.raises(RegistryUnavailable):
+            HttpRegistry(base_url=url, timeout=0.5).lookup(IdDocumentType.RESIDENT_ID, NUMBER)
+        assert time.monotonic() - started < 2

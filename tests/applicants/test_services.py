@@ -318,3 +318,20 @@ def test_enrolment_through_an_ended_employment_is_refused(db):
             start_date=datetime.date(2025, 6, 1),
         )
     assert exc.value.code == "invalid" and "employment" in exc.value.details
+
+
+def test_find_or_create_refuses_a_sex_that_contradicts_the_number_even_for_a_person_on_record():
+    from applicants.services import applicant_find_or_create
+    from tests.factories import resident_id as make_id
+
+    number = make_id(4, born=datetime.date(1990, 5, 17))  # sequence 4: a woman
+    person = ApplicantFactory(id_number=number)
+    with pytest.raises(ApplicationError) as exc:
+        applicant_find_or_create(
+            name=person.name,
+            id_type=person.id_type,
+            id_number=number,
+            sex="male",
+            shanghai_hukou=person.shanghai_hukou,
+        )
+    assert exc.value.code == "invalid" and set(exc.value.details) == {"sex"}

@@ -163,7 +163,13 @@ def bring_to(world: World, card: Card, state: str) -> Card:
     if state == S.CANCELLED:
         return services.card_cancel(card=card, actor=world.supervisor, reason="Left Shanghai.")
     if state == S.REPLACED:
-        services.card_replace(card=card, actor=world.clerk, reason=ReplacementReason.DAMAGED)
+        services.card_replace(
+            card=card,
+            actor=world.clerk,
+            reason=ReplacementReason.DAMAGED,
+            id_number=card.applicant.id_number,
+            card_presented=True,
+        )
         card.refresh_from_db()
         return card
     if state == S.PHONE_REPORTED_LOST:

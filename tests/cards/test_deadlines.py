@@ -46,14 +46,24 @@ def test_a_phone_report_is_live_one_second_before_24_hours_and_lapsed_at_24(phon
 
 def test_withdrawing_a_phone_report_one_second_before_the_deadline_works(world, phone_reported):
     with time_machine.travel(T0 + DAY - SECOND, tick=False):
-        card = services.card_withdraw_loss_report(card=phone_reported, actor=world.clerk)
+        card = services.card_withdraw_loss_report(
+            card=phone_reported,
+            actor=world.clerk,
+            id_number=phone_reported.applicant.id_number,
+            card_presented=True,
+        )
     assert card.status == S.ISSUED
     assert card.transitions.order_by("id").last().name == T.WITHDRAW_LOSS_REPORT
 
 
 def test_withdrawing_after_the_deadline_is_refused_and_the_lapse_is_written(world, phone_reported):
     with time_machine.travel(T0 + DAY, tick=False), pytest.raises(ApplicationError) as exc:
-        services.card_withdraw_loss_report(card=phone_reported, actor=world.clerk)
+        services.card_withdraw_loss_report(
+            card=phone_reported,
+            actor=world.clerk,
+            id_number=phone_reported.applicant.id_number,
+            card_presented=True,
+        )
     assert exc.value.code == "deadline_passed"
     card = Card.objects.get(pk=phone_reported.pk)
     assert card.status == S.ISSUED  # the lapse was committed though the request was refused
@@ -87,7 +97,13 @@ def test_a_written_report_cancels_the_card_at_30_days(world, card_in):
     assert effective(card, deadline - SECOND) == S.WRITTEN_LOST
     assert effective(card, deadline) == S.CANCELLED
     with time_machine.travel(deadline, tick=False), pytest.raises(ApplicationError) as exc:
-        services.card_replace(card=card, actor=world.clerk, reason="lost")
+        services.card_replace(
+            card=card,
+            actor=world.clerk,
+            reason="lost",
+            id_number=card.applicant.id_number,
+            card_presented=True,
+        )
     assert exc.value.code == "deadline_passed"
     card.refresh_from_db()
     assert card.status == S.CANCELLED and card.closed_at == deadline
@@ -128,7 +144,12 @@ def test_the_sweep_and_the_touch_write_the_same_rows(world, card_in):
     now = T0 + DAY + datetime.timedelta(minutes=5)
     with time_machine.travel(now, tick=False):
         with pytest.raises(ApplicationError):
-            services.card_withdraw_loss_report(card=touched, actor=world.clerk)
+            services.card_withdraw_loss_report(
+                card=touched,
+                actor=world.clerk,
+                id_number=touched.applicant.id_number,
+                card_presented=True,
+            )
         assert expire_batch(EXPIRIES[T.LAPSE_PHONE_REPORT], now=now) == [swept.pk]
 
     def rows(card):
@@ -201,7 +222,14 @@ def test_a_replacement_starts_applied_when_the_registry_record_changed(world, ca
     RegistryRecord.objects.filter(id_number=old.applicant.id_number).update(
         hukou_place="上海市黄浦区"
     )
-    new = services.card_replace(card=old, actor=world.clerk, reason="damaged", note="Bent chip.")
+    new = services.card_replace(
+        card=old,
+        actor=world.clerk,
+        reason="damaged",
+        id_number=old.applicant.id_number,
+        card_presented=True,
+        note="Bent chip.",
+    )
     assert new.status == S.APPLIED
     assert old.transitions.order_by("id").last().reason == "Bent chip."
 

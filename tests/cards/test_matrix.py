@@ -64,7 +64,7 @@ def perform(world, name: str, card: Card) -> Card:
             card=card, actor=world.system
         ),
         T.WITHDRAW_LOSS_REPORT: lambda: services.card_withdraw_loss_report(
-            card=card, actor=world.clerk
+            card=card, actor=world.clerk, id_number=card.applicant.id_number, card_presented=True
         ),
         T.REPORT_LOST_IN_WRITING: lambda: services.card_report_lost_in_writing(
             card=card, actor=world.clerk, id_number=holder.id_number
@@ -76,6 +76,8 @@ def perform(world, name: str, card: Card) -> Card:
             card=card,
             actor=world.clerk,
             reason="lost" if card.status == S.WRITTEN_LOST else "damaged",
+            id_number=holder.id_number,
+            card_presented=True,
         ),
         T.CANCEL: lambda: services.card_cancel(card=card, actor=world.supervisor, reason="Died."),
     }

@@ -83,29 +83,65 @@ def test_a_non_hukou_employee_gets_a_medical_insurance_card(world):
     assert card.status == S.APPLIED and card.bank is None
 
 
-def test_online_application_needs_both_verifications(world, person):
-    error = refused(
-        "online_verification_required",
-        services.card_submit,
-        applicant=person,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.bank_actor,
-        channel=Channel.WECHAT,
-        service_point=world.outlet,
-        liveness_verified=True,
-    )
-    assert set(error.details) == {"real_name_verified"}
-    card = services.card_submit(
-        applicant=person,
-        card_type=CardType.SOCIAL_SECURITY,
-        actor=world.bank_actor,
-        channel=Channel.WECHAT,
-        service_point=world.outlet,
-        liveness_verified=True,
-        real_name_verified=True,
-    )
+def online_check(kind: str, **overrides) -> services.OnlineCheckEvidence:
+    values = {
+        "kind": kind,
+        "provider": "Tencent FaceID" if kind == "real_person" else "NIA real-name",
+        "reference": f"REF-{kind}-0001",
+        "verified_at": T0 - datetime.timedelta(minutes=5),
+        "result": "passed",
+    }
+    return services.OnlineCheckEvidence(**{**values, **overrides})
+
+
+def test_online_application_needs_the_evidence_of_both_checks(world, person):
+    online = {
+        "applicant": person,
+        "card_type": CardType.SOCIAL_SECURITY,
+        "actor": world.bank_actor,
+        "channel": Channel.WECHAT,
+        "service_point": world.outlet,
+    }
+    with time_machine.travel(T0, tick=False):
+        error = refused(
+            "online_verification_required",
+            services.card_submit,
+            **online,
+            online_checks=[online_check("real_person")],
+        )
+        assert set(error.details) == {"real_name"}
+        for bad, problem in (
+            ({"result": "failed"}, "did not pass"),
+            ({"provider": " "}, "Name the provider"),
+            ({"reference": ""}, "Name the provider"),
+            ({"verified_at": T0 + datetime.timedelta(seconds=1)}, "within 24 hours"),
+            ({"verified_at": T0 - datetime.timedelta(hours=24, seconds=1)}, "within 24 hours"),
+        ):
+            error = refused(
+                "online_verification_required",
+                services.card_submit,
+                **online,
+                online_checks=[online_check("real_person"), online_check("real_name", **bad)],
+            )
+            assert list(error.details) == ["real_name"]
+            assert problem in error.details["real_name"][0]
+        assert not Card.objects.exists()
+        edge = T0 - datetime.timedelta(hours=24)
+        card = services.card_submit(
+            **online,
+            online_checks=[
+                online_check("real_person"),
+                online_check("real_name", verified_at=edge),
+            ],
+        )
     assert card.channel == Channel.WECHAT and card.bank == world.bank
+    assert card.liveness_verified and card.real_name_verified
     assert card.transitions.get().bank == world.bank
+    evidence = {v.check_kind: v for v in card.online_verifications.all()}
+    assert evidence["real_name"].verified_at == edge
+    assert evidence["real_person"].provider == "Tencent FaceID"
+    logged = card.transitions.get().data["online_checks"]
+    assert {c["reference"] for c in logged} == {"REF-real_name-0001", "REF-real_person-0001"}
 
 
 def test_second_live_card_of_a_type_is_refused_before_the_index(world, person):
@@ -488,7 +524,14 @@ def test_written_report_by_an_agent_validates_the_agents_document(world, card_in
 
 def test_replace_reason_must_fit_the_state(world, card_in):
     issued = card_in(S.ISSUED)
-    refused("invalid", services.card_replace, card=issued, actor=world.clerk, reason="lost")
+    refused(
+        "invalid",
+        services.card_replace,
+        card=issued,
+        actor=world.clerk,
+        reason="lost",
+        id_number=issued.applicant.id_number,
+    )
     issued.refresh_from_db()
     assert issued.status == S.ISSUED and Card.objects.count() == 1
 
@@ -560,3 +603,80 @@ def test_receipt_numbers_are_unguessable_and_checked(world):
         assert is_valid_receipt_number(number)
         typo = number[:-2] + ("0" if number[-2] != "0" else "1") + number[-1]
         assert not is_valid_receipt_number(typo)
+
+
+# --- verify: the registry is asked before the card is locked ------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hanging_registry_answers_a_retryable_refusal_and_never_holds_the_card(
+    world, person, settings
+):
+    """While the registry hangs, another connection can lock the card at once (NOWAIT): the call
+    is made before the lock. After the timeout: 503 registry_unavailable, the card unchanged."""
+    import threading
+
+    from django.db import connections
+
+    from tests.registry_server import hanging_registry
+
+    card = submit(world, person)
+    seen_while_waiting: list[str] = []
+
+    def try_the_card() -> None:
+        def attempt() -> None:
+            try:
+                from django.db import transaction
+
+                with transaction.atomic():
+                    Card.objects.select_for_update(nowait=True).get(pk=card.pk)
+                seen_while_waiting.append("free")
+            except Exception as exc:  # a lock held by the verifier: the bug
+                seen_while_waiting.append(type(exc).__name__)
+            finally:
+                connections["default"].close()
+
+        thread = threading.Thread(target=attempt)
+        thread.start()
+        thread.join(timeout=5)
+
+    settings.REGISTRY_BACKEND = "applicants.registry.HttpRegistry"
+    settings.REGISTRY_TIMEOUT = 0.5
+    with hanging_registry(on_request=try_the_card) as url:
+        settings.REGISTRY_URL = url
+        error = refused("registry_unavailable", services.card_verify, card=card, actor=world.clerk)
+    assert seen_while_waiting == ["free"]
+    assert error.status == 503 and error.details == {"retryable": True}
+    assert "try again" in error.message
+    card.refresh_from_db()
+    assert card.status == S.APPLIED
+    assert log_of(card) == [(T.SUBMIT, "", S.APPLIED)]
+
+
+def test_a_closed_registry_port_is_the_same_retryable_refusal(world, person, settings):
+    from tests.registry_server import CLOSED_PORT
+
+    card = submit(world, person)
+    settings.REGISTRY_BACKEND = "applicants.registry.HttpRegistry"
+    settings.REGISTRY_URL = f"http://127.0.0.1:{CLOSED_PORT}"
+    refused("registry_unavailable", services.card_verify, card=card, actor=world.clerk)
+    card.refresh_from_db()
+    assert card.status == S.APPLIED
+
+
+def test_a_replacement_taken_while_the_registry_is_out_waits_for_verification(
+    world, card_in, settings
+):
+    from tests.registry_server import CLOSED_PORT
+
+    old = card_in(S.ISSUED)
+    settings.REGISTRY_BACKEND = "applicants.registry.HttpRegistry"
+    settings.REGISTRY_URL = f"http://127.0.0.1:{CLOSED_PORT}"
+    new = services.card_replace(
+        card=old,
+        actor=world.clerk,
+        reason="damaged",
+        id_number=old.applicant.id_number,
+        card_presented=True,
+    )
+    assert new.status == S.APPLIED and new.replaces_id == old.pk

@@ -267,7 +267,9 @@ def test_a_new_application_after_cancellation_is_linked(client, world, person):
 
 def test_a_withdrawn_loss_report_says_the_card_is_usable_again(client, world, person):
     card = bring_to(world, submit(world, person), S.WRITTEN_LOST)
-    services.card_withdraw_loss_report(card=card, actor=world.clerk)
+    services.card_withdraw_loss_report(
+        card=card, actor=world.clerk, id_number=card.applicant.id_number, card_presented=True
+    )
     page = text(lookup(client, person.id_number, card.receipt_number, language="en"))
     assert "<h1>Your card has been issued and can be used</h1>" in page
     assert "Your loss report was withdrawn on" in page
@@ -357,7 +359,13 @@ def test_the_orm_read_links_a_replacement_both_ways(world, card_in):
     from cards.public.lookup import _card_public_get_orm, card_public_get, status_answer
 
     old = card_in(S.ISSUED)
-    new = services.card_replace(card=old, actor=world.clerk, reason=ReplacementReason.DAMAGED)
+    new = services.card_replace(
+        card=old,
+        actor=world.clerk,
+        reason=ReplacementReason.DAMAGED,
+        id_number=old.applicant.id_number,
+        card_presented=True,
+    )
     now = timezone.now()
     for card in (old, new):
         pair = {"id_number": card.applicant.id_number, "receipt_number": card.receipt_number}
