@@ -7,6 +7,8 @@ and another bank's card answers 404 exactly like one that does not exist. Every 
 
 from __future__ import annotations
 
+import datetime
+
 import django_filters
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
@@ -205,6 +207,21 @@ class ApplicationsView(BankAPIView):
 # --- Cards ------------------------------------------------------------------------------------
 
 
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 (and the schema) allow UTC offsets up to ±23:59, PostgreSQL only up to ±15:59: the
+    time is compared in UTC, so any offset a client sends is taken, never a 500."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(datetime.UTC)
+            except OverflowError:
+                raise exceptions.ValidationError(
+                    {self.field_name: [_("The time is out of range.")]}
+                ) from None
+        return super().filter(qs, value)
+
+
 class CardFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         field_name="effective_status",
@@ -212,7 +229,7 @@ class CardFilter(django_filters.FilterSet):
         help_text="The state in force.",
     )
     card_type = django_filters.ChoiceFilter(choices=CardType.choices)
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gt", help_text="Changed after this time (ISO 8601)."
     )
 

@@ -1,5 +1,7 @@
 """GET /cards, GET /cards/{id} and the three transitions a bank reports."""
 
+import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -329,3 +331,20 @@ def test_an_agent_collects_at_the_outlet_and_the_bank_reads_only_that_an_agent_d
     assert handed["details"] == {"agent": True}  # never the agent's name or number
     row = Card.objects.get(pk=card.pk).transitions.order_by("-id").first()
     assert row.data["identity"]["agent"]["id_number"] == resident_id(9)
+
+
+def test_updated_after_takes_any_offset_iso_8601_allows(api, card_in):
+    """PostgreSQL refuses offsets past ±15:59 (a 500 found by schemathesis); ISO 8601 has up to
+    ±23:59: the time is compared in UTC."""
+    card = card_in(S.VERIFIED)
+    card.refresh_from_db()
+    just_before = card.updated_at - datetime.timedelta(seconds=1)
+    far_east = just_before.astimezone(datetime.timezone(datetime.timedelta(hours=21, minutes=50)))
+    response = api.get("/cards", {"updated_after": far_east.isoformat()})
+    assert response.status_code == 200, response.content
+    assert str(card.public_id) in {row["id"] for row in response.json()["results"]}
+    later = (card.updated_at + datetime.timedelta(seconds=1)).astimezone(far_east.tzinfo)
+    assert str(card.public_id) not in {
+        row["id"]
+        for row in api.get("/cards", {"updated_after": later.isoformat()}).json()["results"]
+    }

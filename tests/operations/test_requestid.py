@@ -59,8 +59,10 @@ def test_the_id_follows_the_request_into_the_task_it_queued(world, card_in, bank
     card = card_in(S.VERIFIED)
     bank_webhook_set(bank=world.bank, url="http://127.0.0.1:7204/hooks")  # nobody listens
     log = tmp_path / "worker.log"
-    purge("celery")
-    worker = start("worker", "celery", log, LOG_FORMAT="json")
+    from django.conf import settings
+
+    purge(settings.WEBHOOK_QUEUE)  # deliveries have a queue of their own (cards/delivery.py)
+    worker = start("worker", settings.WEBHOOK_QUEUE, log, LOG_FORMAT="json")
     try:
         answer = Client().post(
             f"/api/v1/cards/{card.public_id}/ready",
