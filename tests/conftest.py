@@ -53,3 +53,16 @@ def browser_page(chromium, live_server, request):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The role groups again after the database is set up: a data migration makes them, and a
+    transactional test's flush removes them, so a later run with `--reuse-db` (`make mutation`)
+    would otherwise start without them."""
+    from django.apps import apps
+
+    from agencies.roles import sync_role_groups
+
+    with django_db_blocker.unblock():
+        sync_role_groups(apps)

@@ -1,0 +1,323 @@
+"""cards/permissions.py from the side each rule keeps out, through every door it has: the service,
+the admin URL and (for banks) the API.
+
+The rules, in the order `actor_may` applies them: the scheduler's transitions are the scheduler's
+alone; a bank acts on its own cards only, and only where the table says `bank=True`; a staff member
+needs a role of the transition, a point allowed the operation, at a bank's outlet a card of that
+bank, and the card in the transition's scope (own point, collection point, or any card).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agencies.choices import ServicePointKind
+from cards import services
+from cards.actors import Actor
+from cards.choices import CardStatus, CardType, TransitionName
+from cards.models import Card
+from cards.permissions import RULES, actor_may
+from common.errors import ApplicationError
+from tests.cards.conftest import bring_to, card_number, eligible_person, submit
+from tests.factories import ServicePointFactory
+
+S = CardStatus
+T = TransitionName
+pytestmark = pytest.mark.django_db
+
+
+def refused(call, code: str = "permission_denied") -> ApplicationError:
+    with pytest.raises(ApplicationError) as caught:
+        call()
+    assert caught.value.code == code, caught.value
+    return caught.value
+
+
+def unchanged(card: Card):
+    before = (card.status, card.transitions.count(), card.events.count())
+
+    def check():
+        card.refresh_from_db()
+        assert (card.status, card.transitions.count(), card.events.count()) == before
+
+    return check
+
+
+@pytest.fixture
+def icbc_outlet(world):
+    return ServicePointFactory(
+        code="IC01", kind=ServicePointKind.BANK_OUTLET, bank=world.other_bank
+    )
+
+
+@pytest.fixture
+def icbc_card_at_bosc_outlet(world, icbc_outlet):
+    """An ICBC card recorded as taken at BOSC's outlet BO01: a row the rules never let anyone
+    make (data from before the rule, or a bug elsewhere); BO01's clerk must still not act on it,
+    though it is "applied at their point"."""
+    card = services.card_submit(
+        applicant=eligible_person(),
+        card_type=CardType.SOCIAL_SECURITY,
+        actor=world.other_clerk,
+        bank=world.other_bank,
+        collection_point=icbc_outlet,
+    )
+    Card.objects.filter(pk=card.pk).update(service_point=world.outlet)
+    card.refresh_from_db()
+    return card
+
+
+# --- A bank's outlet acts only on its own bank's cards ----------------------------------------
+
+
+def test_an_outlet_clerk_cannot_take_an_application_for_another_banks_card(world, icbc_outlet):
+    person = eligible_person()
+    refused(
+        lambda: services.card_submit(
+            applicant=person,
+            card_type=CardType.SOCIAL_SECURITY,
+            actor=world.outlet_clerk,
+            bank=world.other_bank,
+            collection_point=icbc_outlet,
+        )
+    )
+    assert not Card.objects.filter(applicant=person).exists()
+    # Their own bank's card, the same way: taken.
+    own = services.card_submit(
+        applicant=person, card_type=CardType.SOCIAL_SECURITY, actor=world.outlet_clerk
+    )
+    assert (own.bank, own.service_point, own.collection_point) == (
+        world.bank,
+        world.outlet,
+        world.outlet,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "call"),
+    [
+        (T.VERIFY, lambda w, c: services.card_verify(card=c, actor=w.outlet_clerk)),
+        (T.REJECT, lambda w, c: services.card_reject(card=c, actor=w.outlet_clerk, reason="x")),
+        (T.WITHDRAW, lambda w, c: services.card_withdraw(card=c, actor=w.outlet_clerk, reason="x")),
+    ],
+)
+def test_an_outlet_clerk_cannot_act_on_another_banks_card_taken_at_their_outlet(
+    world, icbc_card_at_bosc_outlet, name, call
+):
+    card = icbc_card_at_bosc_outlet
+    assert not actor_may(card, world.outlet_clerk, name)
+    check = unchanged(card)
+    refused(lambda: call(world, card))
+    check()
+    # The same clerk on their own bank's card at their outlet: allowed.
+    own = services.card_submit(
+        applicant=eligible_person(), card_type=CardType.SOCIAL_SECURITY, actor=world.outlet_clerk
+    )
+    assert actor_may(own, world.outlet_clerk, name)
+
+
+def test_the_admin_shows_no_button_and_refuses_the_post(world, icbc_card_at_bosc_outlet):
+    from tests.admin.conftest import login
+
+    card = icbc_card_at_bosc_outlet
+    client = login(world.outlet_clerk)
+    page = client.get(f"/admin/cards/card/{card.pk}/change/")
+    assert page.status_code == 200  # applied at their point: they see it
+    for name in (T.VERIFY, T.REJECT, T.WITHDRAW):
+        assert f"/do/{name}/" not in page.content.decode()
+    check = unchanged(card)
+    for name, data in (
+        (T.VERIFY, {}),
+        (T.REJECT, {"reason": "x"}),
+        (T.WITHDRAW, {"reason": "Changed their mind."}),
+    ):
+        assert client.get(f"/admin/cards/card/{card.pk}/do/{name}/").status_code == 403
+        assert client.post(f"/admin/cards/card/{card.pk}/do/{name}/", data).status_code == 403
+    check()
+
+
+def test_the_admin_application_form_offers_only_the_outlets_own_bank(world, icbc_outlet):
+    from tests.admin.conftest import login
+
+    person = eligible_person()
+    client = login(world.outlet_clerk)
+    client.post("/admin/cards/card/counter/", {"q": person.id_number})
+    form = client.get("/admin/cards/card/counter/apply/")
+    assert icbc_outlet.name not in form.content.decode()
+    posted = client.post(
+        "/admin/cards/card/counter/apply/",
+        {"card_type": CardType.SOCIAL_SECURITY, "collection_point": icbc_outlet.pk},
+    )
+    assert posted.status_code == 200
+    assert posted.context["form"].errors
+    assert not Card.objects.filter(applicant=person).exists()
+
+
+# --- Banks: own cards only, and only the bank's transitions -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "call"),
+    [
+        (
+            T.MARK_READY,
+            S.VERIFIED,
+            lambda a, c: services.card_mark_ready(card=c, actor=a, card_number=card_number()),
+        ),
+        (
+            T.HAND_OVER,
+            S.READY_FOR_COLLECTION,
+            lambda a, c: services.card_hand_over(
+                card=c,
+                actor=a,
+                id_number=c.applicant.id_number,
+                receipt_number=c.receipt_number,
+            ),
+        ),
+        (T.WITHDRAW, S.VERIFIED, lambda a, c: services.card_withdraw(card=c, actor=a, reason="x")),
+    ],
+)
+def test_a_bank_cannot_act_on_another_banks_card_through_the_service(
+    world, card_in, name, state, call
+):
+    card = card_in(state)  # a BOSC card
+    assert not actor_may(card, world.other_bank_actor, name)
+    check = unchanged(card)
+    refused(lambda: call(world.other_bank_actor, card))
+    check()
+    assert call(world.bank_actor, card).status != state  # its own bank: done
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, rule in RULES.items() if not rule.bank and not rule.system]
+)
+def test_a_bank_cannot_do_what_only_staff_do_even_on_its_own_card(world, card_in, name):
+    card = card_in(S.ISSUED)
+    assert card.bank == world.bank
+    assert not actor_may(card, world.bank_actor, name)
+
+
+# --- The scheduler's transitions are the scheduler's alone ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call", [services.card_lapse_phone_report, services.card_expire_written_report]
+)
+def test_nobody_but_the_scheduler_expires_a_report(world, card_in, call):
+    card = card_in(S.ISSUED)
+    check = unchanged(card)
+    for actor in (world.clerk, world.supervisor, world.hotline_operator, world.bank_actor):
+        refused(lambda actor=actor: call(card=card, actor=actor))
+    check()
+
+
+@pytest.mark.parametrize("name", [name for name, rule in RULES.items() if not rule.system])
+def test_the_scheduler_does_no_staff_or_bank_work(world, card_in, name):
+    assert not actor_may(card_in(S.ISSUED), world.system, name)
+
+
+# --- Staff: role, operation of the point, scope -----------------------------------------------
+
+
+def test_only_a_supervisor_cancels(world, card_in):
+    card = card_in(S.ISSUED)
+    check = unchanged(card)
+    for actor in (world.clerk, world.other_clerk, world.outlet_clerk, world.hotline_operator):
+        refused(lambda actor=actor: services.card_cancel(card=card, actor=actor, reason="x"))
+    check()
+    assert services.card_cancel(card=card, actor=world.supervisor, reason="x").status == (
+        S.CANCELLED
+    )
+
+
+def test_only_the_hotline_takes_a_phone_report(world, card_in):
+    card = card_in(S.ISSUED)
+    holder = card.applicant
+    check = unchanged(card)
+    for actor in (world.clerk, world.supervisor, world.outlet_clerk, world.bank_actor):
+        refused(
+            lambda actor=actor: services.card_report_lost_by_phone(
+                card=card,
+                actor=actor,
+                caller_name=holder.name,
+                caller_id_number=holder.id_number,
+                contact_phone="13900139000",
+                home_address="上海市徐汇区漕溪北路1号",
+            )
+        )
+    check()
+
+
+def test_the_hotline_does_no_counter_work(world, card_in):
+    card = card_in(S.APPLIED)
+    check = unchanged(card)
+    refused(lambda: services.card_verify(card=card, actor=world.hotline_operator))
+    refused(lambda: services.card_withdraw(card=card, actor=world.hotline_operator, reason="x"))
+    check()
+
+
+def test_a_point_does_only_the_operations_of_its_kind(world, person):
+    """A community center does not produce cards (mark ready) nor settle them on the spot; a bank
+    outlet takes no written loss report."""
+    card = bring_to(world, submit(world, person), S.VERIFIED)
+    check = unchanged(card)
+    # The center is where it was applied for, but it does not produce cards.
+    refused(
+        lambda: services.card_mark_ready(card=card, actor=world.clerk, card_number=card_number())
+    )
+    check()
+    issued = bring_to(world, submit(world, eligible_person()), S.ISSUED)
+    check = unchanged(issued)
+    refused(
+        lambda: services.card_report_lost_in_writing(
+            card=issued, actor=world.outlet_clerk, id_number=issued.applicant.id_number
+        )
+    )
+    check()
+
+
+def test_scope_own_point_keeps_another_points_clerk_out(world, person):
+    card = submit(world, person)  # at CC01
+    check = unchanged(card)
+    refused(lambda: services.card_verify(card=card, actor=world.other_clerk))
+    refused(lambda: services.card_withdraw(card=card, actor=world.other_clerk, reason="x"))
+    check()
+    assert actor_may(card, world.clerk, T.VERIFY)
+
+
+def test_scope_collection_keeps_the_applying_point_out(world, person):
+    """Hand-over is at the collection point: the outlet BO01, not the center that took it."""
+    card = bring_to(world, submit(world, person), S.READY_FOR_COLLECTION)
+    check = unchanged(card)
+    refused(
+        lambda: services.card_hand_over(
+            card=card,
+            actor=world.clerk,
+            id_number=person.id_number,
+            receipt_number=card.receipt_number,
+        )
+    )
+    check()
+    assert actor_may(card, world.outlet_clerk, T.HAND_OVER)
+
+
+def test_scope_any_card_lets_any_center_take_a_written_report(world, person):
+    card = bring_to(world, submit(world, person), S.ISSUED)
+    reported = services.card_report_lost_in_writing(
+        card=card, actor=world.other_clerk, id_number=person.id_number
+    )
+    assert reported.status == S.WRITTEN_LOST
+
+
+def test_a_staff_member_of_a_bank_without_a_point_acts_on_no_counter_work(world, card_in):
+    """A bank's own staff (no service point) see their bank's cards but do no counter work."""
+    from agencies.choices import StaffRole
+    from tests.factories import StaffFactory, UserFactory
+
+    card = card_in(S.APPLIED)
+    user = UserFactory(username="bank-staff")
+    StaffFactory(user=user, service_point=None, bank=world.bank, role=StaffRole.CLERK)
+    staff_actor = Actor.for_user(user)
+    for name, rule in RULES.items():
+        if not rule.system:
+            assert not actor_may(card, staff_actor, name), name
