@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 
@@ -66,3 +67,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         sync_role_groups(apps)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The safety net under the `celery_processes` fixture (tests/cards/processes.py): whatever
+    real Celery process is still running when the session ends is killed with its group."""
+    processes = sys.modules.get("tests.cards.processes")
+    if processes is not None:
+        processes.kill_all()
