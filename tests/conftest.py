@@ -62,11 +62,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     transactional test's flush removes them, so a later run with `--reuse-db` (`make mutation`)
     would otherwise start without them."""
     from django.apps import apps
+    from django.contrib.auth.models import Group
 
-    from agencies.roles import sync_role_groups
+    from agencies.roles import ROLE_PERMISSIONS, group_name, sync_role_groups
 
+    names = [group_name(role) for role in ROLE_PERMISSIONS]
     with django_db_blocker.unblock():
-        sync_role_groups(apps)
+        if Group.objects.filter(name__in=names).count() < len(names):
+            sync_role_groups(apps)
 
 
 def pytest_sessionfinish(session, exitstatus):
