@@ -67,6 +67,133 @@ def icbc_card_at_bosc_outlet(world, icbc_outlet):
     return card
 
 
+# --- The whole table, written out from PRODUCT.md independently of cards/permissions.py ------
+
+ACTORS = (
+    "clerk",  # community center CC01, where card A was applied for
+    "supervisor",  # CC01
+    "other_clerk",  # community center CC02
+    "outlet_clerk",  # BOSC's outlet BO01, where card A is collected
+    "county_clerk",  # county medical center MC01, where card B was applied for
+    "street_medical_clerk",  # street medical point MP01
+    "hotline_operator",
+    "bank_actor",  # BOSC through the API
+    "other_bank_actor",  # ICBC through the API
+    "system",
+)
+WRITTEN_DESK = {"clerk", "supervisor", "other_clerk", "county_clerk", "street_medical_clerk"}
+EVERY_COUNTER = WRITTEN_DESK | {"outlet_clerk"}
+
+# Card A: a BOSC social security card applied for at CC01, collected at BO01.
+CARD_A: dict[str, set[str]] = {
+    T.SUBMIT: EVERY_COUNTER | {"bank_actor"},
+    T.VERIFY: {"clerk", "supervisor", "outlet_clerk"},
+    T.REJECT: {"clerk", "supervisor", "outlet_clerk"},
+    T.WITHDRAW: {"clerk", "supervisor", "outlet_clerk", "bank_actor"},
+    T.MARK_READY: {"outlet_clerk", "bank_actor"},
+    T.ISSUE_ON_THE_SPOT: set(),
+    T.HAND_OVER: {"outlet_clerk", "bank_actor"},
+    T.REPORT_LOST_BY_PHONE: {"hotline_operator"},
+    T.LAPSE_PHONE_REPORT: {"system"},
+    T.WITHDRAW_LOSS_REPORT: WRITTEN_DESK,
+    T.REPORT_LOST_IN_WRITING: WRITTEN_DESK,
+    T.EXPIRE_WRITTEN_REPORT: {"system"},
+    T.REPLACE: WRITTEN_DESK,
+    T.CANCEL: {"supervisor"},
+}
+# Card B: a medical insurance card (no bank) applied for and collected at the county center MC01.
+CARD_B: dict[str, set[str]] = {
+    **CARD_A,
+    T.SUBMIT: EVERY_COUNTER,
+    T.VERIFY: {"county_clerk"},
+    T.REJECT: {"county_clerk"},
+    T.WITHDRAW: {"county_clerk"},
+    T.MARK_READY: set(),  # a county center settles on the spot; it does not "produce"
+    T.ISSUE_ON_THE_SPOT: {"county_clerk"},
+    T.HAND_OVER: {"county_clerk"},
+}
+# Card C: an ICBC card applied for at CC02 and collected at ICBC's outlet IC01.
+CARD_C: dict[str, set[str]] = {
+    **CARD_A,
+    T.SUBMIT: (EVERY_COUNTER - {"outlet_clerk"}) | {"other_bank_actor"},
+    T.VERIFY: {"other_clerk"},
+    T.REJECT: {"other_clerk"},
+    T.WITHDRAW: {"other_clerk", "other_bank_actor"},
+    T.MARK_READY: {"other_bank_actor"},
+    T.HAND_OVER: {"other_bank_actor"},
+}
+
+
+def table_cards(world, icbc_outlet) -> dict[str, tuple[Card, dict[str, set[str]]]]:
+    person = eligible_person()
+    social = CardType.SOCIAL_SECURITY
+    return {
+        "A": (
+            Card(
+                applicant=person,
+                card_type=social,
+                bank=world.bank,
+                service_point=world.community,
+                collection_point=world.outlet,
+            ),
+            CARD_A,
+        ),
+        "B": (
+            Card(
+                applicant=person,
+                card_type=CardType.MEDICAL_INSURANCE,
+                bank=None,
+                service_point=world.county_medical,
+                collection_point=world.county_medical,
+            ),
+            CARD_B,
+        ),
+        "C": (
+            Card(
+                applicant=person,
+                card_type=social,
+                bank=world.other_bank,
+                service_point=world.other_community,
+                collection_point=icbc_outlet,
+            ),
+            CARD_C,
+        ),
+    }
+
+
+@pytest.mark.parametrize("which", ["A", "B", "C"])
+def test_who_may_do_what_to_which_card(world, icbc_outlet, which):
+    card, table = table_cards(world, icbc_outlet)[which]
+    assert set(table) == set(RULES)
+    wrong = [
+        (name, who)
+        for name in RULES
+        for who in ACTORS
+        if actor_may(card, getattr(world, who), name) != (who in table[name])
+    ]
+    assert not wrong, wrong
+
+
+def test_django_fsm_asks_the_same_table(world, icbc_outlet):
+    """`has_transition_perm` (django-fsm's `permission=`) gives the same answers, and refuses
+    anything that is not an Actor."""
+    from django_fsm import has_transition_perm
+
+    _draft, table = table_cards(world, icbc_outlet)["A"]
+    card = Card(
+        applicant=_draft.applicant,
+        card_type=_draft.card_type,
+        bank=world.bank,
+        service_point=world.community,
+        collection_point=world.outlet,
+        status=S.ISSUED,
+    )
+    for who in ACTORS:
+        actor = getattr(world, who)
+        assert has_transition_perm(card.cancel, actor) == (who in table[T.CANCEL]), who
+    assert not has_transition_perm(card.cancel, world.supervisor.user)
+
+
 # --- A bank's outlet acts only on its own bank's cards ----------------------------------------
 
 
