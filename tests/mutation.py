@@ -1,24 +1,25 @@
-"""`make mutation`: mutation testing of the core rule modules with mutmut 2, each module against its
-mirroring tests only (a few hundred tests, not the whole suite), so that it runs on 2 cores.
+"""`make mutation`: mutation testing of the core rule modules with mutmut's mutation engine, each
+module against its mirroring tests only (not the whole suite), so that it runs on 2 cores.
 
 Not part of `make test` or CI: the team runs it after changing a rule module, and keeps the score in
 the README ("Test strength") at 90% or more of the non-equivalent mutants.
 
     make mutation                                   # every module below
     make mutation MUTATION_MODULES="cards/expiry.py applicants/policy.py"
-    .venv/bin/mutmut show <id>                      # the diff of one mutant
 
-mutmut 2 writes each mutant into the source file in place and restores it afterwards: do not edit
-the modules while it runs (after a hard stop, `git checkout -- <module>`). Results accumulate in
-`.mutmut-cache` (git-ignored); delete it to start over. Tests run on their own database
-(`<DATABASE_URL's name>_mutation`, kept between mutants with --reuse-db).
+For each mutant mutmut 2 makes of the module (operators, comparisons, numbers, strings, keywords,
+arguments...), the mutant is written into the file in place, the module's tests run in a fresh
+pytest (`-x`: the first failure kills it), and the file is restored: do not edit the modules while
+it runs (after a hard stop, `git checkout -- <module>`). mutmut's own `run` command is not used: its
+result cache loses track of some mutants and stops ("Mutant.line is required", mutmut 2.5.1).
+The report, with the diff of every survivor, goes to `var/mutation/<module>.txt`; tests run on
+their own database (`<DATABASE_URL's name>_mutation`, kept between mutants with --reuse-db).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-import shlex
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -47,9 +48,7 @@ MODULES: dict[str, list[str]] = {
     ],
 }
 
-KILLED = {"ok_killed"}
-SURVIVED = {"bad_survived"}
-TIMEOUT = {"bad_timeout", "ok_suspicious"}
+TIMEOUT_SECONDS = 600
 
 
 def mutation_database_url() -> str:
@@ -58,9 +57,8 @@ def mutation_database_url() -> str:
     return f"{base}/{name}_mutation"
 
 
-def run(module: str) -> int:
-    tests = MODULES[module]
-    runner = [
+def pytest_command(tests: list[str]) -> list[str]:
+    return [
         str(BIN / "python"),
         "-m",
         "pytest",
@@ -73,44 +71,78 @@ def run(module: str) -> int:
         *("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:faker", "-p", "no:anyio"),
         *tests,
     ]
-    command = [
-        str(BIN / "mutmut"),
-        "run",
-        "--paths-to-mutate",
-        module,
-        "--runner",
-        shlex.join(runner),
-        "--simple-output",
-        "--no-progress",
-        # mutmut 2.5.1 loses track of some decorator mutants and stops ("Mutant.line is
-        # required"); a removed @dataclass or @transition is caught at import anyway.
-        "--disable-mutation-types",
-        "decorator",
+
+
+def tests_pass(tests: list[str]) -> bool | None:
+    """True if the tests pass, False if one fails, None if they ran out of time."""
+    try:
+        result = subprocess.run(
+            pytest_command(tests),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return result.returncode == 0
+
+
+def mutants(path: Path) -> list[tuple[object, str]]:
+    """(mutation id, mutated source) for every mutant mutmut makes of the file."""
+    from mutmut import ALL, Context, list_mutations, mutate
+
+    source = path.read_text()
+    ids = list_mutations(Context(source=source, mutation_id=ALL, filename=str(path)))
+    return [
+        (
+            mutation_id,
+            mutate(Context(source=source, mutation_id=mutation_id, filename=str(path)))[0],
+        )
+        for mutation_id in ids
     ]
-    print(f"== {module} against {' '.join(tests)}", flush=True)
-    return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
-def summary() -> list[tuple[str, int, int, int, list[int]]]:
-    """(module, killed, survived, timed out, ids of survivors) from mutmut's cache."""
-    cache = ROOT / ".mutmut-cache"
-    if not cache.exists():
-        return []
-    db = sqlite3.connect(cache)
-    rows = db.execute(
-        "SELECT SourceFile.filename, Mutant.id, Mutant.status FROM Mutant "
-        "JOIN Line ON Mutant.line = Line.id JOIN SourceFile ON Line.sourcefile = SourceFile.id"
-    ).fetchall()
-    by_module: dict[str, list[tuple[int, str]]] = {}
-    for filename, mutant_id, status in rows:
-        by_module.setdefault(filename, []).append((mutant_id, status))
-    result = []
-    for module, mutants in sorted(by_module.items()):
-        killed = sum(status in KILLED for _, status in mutants)
-        survived = [mutant_id for mutant_id, status in mutants if status in SURVIVED]
-        timed_out = sum(status in TIMEOUT for _, status in mutants)
-        result.append((module, killed, len(survived), timed_out, survived))
-    return result
+def run(module: str, only: list[int] | None = None) -> tuple[int, int, list[str]]:
+    """Killed, total, and the survivors' diffs of one module."""
+    tests = MODULES[module]
+    path = ROOT / module
+    original = path.read_text()
+    if not tests_pass(tests):
+        raise SystemExit(f"{module}: its tests fail without any mutation: {' '.join(tests)}")
+    found = mutants(path)
+    report = ROOT / "var" / "mutation" / (module.replace("/", ".") + ".txt")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    killed, survivors = 0, []
+    print(f"== {module}: {len(found)} mutants against {' '.join(tests)}", flush=True)
+    with report.open("w") as out:
+        for number, (mutation_id, mutated) in enumerate(found, 1):
+            if only and number not in only:
+                continue
+            try:
+                path.write_text(mutated)
+                passed = tests_pass(tests)
+            finally:
+                path.write_text(original)
+            diff = "".join(
+                difflib.unified_diff(
+                    original.splitlines(keepends=True),
+                    mutated.splitlines(keepends=True),
+                    f"{module} (line {mutation_id.line_number + 1})",
+                    f"mutant {number}",
+                    n=0,
+                )
+            )
+            status = "survived" if passed else ("timeout" if passed is None else "killed")
+            killed += status != "survived"
+            if status == "survived":
+                survivors.append(diff)
+            out.write(f"## mutant {number}: {status}\n{diff}\n")
+            out.flush()
+            print(f"{module} mutant {number}/{len(found)}: {status}", flush=True)
+    print(f"{module}: killed {killed}/{len(found)}; survivors in {report}", flush=True)
+    return killed, len(found), survivors
 
 
 def main(argv: list[str]) -> int:
@@ -121,12 +153,10 @@ def main(argv: list[str]) -> int:
         return 2
     os.environ["DATABASE_URL"] = mutation_database_url()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    for module in modules:
-        run(module)
-    print("\nmodule: killed (incl. timeouts) / total; survivors by id (`mutmut show <id>`)")
-    for module, killed, survived, timed_out, ids in summary():
-        total = killed + survived + timed_out
-        print(f"{module}: {killed + timed_out}/{total}; survived: {ids or 'none'}")
+    results = {module: run(module) for module in modules}
+    print("\nmodule: killed / total (survivors' diffs in var/mutation/)")
+    for module, (killed, total, _survivors) in results.items():
+        print(f"{module}: {killed}/{total}")
     return 0
 
 
