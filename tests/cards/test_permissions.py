@@ -448,3 +448,10 @@ def test_a_staff_member_of_a_bank_without_a_point_acts_on_no_counter_work(world,
     for name, rule in RULES.items():
         if not rule.system:
             assert not actor_may(card, staff_actor, name), name
+
+
+def test_the_rules_cannot_be_changed_at_run_time():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RULES[T.CANCEL].roles = frozenset({"hotline_operator"})
