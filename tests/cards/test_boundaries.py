@@ -287,3 +287,20 @@ def test_after_a_withdrawn_application_a_new_one_is_not_a_replacement(world, per
     new = submit(world, person)
     assert new.replaces is None and new.status == S.APPLIED
     assert not Card.objects.filter(replaces=old).exists()
+
+
+def test_the_expiry_table_cannot_be_changed_at_run_time():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        EXPIRIES[T.LAPSE_PHONE_REPORT].deadline_field = "written_report_expires_at"
+    assert (EXPIRIES[T.LAPSE_PHONE_REPORT].source, EXPIRIES[T.LAPSE_PHONE_REPORT].target) == (
+        S.PHONE_REPORTED_LOST,
+        S.ISSUED,
+    )
+    assert (
+        EXPIRIES[T.EXPIRE_WRITTEN_REPORT].source,
+        EXPIRIES[T.EXPIRE_WRITTEN_REPORT].target,
+        EXPIRIES[T.EXPIRE_WRITTEN_REPORT].closes,
+        EXPIRIES[T.LAPSE_PHONE_REPORT].closes,
+    ) == (S.WRITTEN_LOST, S.CANCELLED, True, False)
