@@ -455,3 +455,25 @@ def test_the_rules_cannot_be_changed_at_run_time():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         RULES[T.CANCEL].roles = frozenset({"hotline_operator"})
+
+
+def test_production_and_hand_over_are_at_the_collection_outlet_not_the_applying_one(world):
+    """A BOSC card applied for at outlet BO01 and collected at BO02: BO01 took the application
+    (it may verify or withdraw it), but only BO02 (or the bank) produces and hands over the card."""
+    from tests.cards.conftest import staff_actor
+
+    second = ServicePointFactory(code="BO02", kind=ServicePointKind.BANK_OUTLET, bank=world.bank)
+    card = Card(
+        applicant=eligible_person(),
+        card_type=CardType.SOCIAL_SECURITY,
+        bank=world.bank,
+        service_point=world.outlet,
+        collection_point=second,
+    )
+    second_clerk = staff_actor(second)
+    for name in (T.MARK_READY, T.HAND_OVER):
+        assert not actor_may(card, world.outlet_clerk, name), name
+        assert actor_may(card, second_clerk, name), name
+        assert actor_may(card, world.bank_actor, name), name
+    for name in (T.VERIFY, T.WITHDRAW):
+        assert actor_may(card, world.outlet_clerk, name), name
