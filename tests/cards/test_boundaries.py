@@ -304,3 +304,20 @@ def test_the_expiry_table_cannot_be_changed_at_run_time():
         EXPIRIES[T.EXPIRE_WRITTEN_REPORT].closes,
         EXPIRIES[T.LAPSE_PHONE_REPORT].closes,
     ) == (S.WRITTEN_LOST, S.CANCELLED, True, False)
+
+
+def test_on_postgresql_a_batch_is_one_statement_whatever_it_takes(world, card_in):
+    """The set-based path (one statement claims, updates, logs and emits); the portable ORM path
+    of `make run` on SQLite writes row by row and skips no locked row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):
+        card = card_in(S.ISSUED, applicant=eligible_person())
+        with at(T0):
+            report_by_phone(world, card)
+    with CaptureQueriesContext(connection) as queries:
+        taken = expire_batch(EXPIRIES[T.LAPSE_PHONE_REPORT], now=T0 + PHONE)
+    assert len(taken) == 3
+    writes = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
+    assert len(writes) == 1 and "SKIP LOCKED" in writes[0]
