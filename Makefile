@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 TEST_SETTINGS := DJANGO_SETTINGS_MODULE=config.settings.test
 
-.PHONY: install run test lint format messages messages-missing clean bench
+.PHONY: install run test lint format messages messages-missing clean bench mutation
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: install
 	$(BIN)/ruff check .
 	$(TEST_SETTINGS) $(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Mutation testing of the core rule modules, each against its mirroring tests (not part of `test`
+## or CI; README, "Test strength"). One module: make mutation MUTATION_MODULES=cards/expiry.py
+mutation: install
+	$(PY) -m pip install --quiet -r requirements-mutation.lock
+	$(TEST_SETTINGS) $(PY) tests/mutation.py $(MUTATION_MODULES)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 
@@ -208,3 +209,27 @@ def _purge_delivery_queues():
     with contextlib.suppress(Exception), app.connection_for_write() as conn:
         for queue in (settings.WEBHOOK_QUEUE, settings.CARD_CENTER_QUEUE):
             conn.default_channel.queue_purge(queue)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _role_groups(django_db_setup, django_db_blocker):
+    """The role groups again after the database is set up: a data migration makes them, and a
+    transactional test's flush removes them, so a later run with `--reuse-db` (`make mutation`)
+    would otherwise start without them."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from agencies.roles import ROLE_PERMISSIONS, group_name, sync_role_groups
+
+    names = [group_name(role) for role in ROLE_PERMISSIONS]
+    with django_db_blocker.unblock():
+        if Group.objects.filter(name__in=names).count() < len(names):
+            sync_role_groups(apps)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The safety net under the `celery_processes` fixture (tests/cards/processes.py): whatever
+    real Celery process is still running when the session ends is killed with its group."""
+    processes = sys.modules.get("tests.cards.processes")
+    if processes is not None:
+        processes.kill_all()

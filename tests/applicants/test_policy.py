@@ -477,3 +477,27 @@ def test_on_a_counter_application_at_another_district_is_refused_saying_where(se
         collection_point=outlet,
     )
     assert card.service_point == stations["xuhui"]
+
+
+# --- The dataclasses themselves (issue #18: mutation testing) --------------------------------
+
+
+def test_facts_answers_and_rules_cannot_be_changed_once_made():
+    import dataclasses
+
+    for value, field_name in (
+        (HUKOU_INDIVIDUAL, "shanghai_hukou"),
+        (Answer(), "reasons"),
+        (Reason("x", "y"), "code"),
+        (CARD_RULES[0], "code"),
+        (ENROLMENT_RULES[0], "code"),
+    ):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field_name, None)
+
+
+def test_facts_without_insurances_are_insured_in_nothing():
+    bare = PersonFacts(shanghai_hukou=True, foreign_national=False, employed=False)
+    assert bare.insured == frozenset()
+    assert card_eligibility(bare, SS).reasons == reasons("not_insured")
+    assert Answer().eligible and bool(Answer())

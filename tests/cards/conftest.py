@@ -16,6 +16,7 @@ from cards import services
 from cards.actors import Actor
 from cards.choices import CardStatus, CardType, ReplacementReason
 from cards.models import Card
+from tests.cards.processes import celery_processes  # noqa: F401 - a fixture for test_workers
 from tests.factories import (
     ApplicantFactory,
     EnrolmentFactory,

@@ -1,8 +1,18 @@
 """Real `celery worker` and `celery beat` processes for the tests, on the real Redis broker and
-the test database (committed data: use with pytest.mark.django_db(transaction=True))."""
+the test database (committed data: use with pytest.mark.django_db(transaction=True)).
+
+Every process is started in its own session (its own process group: the worker and its pool
+children) and stopped whatever the outcome:
+- the `celery_processes` fixture kills the group of each process it started in its finalizer,
+  which pytest runs when the test fails and when `-x` stops the run;
+- `kill_all()` kills any process still running that `start()` started: tests/conftest.py calls it
+  at the end of the session (`pytest_sessionfinish`, also after Ctrl-C), and `atexit` at the
+  interpreter's exit, for a process started outside the fixture.
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -13,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -69,15 +80,17 @@ def start(kind: str, queue: str, log: Path, **extra: str) -> subprocess.Popen:
             "--max-interval=1",
             "--scheduler=django_celery_beat.schedulers:DatabaseScheduler",
         ]
-    handle = log.open("ab")
-    return subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env=process_env(queue, **extra),
-        stdout=handle,
-        stderr=handle,
-        start_new_session=True,
-    )
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=process_env(queue, **extra),
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+        )
+    _running.add(process)
+    return process
 
 
 def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
@@ -94,6 +107,40 @@ def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=20)
+    _running.discard(process)
+
+
+# Every process start() started and kill() has not yet stopped.
+_running: set[subprocess.Popen] = set()
+
+
+def kill_all() -> None:
+    """SIGKILL the process group of every process still running; never raises."""
+    for process in list(_running):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        _running.discard(process)
+
+
+atexit.register(kill_all)
+
+
+@pytest.fixture
+def celery_processes():
+    """`start` for a test: every process it starts is killed, with its whole process group, when
+    the test ends, whatever the outcome."""
+    started: list[subprocess.Popen] = []
+
+    def start_for_test(kind: str, queue: str, log: Path, **extra: str) -> subprocess.Popen:
+        process = start(kind, queue, log, **extra)
+        started.append(process)
+        return process
+
+    yield start_for_test
+    for process in started:
+        kill(process, signal.SIGKILL)  # the group: pool children outlive a dead main process
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Path | None = None):

@@ -15,7 +15,7 @@ from cards.schedule import sync_beat_schedule
 from cards.tasks import sweep_phone_reports
 from tests.cards.conftest import report_by_phone
 from tests.cards.due_cards import make_due_cards
-from tests.cards.processes import kill, new_queue, purge, start, wait_for
+from tests.cards.processes import kill, new_queue, purge, wait_for
 
 S = CardStatus
 T = TransitionName
@@ -26,7 +26,10 @@ def lapsed() -> int:
     return CardTransition.objects.filter(name=T.LAPSE_PHONE_REPORT).count()
 
 
-def test_a_worker_killed_mid_sweep_leaves_every_card_swept_exactly_once(world, tmp_path):
+def test_a_worker_killed_mid_sweep_leaves_every_card_swept_exactly_once(
+    world, tmp_path, celery_processes
+):
+    start = celery_processes
     past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=30)
     cards = make_due_cards(
         400,
@@ -77,7 +80,10 @@ def test_a_worker_killed_mid_sweep_leaves_every_card_swept_exactly_once(world, t
     assert killed_task in received.findall(log.read_text()[len(before_kill) :])
 
 
-def test_beat_and_worker_lapse_a_due_phone_report_end_to_end(world, card_in, tmp_path):
+def test_beat_and_worker_lapse_a_due_phone_report_end_to_end(
+    world, card_in, tmp_path, celery_processes
+):
+    start = celery_processes
     card = card_in(S.ISSUED)
     with time_machine.travel(datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=25)):
         card = report_by_phone(world, card)

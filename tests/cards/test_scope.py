@@ -1,0 +1,119 @@
+"""cards/scope.py from the side each rule keeps out: who sees which cards and people, through the
+function and through the admin URL (list, card page, person page)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agencies.choices import StaffRole
+from cards import scope, services
+from cards.choices import CardStatus, CardType
+from tests.admin.conftest import login
+from tests.cards.conftest import bring_to, eligible_person, submit
+from tests.factories import ApplicantFactory, StaffFactory, UserFactory
+
+S = CardStatus
+pytestmark = pytest.mark.django_db
+
+
+def listed(client) -> set[int]:
+    response = client.get("/admin/cards/card/")
+    assert response.status_code == 200
+    return {card.pk for card in response.context["cl"].result_list}
+
+
+def page(client, card) -> int:
+    return client.get(f"/admin/cards/card/{card.pk}/change/").status_code
+
+
+def test_a_written_report_taken_at_a_point_makes_the_card_that_points_work(world, person):
+    card = bring_to(world, submit(world, person), S.ISSUED)  # applied at CC01, collected at BO01
+    other = login(world.other_clerk)
+    assert card.pk not in listed(other) and page(other, card) == 404
+    services.card_report_lost_in_writing(
+        card=card, actor=world.other_clerk, id_number=person.id_number
+    )
+    assert card.pk in listed(other) and page(other, card) == 200
+    assert card.pk in scope.cards_visible_to(world.other_clerk.user).values_list("pk", flat=True)
+
+
+def test_a_point_sees_what_is_applied_for_or_collected_there_and_nothing_else(world, person):
+    card = submit(world, person)
+    for actor, sees in (
+        (world.clerk, True),  # applied there
+        (world.supervisor, True),
+        (world.outlet_clerk, True),  # collected there
+        (world.other_clerk, False),
+        (world.county_clerk, False),
+        (world.street_medical_clerk, False),
+    ):
+        client = login(actor)
+        assert (card.pk in listed(client)) == sees, actor.describe()
+        assert page(client, card) == (200 if sees else 404), actor.describe()
+
+
+def test_the_hotline_sees_only_the_cards_it_took_a_phone_report_for(world, person):
+    from tests.cards.conftest import report_by_phone
+
+    card = bring_to(world, submit(world, person), S.ISSUED)
+    hotline = login(world.hotline_operator)
+    assert listed(hotline) == set() and page(hotline, card) == 404
+    report_by_phone(world, card)
+    assert listed(hotline) == {card.pk} and page(hotline, card) == 200
+    # A written report at a center is not the hotline's work.
+    other = bring_to(world, submit(world, eligible_person()), S.ISSUED)
+    services.card_report_lost_in_writing(
+        card=other, actor=world.clerk, id_number=other.applicant.id_number
+    )
+    assert other.pk not in listed(hotline)
+
+
+def test_a_banks_own_staff_see_their_banks_cards_only(world, person):
+    from agencies.choices import ServicePointKind
+    from tests.factories import ServicePointFactory
+
+    ours = submit(world, person)
+    icbc_outlet = ServicePointFactory(
+        code="IC01", kind=ServicePointKind.BANK_OUTLET, bank=world.other_bank
+    )
+    theirs = services.card_submit(
+        applicant=eligible_person(),
+        card_type=CardType.SOCIAL_SECURITY,
+        actor=world.other_clerk,
+        bank=world.other_bank,
+        collection_point=icbc_outlet,
+    )
+    user = UserFactory(username="bosc-staff")
+    StaffFactory(user=user, service_point=None, bank=world.bank, role=StaffRole.CLERK)
+    visible = set(scope.cards_visible_to(user).values_list("pk", flat=True))
+    assert ours.pk in visible and theirs.pk not in visible
+
+
+def test_a_user_without_a_staff_row_or_inactive_sees_nothing(world, person):
+    card = submit(world, person)
+    loose = UserFactory(username="nobody-here")
+    assert not scope.cards_visible_to(loose).exists()
+    assert not scope.applicants_visible_to(loose).exists()
+    clerk = world.clerk.user
+    assert scope.cards_visible_to(clerk).filter(pk=card.pk).exists()
+    clerk.is_active = False
+    assert not scope.cards_visible_to(clerk).exists()
+    clerk.is_active, clerk.is_staff = True, False
+    assert not scope.cards_visible_to(clerk).exists()
+
+
+def test_people_a_point_sees(world, person):
+    card = submit(world, person)
+    nobody_yet = ApplicantFactory()
+    for user, expected in (
+        (world.clerk.user, {person.pk, nobody_yet.pk}),
+        (world.other_clerk.user, {nobody_yet.pk}),  # someone else's work: hidden
+        (world.hotline_operator.user, set()),
+    ):
+        seen = set(scope.applicants_visible_to(user).values_list("pk", flat=True))
+        assert seen & {person.pk, nobody_yet.pk} == expected
+    other = login(world.other_clerk)
+    assert other.get(f"/admin/applicants/applicant/{card.applicant_id}/change/").status_code in (
+        302,
+        404,
+    )

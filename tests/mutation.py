@@ -1,0 +1,164 @@
+"""`make mutation`: mutation testing of the core rule modules with mutmut's mutation engine, each
+module against its mirroring tests only (not the whole suite), so that it runs on 2 cores.
+
+Not part of `make test` or CI: the team runs it after changing a rule module, and keeps the score in
+the README ("Test strength") at 90% or more of the non-equivalent mutants.
+
+    make mutation                                   # every module below
+    make mutation MUTATION_MODULES="cards/expiry.py applicants/policy.py"
+
+For each mutant mutmut 2 makes of the module (operators, comparisons, numbers, strings, keywords,
+arguments...), the mutant is written into the file in place, the module's tests run in a fresh
+pytest (`-x`: the first failure kills it), and the file is restored: do not edit the modules while
+it runs (after a hard stop, `git checkout -- <module>`). mutmut's own `run` command is not used: its
+result cache loses track of some mutants and stops ("Mutant.line is required", mutmut 2.5.1).
+The report, with the diff of every survivor, goes to `var/mutation/<module>.txt`; tests run on
+their own database (`<DATABASE_URL's name>_mutation`, kept between mutants with --reuse-db).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# module -> the tests that mirror it (and the ones that reach its rules through another door).
+MODULES: dict[str, list[str]] = {
+    "cards/permissions.py": ["tests/cards/test_permissions.py"],
+    "cards/expiry.py": ["tests/cards/test_boundaries.py", "tests/cards/test_deadlines.py"],
+    "applicants/policy.py": ["tests/applicants/test_policy.py"],
+    "common/idempotency.py": ["tests/common/test_idempotency.py", "tests/api/test_idempotency.py"],
+    "cards/sweeps.py": ["tests/cards/test_sweeps.py", "tests/cards/test_boundaries.py"],
+    "cards/scope.py": [
+        "tests/admin/test_scope.py",
+        "tests/cards/test_boundaries.py",
+        "tests/cards/test_permissions.py",
+    ],
+    "cards/public/lookup.py": ["tests/status/test_lookup.py", "tests/status/test_answers.py"],
+    "cards/services.py": [
+        "tests/cards/test_services.py",
+        "tests/cards/test_boundaries.py",
+        "tests/cards/test_deadlines.py",
+        "tests/cards/test_permissions.py",
+    ],
+}
+
+TIMEOUT_SECONDS = 600
+
+
+def mutation_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shebao")
+    base, _, name = url.rpartition("/")
+    return f"{base}/{name}_mutation"
+
+
+def pytest_command(tests: list[str]) -> list[str]:
+    return [
+        str(BIN / "python"),
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--reuse-db",
+        # Plugins the core modules' tests do not use: each mutant starts a fresh pytest.
+        *("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:faker", "-p", "no:anyio"),
+        *tests,
+    ]
+
+
+def tests_pass(tests: list[str]) -> bool | None:
+    """True if the tests pass, False if one fails, None if they ran out of time."""
+    try:
+        result = subprocess.run(
+            pytest_command(tests),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return result.returncode == 0
+
+
+def mutants(path: Path) -> list[tuple[object, str]]:
+    """(mutation id, mutated source) for every mutant mutmut makes of the file."""
+    from mutmut import ALL, Context, list_mutations, mutate
+
+    source = path.read_text()
+    ids = list_mutations(Context(source=source, mutation_id=ALL, filename=str(path)))
+    return [
+        (
+            mutation_id,
+            mutate(Context(source=source, mutation_id=mutation_id, filename=str(path)))[0],
+        )
+        for mutation_id in ids
+    ]
+
+
+def run(module: str, only: list[int] | None = None) -> tuple[int, int, list[str]]:
+    """Killed, total, and the survivors' diffs of one module."""
+    tests = MODULES[module]
+    path = ROOT / module
+    original = path.read_text()
+    if not tests_pass(tests):
+        raise SystemExit(f"{module}: its tests fail without any mutation: {' '.join(tests)}")
+    found = mutants(path)
+    report = ROOT / "var" / "mutation" / (module.replace("/", ".") + ".txt")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    killed, survivors = 0, []
+    print(f"== {module}: {len(found)} mutants against {' '.join(tests)}", flush=True)
+    with report.open("w") as out:
+        for number, (mutation_id, mutated) in enumerate(found, 1):
+            if only and number not in only:
+                continue
+            try:
+                path.write_text(mutated)
+                passed = tests_pass(tests)
+            finally:
+                path.write_text(original)
+            diff = "".join(
+                difflib.unified_diff(
+                    original.splitlines(keepends=True),
+                    mutated.splitlines(keepends=True),
+                    f"{module} (line {mutation_id.line_number + 1})",
+                    f"mutant {number}",
+                    n=0,
+                )
+            )
+            status = "survived" if passed else ("timeout" if passed is None else "killed")
+            killed += status != "survived"
+            if status == "survived":
+                survivors.append(diff)
+            out.write(f"## mutant {number}: {status}\n{diff}\n")
+            out.flush()
+            print(f"{module} mutant {number}/{len(found)}: {status}", flush=True)
+    print(f"{module}: killed {killed}/{len(found)}; survivors in {report}", flush=True)
+    return killed, len(found), survivors
+
+
+def main(argv: list[str]) -> int:
+    modules = argv or list(MODULES)
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        print(f"not a core module: {' '.join(unknown)} (choose from {' '.join(MODULES)})")
+        return 2
+    os.environ["DATABASE_URL"] = mutation_database_url()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    results = {module: run(module) for module in modules}
+    print("\nmodule: killed / total (survivors' diffs in var/mutation/)")
+    for module, (killed, total, _survivors) in results.items():
+        print(f"{module}: {killed}/{total}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
