@@ -91,13 +91,13 @@ def test_point_b_card_is_in_no_list_search_or_dashboard_of_point_a(world, client
     listing = clients.clerk.get("/admin/cards/card/")
     assert listing.context["cl"].result_count == 0
     for term in (holder.id_number, card.receipt_number, card.card_number or "NOCARD"):
-        searched = clients.clerk.get("/admin/cards/card/", {"q": term})
+        searched = clients.clerk.get("/admin/cards/card/", {"q": term}, follow=True)
         assert searched.context["cl"].result_count == 0
         counter = clients.clerk.post("/admin/cards/card/counter/", {"q": term})
         assert counter.status_code == 200
         assert counter.context["cards"] == []
         assert card.receipt_number_display not in counter.content.decode()
-    people = clients.clerk.get("/admin/applicants/applicant/", {"q": holder.id_number})
+    people = clients.clerk.get("/admin/applicants/applicant/", {"q": holder.id_number}, follow=True)
     assert people.context["cl"].result_count == 0
     board = clients.clerk.get("/admin/").content.decode()
     assert card.receipt_number_display not in board
