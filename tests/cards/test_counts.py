@@ -90,3 +90,14 @@ def test_the_holder_of_a_point_card_is_one_of_its_people(world, card_in):
     assert PointPerson.objects.filter(
         service_point=card.service_point, applicant=card.applicant, reason="card"
     ).exists()
+
+
+def test_the_reconciliation_runs_from_the_beat_schedule(world, card_in):
+    from cards.schedule import SCHEDULE
+    from cards.tasks import reconcile_card_counts
+
+    assert "cards.tasks.reconcile_card_counts" in {entry.task for entry in SCHEDULE}
+    card_in(S.ISSUED)
+    CardStateCount.objects.filter(scope="city").delete()
+    assert reconcile_card_counts.apply().get() >= 1
+    assert kept("city") == counted()
