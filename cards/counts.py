@@ -216,17 +216,25 @@ def _drift(cursor, *, since: datetime.datetime | None):
 
 
 def _apply(cursor, states, days) -> None:
-    for scope, status, delta in states:  # sorted: no two reconciliations deadlock
+    """Add the deltas to shard 0 in one statement per table, keys in sorted order (no two
+    reconciliations deadlock)."""
+    if states:
+        scopes, statuses, deltas = (list(column) for column in zip(*states, strict=True))
         cursor.execute(
             "INSERT INTO cards_cardstatecount (scope, status, shard, count) "
-            "VALUES (%s, %s, 0, %s) ON CONFLICT (scope, status, shard) "
+            "SELECT scope, status, 0, delta FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
+            "AS d(scope, status, delta) ORDER BY scope, status "
+            "ON CONFLICT (scope, status, shard) "
             "DO UPDATE SET count = cards_cardstatecount.count + EXCLUDED.count",
-            [scope, status, delta],
+            [scopes, statuses, deltas],
         )
-    for scope, day, delta in days:
+    if days:
+        scopes, dates, deltas = (list(column) for column in zip(*days, strict=True))
         cursor.execute(
             "INSERT INTO cards_carddailycount (scope, day, shard, count) "
-            "VALUES (%s, %s, 0, %s) ON CONFLICT (scope, day, shard) "
+            "SELECT scope, day, 0, delta FROM unnest(%s::text[], %s::date[], %s::bigint[]) "
+            "AS d(scope, day, delta) ORDER BY scope, day "
+            "ON CONFLICT (scope, day, shard) "
             "DO UPDATE SET count = cards_carddailycount.count + EXCLUDED.count",
-            [scope, day, delta],
+            [scopes, dates, deltas],
         )
