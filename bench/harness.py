@@ -377,7 +377,13 @@ def _make_template(server: str, template: str, n: int, *, log) -> None:
         fast_fill(conn, n, log=log)
     started = time.perf_counter()
     subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "reconcile_counts", "--rebuild"],
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "manage.py",
+            "reconcile_counts",
+            "--rebuild",
+            "--bulk",
+        ],
         cwd=ROOT,
         env=env,
         check=True,

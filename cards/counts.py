@@ -110,6 +110,14 @@ LINKS_SQL = [
     """,
 ]
 
+PEOPLE_SQL = """
+INSERT INTO cards_pointperson (service_point_id, applicant_id, since, reason)
+SELECT DISTINCT l.service_point_id, c.applicant_id, now(), 'card'
+FROM cards_pointcard l JOIN cards_card c ON c.id = l.card_id
+ORDER BY l.service_point_id, c.applicant_id
+ON CONFLICT (service_point_id, applicant_id) DO NOTHING
+"""
+
 STATE_DRIFT_SQL = """
 WITH truth AS (
     SELECT 'city' AS scope, status, count(*) AS n FROM cards_card GROUP BY status
@@ -164,11 +172,20 @@ class Drift:
         return len(self.states) + len(self.days)
 
 
-def rebuild(cursor) -> None:
-    """Fill the scope links from the cards and the log (a new database, or after a bulk load
-    with the triggers off), then bring every counter to the full count."""
+def rebuild(cursor, *, bulk: bool = False) -> None:
+    """Fill the scope links and the points' people from the cards and the log (a new database,
+    or after a bulk load made with the triggers off), then bring every counter to the full count.
+
+    `bulk`: insert the links with the triggers and the row-by-row foreign-key checks off (the
+    rows are derived from rows already checked), for a load of millions; the counters come from
+    the full count anyway. Needs a superuser's session_replication_role."""
+    if bulk:
+        cursor.execute("SET LOCAL session_replication_role = replica")
     for sql in LINKS_SQL:
         cursor.execute(sql)
+    cursor.execute(PEOPLE_SQL)
+    if bulk:
+        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     states, days = _drift(cursor, since=None)
     _apply(cursor, states, days)
 

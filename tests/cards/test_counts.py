@@ -101,3 +101,16 @@ def test_the_reconciliation_runs_from_the_beat_schedule(world, card_in):
     CardStateCount.objects.filter(scope="city").delete()
     assert reconcile_card_counts.apply().get() >= 1
     assert kept("city") == counted()
+
+
+def test_a_bulk_rebuild_builds_the_links_people_and_counters(world, card_in):
+    card = card_in(S.ISSUED)
+    PointCard.objects.all().delete()
+    PointPerson.objects.all().delete()
+    CardStateCount.objects.all().delete()
+    with connection.cursor() as cursor:
+        counts.rebuild(cursor, bulk=True)
+    assert PointCard.objects.filter(service_point=card.service_point, card=card).exists()
+    assert PointPerson.objects.filter(applicant=card.applicant).exists()
+    assert kept("city") == counted()
+    assert counts.reconcile_counts().fixed == 0

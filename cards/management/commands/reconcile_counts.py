@@ -13,11 +13,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--rebuild", action="store_true")
+        parser.add_argument(
+            "--bulk",
+            action="store_true",
+            help="with --rebuild: triggers and row-by-row FK checks off (a superuser's session)",
+        )
 
-    def handle(self, *args, rebuild: bool = False, **options):
+    def handle(self, *args, rebuild: bool = False, bulk: bool = False, **options):
         if rebuild:
             with transaction.atomic(), connection.cursor() as cursor:
-                counts.rebuild(cursor)
+                counts.rebuild(cursor, bulk=bulk)
             self.stdout.write("rebuilt the scope links and the counters")
             return
         drift = counts.reconcile_counts()
