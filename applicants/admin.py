@@ -306,7 +306,9 @@ class EmploymentAdmin(OutOfScopeIs404, admin.ModelAdmin):
     def get_ordering(self, request):
         desk = scope.desk_of(request)
         if desk.point is not None and not desk.is_superuser:
-            return ["-applicant__point_links__since", "-pk"]
+            # The point's people in their index's order (since, applicant), then each one's
+            # employments: read in order and stopped at the page, never sorted whole.
+            return ["-applicant__point_links__since", "-applicant_id", "-pk"]
         return ["-pk"]
 
     @admin.display(description=_("applicant"))
