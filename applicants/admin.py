@@ -124,7 +124,7 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
     def get_ordering(self, request):
         """A point's people newest first by its PointPerson index; the city's by primary key."""
         desk = scope.desk_of(request)
-        if desk.point is not None and not desk.is_superuser:
+        if desk.point is not None and not (desk.is_superuser or desk.is_hotline):
             return [f"-{scope.HERE}__since", "-pk"]
         return ["-pk"]
 

@@ -447,7 +447,7 @@ def fast_fill(conn, n: int, *, log=print) -> None:
                CASE WHEN (i / 20000) % 2 = 1 THEN 'male' ELSE 'female' END,
                date '1940-01-01' + i % 20000, 'CHN', true, '上海市徐汇区', '13800138000',
                '上海市徐汇区漕溪北路1号', now() - (i % 1826) * interval '1 day', now()
-        FROM generate_series(1, {people}) AS i
+        FROM generate_series(1::bigint, {people}) AS i
         """
     )
     buckets, low = [], 0
@@ -469,7 +469,7 @@ def fast_fill(conn, n: int, *, log=print) -> None:
                || substr('{ALPHABET}', i % 32 + 1, 1)
                || translate(substr(md5(i::text), 1, 7), '0123456789abcdef',
                             'GHJKMNPQRSTVWXYZ') AS body
-        FROM generate_series(1, {n}) AS i
+        FROM generate_series(1::bigint, {n}) AS i
         """
     )
     run(
@@ -577,7 +577,7 @@ def fast_fill(conn, n: int, *, log=print) -> None:
         SELECT i, 1 + i % greatest({n} // 100, 10), current_date - (i % 3000),
                NULL, CASE WHEN i % 50 = 0 THEN NULL ELSE current_date - (i % 3000) + 10 END,
                current_date - (i % 3000) + 30
-        FROM generate_series(2, {people}, 2) i
+        FROM generate_series(2::bigint, {people}, 2) i
         """.replace("//", "/")
     )
     run("SET session_replication_role = DEFAULT")
