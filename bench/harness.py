@@ -436,7 +436,7 @@ def fast_fill(conn, n: int, *, log=print) -> None:
     )
     people = n + n // 10  # a tenth with no card yet
     body = (
-        "'310104' || to_char(date '1940-01-01' + i % 20000, 'YYYYMMDD') "
+        "'310104' || to_char(date '1940-01-01' + (i % 20000)::int, 'YYYYMMDD') "
         "|| lpad(((i / 20000) % 1000)::text, 3, '0')"
     )
     run(
@@ -445,7 +445,7 @@ def fast_fill(conn, n: int, *, log=print) -> None:
             nationality, shanghai_hukou, hukou_place, phone, address, created_at, updated_at)
         SELECT i, '张' || i, 'resident_id', {resident_id_sql(body)},
                CASE WHEN (i / 20000) % 2 = 1 THEN 'male' ELSE 'female' END,
-               date '1940-01-01' + i % 20000, 'CHN', true, '上海市徐汇区', '13800138000',
+               date '1940-01-01' + (i % 20000)::int, 'CHN', true, '上海市徐汇区', '13800138000',
                '上海市徐汇区漕溪北路1号', now() - (i % 1826) * interval '1 day', now()
         FROM generate_series(1::bigint, {people}) AS i
         """
@@ -462,11 +462,11 @@ def fast_fill(conn, n: int, *, log=print) -> None:
                i % 10 < 7 AS social,
                1 + i % {banks} AS bank,
                10000 + 1 + (i * 7919) % {COMMUNITY_POINTS} AS point,
-               substr('{ALPHABET}', (i / 1048576) % 32 + 1, 1)
-               || substr('{ALPHABET}', (i / 32768) % 32 + 1, 1)
-               || substr('{ALPHABET}', (i / 1024) % 32 + 1, 1)
-               || substr('{ALPHABET}', (i / 32) % 32 + 1, 1)
-               || substr('{ALPHABET}', i % 32 + 1, 1)
+               substr('{ALPHABET}', ((i / 1048576) % 32 + 1)::int, 1)
+               || substr('{ALPHABET}', ((i / 32768) % 32 + 1)::int, 1)
+               || substr('{ALPHABET}', ((i / 1024) % 32 + 1)::int, 1)
+               || substr('{ALPHABET}', ((i / 32) % 32 + 1)::int, 1)
+               || substr('{ALPHABET}', (i % 32 + 1)::int, 1)
                || translate(substr(md5(i::text), 1, 7), '0123456789abcdef',
                             'GHJKMNPQRSTVWXYZ') AS body
         FROM generate_series(1::bigint, {n}) AS i
@@ -574,9 +574,9 @@ def fast_fill(conn, n: int, *, log=print) -> None:
         FROM generate_series(1, greatest({n} // 100, 10)) e;
         INSERT INTO applicants_employment (applicant_id, employer_id, start_date, end_date,
             registered_on, registration_deadline)
-        SELECT i, 1 + i % greatest({n} // 100, 10), current_date - (i % 3000),
-               NULL, CASE WHEN i % 50 = 0 THEN NULL ELSE current_date - (i % 3000) + 10 END,
-               current_date - (i % 3000) + 30
+        SELECT i, 1 + i % greatest({n} // 100, 10), current_date - (i % 3000)::int,
+               NULL, CASE WHEN i % 50 = 0 THEN NULL ELSE current_date - (i % 3000)::int + 10 END,
+               current_date - (i % 3000)::int + 30
         FROM generate_series(2::bigint, {people}, 2) i
         """.replace("//", "/")
     )

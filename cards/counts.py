@@ -1,5 +1,6 @@
-"""The dashboard's counts, kept as the work happens (cards.models.CardStateCount, CardDailyCount)
-and proven by a periodic reconciliation against a full count.
+"""The dashboard's counts, kept as the work happens (cards.models.CardStateCount, CardDailyCount:
+append-only deltas, folded every minute) and proven by a periodic reconciliation against a full
+count.
 
 The database keeps them (triggers of migration 0006, on PostgreSQL): a page reads a handful of
 rows instead of counting a city's cards. On another database (SQLite, the `make run` demo) the
@@ -194,7 +195,7 @@ def reconcile_counts(*, days: int = 40) -> Drift:
     """Prove the counters equal a full count, and correct them where they do not.
 
     The full counts and the kept counters are read in one REPEATABLE READ snapshot, so both see
-    the same committed transactions; the difference is then added as a delta in a second
+    the same committed transactions; the difference is then added as delta rows in a second
     transaction, which commutes with whatever the triggers add meanwhile. The daily counts are
     checked for the last `days` days (the chart shows 30)."""
     if not kept_in_database():
@@ -233,25 +234,68 @@ def _drift(cursor, *, since: datetime.datetime | None):
 
 
 def _apply(cursor, states, days) -> None:
-    """Add the deltas to shard 0 in one statement per table, keys in sorted order (no two
-    reconciliations deadlock)."""
+    """Add the corrections as delta rows (append-only, like the triggers' own)."""
     if states:
         scopes, statuses, deltas = (list(column) for column in zip(*states, strict=True))
         cursor.execute(
-            "INSERT INTO cards_cardstatecount (scope, status, shard, count) "
-            "SELECT scope, status, 0, delta FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
-            "AS d(scope, status, delta) ORDER BY scope, status "
-            "ON CONFLICT (scope, status, shard) "
-            "DO UPDATE SET count = cards_cardstatecount.count + EXCLUDED.count",
+            "INSERT INTO cards_cardstatecount (scope, status, count) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])",
             [scopes, statuses, deltas],
         )
     if days:
         scopes, dates, deltas = (list(column) for column in zip(*days, strict=True))
         cursor.execute(
-            "INSERT INTO cards_carddailycount (scope, day, shard, count) "
-            "SELECT scope, day, 0, delta FROM unnest(%s::text[], %s::date[], %s::bigint[]) "
-            "AS d(scope, day, delta) ORDER BY scope, day "
-            "ON CONFLICT (scope, day, shard) "
-            "DO UPDATE SET count = cards_carddailycount.count + EXCLUDED.count",
+            "INSERT INTO cards_carddailycount (scope, day, count) "
+            "SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[])",
             [scopes, dates, deltas],
         )
+
+
+COMPACT_SQL = [
+    # Fold each key's delta rows into one. The DELETE takes the rows its snapshot sees and the
+    # INSERT puts back their sum, in one statement: a delta committed meanwhile stays as it is,
+    # and a second compaction at the same time skips the rows this one deleted.
+    """
+    WITH gone AS (
+        DELETE FROM cards_cardstatecount
+        WHERE (scope, status) IN (
+            SELECT scope, status FROM cards_cardstatecount
+            GROUP BY scope, status HAVING count(*) > 1
+        )
+        RETURNING scope, status, count
+    ), kept AS (
+        INSERT INTO cards_cardstatecount (scope, status, count)
+        SELECT scope, status, sum(count) FROM gone GROUP BY scope, status HAVING sum(count) <> 0
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)
+    """,
+    """
+    WITH gone AS (
+        DELETE FROM cards_carddailycount
+        WHERE (scope, day) IN (
+            SELECT scope, day FROM cards_carddailycount
+            GROUP BY scope, day HAVING count(*) > 1
+        )
+        RETURNING scope, day, count
+    ), kept AS (
+        INSERT INTO cards_carddailycount (scope, day, count)
+        SELECT scope, day, sum(count) FROM gone GROUP BY scope, day HAVING sum(count) <> 0
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)
+    """,
+]
+
+
+def compact_counts() -> int:
+    """Fold the counters' delta rows into one row per key (beat, every minute), so that a page
+    sums a handful of rows. Returns how many rows it removed."""
+    if not kept_in_database():
+        return 0
+    removed = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in COMPACT_SQL:
+            cursor.execute(sql)
+            removed += cursor.fetchone()[0]
+    return removed

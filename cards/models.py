@@ -668,41 +668,33 @@ class PointPerson(models.Model):
 
 
 class CardStateCount(models.Model):
-    """How many cards of one scope ("city", "bank:<id>", "point:<id>") are in one stored state.
-    Each scope and state has a few rows ("shards", by database backend) so that concurrent
-    transactions rarely wait on the same row; a count is their sum. Kept by a statement-level
-    trigger on cards_card and cards_pointcard; proven and corrected by
-    cards.counts.reconcile_counts (beat)."""
+    """Cards of one scope ("city", "bank:<id>", "point:<id>") in one stored state: the sum of
+    this key's rows. Append-only deltas, written by statement-level triggers on cards_card and
+    cards_pointcard: a change adds rows and never updates one, so no transaction ever waits on
+    another's counter row. cards.counts.compact_counts folds each key's rows into one (beat,
+    every minute); cards.counts.reconcile_counts proves the sums equal a full count."""
 
     scope = models.CharField(max_length=24)
     status = models.CharField(max_length=32, choices=CardStatus.choices)
-    shard = models.SmallIntegerField(default=0)
     count = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["scope", "status", "shard"], name="cardstatecount_unique"
-            )
-        ]
+        indexes = [models.Index(fields=["scope", "status"], name="cardstatecount_key_idx")]
 
     def __str__(self) -> str:
         return f"{self.scope} {self.status} {self.count}"
 
 
 class CardDailyCount(models.Model):
-    """How many applications one scope took on one day (Asia/Shanghai): the dashboard's 30-day
-    chart. Kept by the same trigger on cards_card; reconciled with CardStateCount."""
+    """Applications one scope took on one day (Asia/Shanghai), the dashboard's 30-day chart: the
+    sum of this key's rows, append-only deltas like CardStateCount."""
 
     scope = models.CharField(max_length=24)
     day = models.DateField()
-    shard = models.SmallIntegerField(default=0)
     count = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["scope", "day", "shard"], name="carddailycount_unique")
-        ]
+        indexes = [models.Index(fields=["scope", "day"], name="carddailycount_key_idx")]
 
     def __str__(self) -> str:
         return f"{self.scope} {self.day} {self.count}"

@@ -47,6 +47,12 @@ SCHEDULE: tuple[Entry, ...] = (
         description="Daily counts of overdue employers, medical cards, verifications, uncollected.",
     ),
     Entry(
+        name="Fold the dashboard's counter deltas",
+        task="cards.tasks.compact_card_counts",
+        every_seconds=60,
+        description="One row per scope and state (or day) instead of one per change.",
+    ),
+    Entry(
         name="Reconcile the dashboard's card counters",
         task="cards.tasks.reconcile_card_counts",
         crontab=("40", "2"),

@@ -67,3 +67,11 @@ def reconcile_card_counts() -> int:
     from cards.counts import reconcile_counts
 
     return reconcile_counts().fixed
+
+
+@shared_task(ignore_result=True, time_limit=300)
+def compact_card_counts() -> int:
+    """Fold the dashboard counters' delta rows into one row per key (cards.counts)."""
+    from cards.counts import compact_counts
+
+    return compact_counts()

@@ -72,7 +72,7 @@ def test_the_reconciliation_finds_and_corrects_drift(world, card_in):
     key = f"point:{world.community.pk}"
     with connection.cursor() as cursor:  # a counter gone wrong (a bug, a manual fix in SQL)
         cursor.execute(
-            "UPDATE cards_cardstatecount SET count = count + 5 WHERE scope = %s AND status = %s",
+            "INSERT INTO cards_cardstatecount (scope, status, count) VALUES (%s, %s, 5)",
             [key, S.ISSUED],
         )
         cursor.execute("DELETE FROM cards_carddailycount WHERE scope = 'city'")
@@ -114,3 +114,32 @@ def test_a_bulk_rebuild_builds_the_links_people_and_counters(world, card_in):
     assert PointPerson.objects.filter(applicant=card.applicant).exists()
     assert kept("city") == counted()
     assert counts.reconcile_counts().fixed == 0
+
+
+def test_the_triggers_and_the_rebuild_know_the_same_loss_reports_as_the_scope():
+    """The loss reports that make a card a point's work are written into SQL twice (the
+    migration's triggers and cards.counts' rebuild): both must name exactly scope's."""
+    import importlib
+    import re
+
+    from cards.scope import LOSS_REPORT_TRANSITIONS
+
+    migration = importlib.import_module("cards.migrations.0006_scale_scope_and_counts")
+    in_triggers = set(re.findall(r"'(\w+)'", migration.LOSS_REPORTS))
+    rebuild_sql = counts.LINKS_SQL[2]
+    in_rebuild = set(re.findall(r"'(\w+)'", rebuild_sql.split("t.name IN", 1)[1]))
+    assert in_triggers == in_rebuild == {str(name) for name in LOSS_REPORT_TRANSITIONS}
+
+
+def test_compaction_folds_each_key_into_one_row_and_keeps_the_sums(world, card_in):
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        report_by_phone(world, card)
+    keys = CardStateCount.objects.values_list("scope", "status")
+    assert len(keys) > len(set(keys))  # a row per change...
+    before = {key: kept(key) for key in ("city", f"point:{world.community.pk}")}
+    assert counts.compact_counts() > 0
+    keys = list(CardStateCount.objects.values_list("scope", "status"))
+    assert len(keys) == len(set(keys))  # ...folded into one per key
+    assert {key: kept(key) for key in before} == before
+    assert counts.compact_counts() == 0
