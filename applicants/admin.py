@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from applicants.choices import IdDocumentType
 from applicants.forms import EnrolmentForm
 from applicants.identity import normalise_id_number
 from applicants.models import (
@@ -29,21 +30,23 @@ from applicants.selectors import employment_overdue_list
 from cards import scope
 from cards.admin_views import record_reveal, take_revealed
 from common.admin import OutOfScopeIs404, ReadOnly
+from common.admin_lists import BoundedPaginator, NoSearchInUrl
 from common.errors import ApplicationError
 
 
-class ExactIdNumberSearchMixin:
-    """Search by the exact, normalised document number only: no substring scans of personal data,
-    and an index lookup at 25 million rows."""
+class PostedSearchMixin(NoSearchInUrl):
+    """No `?q=` search: a document number never goes into a URL (access logs keep URLs). The list
+    shows a form that posts the number to find_url(); the exact match opens its page."""
 
-    search_fields = ("id_number",)
-    search_help_text = _("The exact identity document number")
+    search_fields = ()
+    change_list_template = "admin/applicants/posted_search_change_list.html"
 
-    def get_search_results(self, request, queryset, search_term):
-        number = normalise_id_number(search_term)
-        if not number:
-            return queryset, False
-        return queryset.filter(id_number=number), False
+    def find_url(self) -> str:
+        raise NotImplementedError
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"find_url": self.find_url(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
 
 
 class ReadOnlyInline(ReadOnly, admin.TabularInline):
@@ -74,8 +77,26 @@ class EnrolmentInline(ReadOnlyInline):
         return str(enrolment.employment.employer) if enrolment.employment else "-"
 
 
+class NationalityFilter(admin.SimpleListFilter):
+    """Chinese or other nationality: fixed choices (the default filter would list the distinct
+    values of every person in the city)."""
+
+    title = _("nationality")
+    parameter_name = "nationality"
+
+    def lookups(self, request, model_admin):
+        return (("CHN", _("Chinese")), ("other", _("Other nationality")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "CHN":
+            return queryset.filter(nationality="CHN")
+        if self.value() == "other":
+            return queryset.exclude(nationality="CHN")
+        return queryset
+
+
 @admin.register(Applicant)
-class ApplicantAdmin(OutOfScopeIs404, ExactIdNumberSearchMixin, admin.ModelAdmin):
+class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
     list_display = (
         "masked_name",
         "id_type",
@@ -85,14 +106,27 @@ class ApplicantAdmin(OutOfScopeIs404, ExactIdNumberSearchMixin, admin.ModelAdmin
         "shanghai_hukou",
         "created_at",
     )
-    list_filter = ("id_type", "shanghai_hukou", "sex", "nationality")
+    list_filter = ("id_type", "shanghai_hukou", "sex", NationalityFilter)
     readonly_fields = ("created_at", "updated_at")
     inlines = (EmploymentInline, EnrolmentInline)
     show_full_result_count = False  # no COUNT(*) of every person on each page
+    show_facets = admin.ShowFacets.NEVER
+    paginator = BoundedPaginator
+    sortable_by = ()  # the order an index serves (get_ordering)
     change_form_template = "admin/cards/applicant_change_form.html"
 
+    def find_url(self) -> str:
+        return reverse("admin:cards_card_counter")  # the counter's exact search
+
     def get_queryset(self, request):
-        return scope.applicants_visible_to(request.user)
+        return scope.applicants_visible_to(scope.desk_of(request))
+
+    def get_ordering(self, request):
+        """A point's people newest first by its PointPerson index; the city's by primary key."""
+        desk = scope.desk_of(request)
+        if desk.point is not None and not (desk.is_superuser or desk.is_hotline):
+            return [f"-{scope.HERE}__since", "-pk"]
+        return ["-pk"]
 
     def has_add_permission(self, request):
         # A clerk registers a person at the counter (applicants.services.applicant_create).
@@ -132,7 +166,7 @@ class ApplicantAdmin(OutOfScopeIs404, ExactIdNumberSearchMixin, admin.ModelAdmin
         applicant = self.get_object(request, unquote(object_id))  # 404 outside the scope
         if applicant is None:
             raise Http404
-        if not scope.takes_applications(request.user):
+        if not scope.desk_of(request).takes_applications:
             raise PermissionDenied
         form = EnrolmentForm(request.POST or None, applicant=applicant)
         if request.method == "POST" and form.is_valid():
@@ -177,7 +211,7 @@ class ApplicantAdmin(OutOfScopeIs404, ExactIdNumberSearchMixin, admin.ModelAdmin
             "can_reveal": request.user.has_perm("cards.reveal_id_number"),
             "reveal_url": reverse("admin:applicants_applicant_reveal", args=[applicant.pk]),
             "enrol_url": reverse("admin:applicants_applicant_enrol", args=[applicant.pk])
-            if scope.takes_applications(request.user)
+            if scope.desk_of(request).takes_applications
             else "",
             **(extra_context or {}),
         }
@@ -196,8 +230,14 @@ class ApplicantAdmin(OutOfScopeIs404, ExactIdNumberSearchMixin, admin.ModelAdmin
 class EmployerAdmin(admin.ModelAdmin):
     list_display = ("name", "uscc", "kind", "district")
     list_filter = ("kind", "district")
-    search_fields = ("name", "=uscc")
-    search_help_text = _("Name, or the exact unified social credit code")
+    # The exact code, by its unique index: a substring of a name would read every employer.
+    search_fields = ("=uscc",)
+    search_help_text = _("The exact unified social credit code")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = BoundedPaginator
+    sortable_by = ()
+    ordering = ("-pk",)  # newest first, by the primary key (no index sorts a city by name)
 
 
 class RegistrationFilter(admin.SimpleListFilter):
@@ -242,15 +282,34 @@ class EmploymentAdmin(OutOfScopeIs404, admin.ModelAdmin):
     )
     list_filter = (RegistrationFilter, "registration_deadline", "employer__kind")
     list_select_related = ("employer", "applicant")
-    search_fields = ("employer__name", "=employer__uscc")
-    search_help_text = _("Employer name, or its exact unified social credit code")
+    search_fields = ("=employer__uscc",)
+    search_help_text = _("The employer's exact unified social credit code")
     raw_id_fields = ("applicant", "employer")
     readonly_fields = ("registration_deadline",)
-    date_hierarchy = "start_date"
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = BoundedPaginator
+    sortable_by = ()
 
     def get_queryset(self, request):
-        visible = scope.applicants_visible_to(request.user)
-        return super().get_queryset(request).filter(applicant__in=visible.order_by().values("pk"))
+        """The employments of the people the desk sees (scope.applicants_visible_to): for a
+        service point, through its PointPerson rows, read in order from their index."""
+        desk = scope.desk_of(request)
+        employments = super().get_queryset(request)
+        if desk.is_superuser:
+            return employments
+        if desk.point is None or desk.is_hotline or not desk.active:
+            visible = scope.applicants_visible_to(desk).order_by().values("pk")
+            return employments.filter(applicant__in=visible)
+        return employments.filter(applicant__point_links__service_point=desk.point_id)
+
+    def get_ordering(self, request):
+        desk = scope.desk_of(request)
+        if desk.point is not None and not desk.is_superuser:
+            # The point's people in their index's order (since, applicant), then each one's
+            # employments: read in order and stopped at the page, never sorted whole.
+            return ["-applicant__point_links__since", "-applicant_id", "-pk"]
+        return ["-pk"]
 
     @admin.display(description=_("applicant"))
     def masked_applicant(self, employment: Employment) -> str:
@@ -269,7 +328,7 @@ class EmploymentAdmin(OutOfScopeIs404, admin.ModelAdmin):
 
 
 @admin.register(RegistryRecord)
-class RegistryRecordAdmin(ExactIdNumberSearchMixin, admin.ModelAdmin):
+class RegistryRecordAdmin(PostedSearchMixin, admin.ModelAdmin):
     list_display = (
         "masked_name",
         "id_type",
@@ -281,6 +340,43 @@ class RegistryRecordAdmin(ExactIdNumberSearchMixin, admin.ModelAdmin):
     list_filter = ("id_type", "shanghai_hukou")
     readonly_fields = ("updated_at",)
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = BoundedPaginator
+    sortable_by = ()
+    ordering = ("-pk",)
+
+    def find_url(self) -> str:
+        return reverse("admin:applicants_registryrecord_find")
+
+    def get_urls(self):
+        return [
+            path(
+                "find/",
+                self.admin_site.admin_view(self.find_view),
+                name="applicants_registryrecord_find",
+            ),
+            *super().get_urls(),
+        ]
+
+    def find_view(self, request):
+        """POST a document number: its exact record opens, by the unique (type, number) index."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        listing = reverse("admin:applicants_registryrecord_changelist")
+        number = normalise_id_number(request.POST.get("q", "")) if request.method == "POST" else ""
+        record = None
+        if number:
+            record = (
+                RegistryRecord.objects.filter(id_type__in=IdDocumentType.values, id_number=number)
+                .order_by("pk")
+                .first()
+            )
+        if record is None:
+            messages.warning(request, _("No registry record has exactly this document number."))
+            return HttpResponseRedirect(listing)
+        return HttpResponseRedirect(
+            reverse("admin:applicants_registryrecord_change", args=[record.pk])
+        )
 
     @admin.display(description=_("name"))
     def masked_name(self, record: RegistryRecord) -> str:

@@ -155,6 +155,11 @@ class Applicant(IdentityFields):
                 violation_error_message=_("A person with this identity document already exists."),
             ),
         ]
+        indexes = [
+            # The counter's exact search by a document number of any type (and any passport's
+            # issuing country): one probe (applicants.selectors.applicant_get_by_document).
+            models.Index(fields=["id_number"], name="applicant_id_number_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name_masked} {self.id_number_masked}"

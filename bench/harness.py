@@ -247,3 +247,403 @@ def run_load_benchmark(args, run: Callable[[object, str], None]) -> None:
         run(args, database_url)
 
     in_own_database(args.database, keep=args.keep, run=setup_and_run, cleanup=clear_rate_limits)
+
+
+# --- One fast fill shared by the benchmarks -----------------------------------------------------
+# A city of N cards is made once per N and schema and kept as a template database; each run
+# copies it with CREATE DATABASE ... TEMPLATE (seconds) instead of filling again. The fill is
+# set-based SQL with the triggers off and the secondary indexes and constraints dropped, then
+# rebuilt after the load; the scope links and counters are then built set-based (cards.counts).
+
+FILL_VERSION = "2"
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+COMMUNITY_POINTS = 200  # each holds about 0.5 % of the cards: a typical point
+BIG_TABLES = (
+    "applicants_applicant",
+    "applicants_employment",
+    "cards_card",
+    "cards_cardtransition",
+    "cards_outboxevent",
+)
+# Per thousand cards, the state they are in (about a city's mix: most cards issued).
+STATE_MIX = [
+    ("applied", 20),
+    ("verified", 20),
+    ("ready_for_collection", 30),
+    ("issued", 730),
+    ("phone_reported_lost", 1),
+    ("written_lost", 15),
+    ("cancelled", 65),
+    ("replaced", 60),
+    ("rejected", 30),
+    ("withdrawn", 29),
+]
+
+
+def resident_id_sql(body: str) -> str:
+    """The GB 11643 check character of an SQL expression of 17 digits, without a loop."""
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = " + ".join(f"substr({body}, {k + 1}, 1)::int * {w}" for k, w in enumerate(weights))
+    return f"({body} || substr('10X98765432', ({total}) % 11 + 1, 1))"
+
+
+def receipt_check_laterals(body: str) -> tuple[str, str]:
+    """ISO 7064 MOD 37,36's hybrid system over the receipt alphabet (cards/numbers.py), unrolled
+    into one LATERAL step per character: (the joins, the check character expression)."""
+    joins = []
+    previous = "16"
+    for k in range(12):
+        value = f"(strpos('{ALPHABET}', substr({body}, {k + 1}, 1)) - 1)"
+        # coalesce(nullif(c, 0), 32) names c once: the planner inlines the steps, and a
+        # CASE naming it twice would double the expression at each of the 12 steps.
+        joins.append(
+            f"CROSS JOIN LATERAL (SELECT (coalesce(nullif({previous}, 0), 32)"
+            f" * 2 % 33 + {value}) % 32 AS c{k}) AS step{k}"
+        )
+        previous = f"step{k}.c{k}"
+    check = (
+        f"substr('{ALPHABET}', ((1 - coalesce(nullif({previous}, 0), 32) * 2"
+        f" % 33) % 32 + 32) % 32 + 1, 1)"
+    )
+    return "\n".join(joins), check
+
+
+def _schema_tag() -> str:
+    """Changes with any migration's text or the fill's version: a template is never reused for
+    another schema."""
+    import hashlib
+
+    digest = hashlib.sha1(FILL_VERSION.encode())
+    for path in sorted(ROOT.glob("*/migrations/0*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def template_name(n: int) -> str:
+    return f"shebao_fill_{n}_{_schema_tag()}"
+
+
+def _admin_connection():
+    import psycopg
+
+    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    return server, psycopg.connect(f"{server}/postgres", autocommit=True)
+
+
+def filled_copy(n: int, database: str, *, log=print) -> str:
+    """A database `database` holding a filled city of `n` cards, copied from its template (made
+    first if missing, which takes the fill's time once). Returns its URL."""
+    server, admin = _admin_connection()
+    template = template_name(n)
+    with admin:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [template]
+        ).fetchone()
+    if not exists:
+        started = time.perf_counter()
+        _make_template(server, template, n, log=log)
+        log(f"filled template {template} in {time.perf_counter() - started:.0f} s")
+    server, admin = _admin_connection()
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        started = time.perf_counter()
+        admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+        log(f"copied {template} to {database} in {time.perf_counter() - started:.1f} s")
+    return f"{server}/{database}"
+
+
+def drop_database(database: str) -> None:
+    _server, admin = _admin_connection()
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _make_template(server: str, template: str, n: int, *, log) -> None:
+    import psycopg
+
+    _s, admin = _admin_connection()
+    building = f"{template}_building"
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{building}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{server}/{building}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_DEBUG": "false",
+    }
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "migrate", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    with psycopg.connect(f"{server}/{building}", autocommit=True) as conn:
+        fast_fill(conn, n, log=log)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "manage.py",
+            "reconcile_counts",
+            "--rebuild",
+            "--bulk",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    log(f"  {time.perf_counter() - started:7.1f} s  scope links and counters (cards.counts)")
+    with psycopg.connect(f"{server}/{building}", autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    log(f"  {time.perf_counter() - started:7.1f} s  ... and VACUUM ANALYZE")
+    with admin if not admin.closed else _admin_connection()[1] as again:
+        again.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+
+
+def fast_fill(conn, n: int, *, log=print) -> None:
+    """Fill an empty, migrated database with a city of `n` cards in set-based SQL."""
+
+    def run(sql: str, params=None) -> None:
+        started = time.perf_counter()
+        conn.execute(sql, params)
+        log(f"  {time.perf_counter() - started:7.1f} s  {' '.join(sql.split()[:5])[:70]}")
+
+    from agencies.reference import PARTNER_BANKS
+
+    run("SET maintenance_work_mem = '256MB'")
+    run("SET session_replication_role = replica")  # no triggers, no FK checks during the load
+    saved = _drop_secondary(conn, log)
+    for k, info in enumerate(PARTNER_BANKS, start=1):
+        conn.execute(
+            "INSERT INTO agencies_partnerbank (id, code, name_zh, name_en, active, "
+            "webhook_secret, webhook_url) VALUES (%s, %s, %s, %s, true, '', '')",
+            [k, info.code, info.name_zh, info.name_en],
+        )
+    banks = len(PARTNER_BANKS)
+    point_columns = (
+        "(id, code, name, kind, district, address, phone, bank_id, active, opening_hours)"
+    )
+    run(
+        f"""
+        INSERT INTO agencies_servicepoint {point_columns}
+        SELECT b * 100 + k, b || 'O' || lpad(k::text, 2, '0'), '支行' || k, 'bank_outlet',
+               'xuhui', '上海市徐汇区肇嘉浜路88号', '021-12345678', b, true, ''
+        FROM generate_series(1, {banks}) b, generate_series(0, 19) k;
+        INSERT INTO agencies_servicepoint {point_columns}
+        SELECT 10000 + p, 'CC' || lpad(p::text, 3, '0'), '社区事务受理服务中心' || p,
+               'community_center', 'xuhui', '上海市徐汇区漕溪北路1号', '021-12345678', NULL,
+               true, ''
+        FROM generate_series(1, {COMMUNITY_POINTS}) p;
+        INSERT INTO agencies_servicepoint {point_columns}
+        VALUES (20000, 'HL01', '12333', 'hotline', 'xuhui', '上海市', '12333', NULL, true, '')
+        """
+    )
+    people = n + n // 10  # a tenth with no card yet
+    body = (
+        "'310104' || to_char(date '1940-01-01' + (i % 20000)::int, 'YYYYMMDD') "
+        "|| lpad(((i / 20000) % 1000)::text, 3, '0')"
+    )
+    run(
+        f"""
+        INSERT INTO applicants_applicant (id, name, id_type, id_number, sex, birth_date,
+            nationality, shanghai_hukou, hukou_place, phone, address, created_at, updated_at)
+        SELECT i, '张' || i, 'resident_id', {resident_id_sql(body)},
+               CASE WHEN (i / 20000) % 2 = 1 THEN 'male' ELSE 'female' END,
+               date '1940-01-01' + (i % 20000)::int, 'CHN', true, '上海市徐汇区', '13800138000',
+               '上海市徐汇区漕溪北路1号', now() - (i % 1826) * interval '1 day', now()
+        FROM generate_series(1::bigint, {people}) AS i
+        """
+    )
+    buckets, low = [], 0
+    for state, share in STATE_MIX:
+        buckets.append(f"WHEN i % 1000 < {low + share} THEN '{state}'")
+        low += share
+    joins, check = receipt_check_laterals("src.body")
+    run(
+        f"""
+        CREATE TEMP TABLE src AS
+        SELECT i, CASE {" ".join(buckets)} END AS status,
+               i % 10 < 7 AS social,
+               1 + i % {banks} AS bank,
+               10000 + 1 + (i * 7919) % {COMMUNITY_POINTS} AS point,
+               substr('{ALPHABET}', ((i / 1048576) % 32 + 1)::int, 1)
+               || substr('{ALPHABET}', ((i / 32768) % 32 + 1)::int, 1)
+               || substr('{ALPHABET}', ((i / 1024) % 32 + 1)::int, 1)
+               || substr('{ALPHABET}', ((i / 32) % 32 + 1)::int, 1)
+               || substr('{ALPHABET}', (i % 32 + 1)::int, 1)
+               || translate(substr(md5(i::text), 1, 7), '0123456789abcdef',
+                            'GHJKMNPQRSTVWXYZ') AS body
+        FROM generate_series(1::bigint, {n}) AS i
+        """
+    )
+    run(
+        f"""
+        INSERT INTO cards_card (id, public_id, applicant_id, card_type, status, receipt_number,
+            card_number, bank_id, service_point_id, collection_point_id, channel,
+            liveness_verified, real_name_verified, agent_name, agent_id_type, agent_id_number,
+            photo_receipt_number, applied_at, verified_at, ready_at, issued_at,
+            phone_reported_at, phone_report_expires_at, written_reported_at,
+            written_report_expires_at, loss_certificate_number, closed_at, created_at,
+            updated_at)
+        SELECT i, gen_random_uuid(), i,
+               CASE WHEN social THEN 'social_security' ELSE 'medical_insurance' END, status,
+               body || {check},
+               CASE WHEN status IN ('applied', 'verified', 'rejected', 'withdrawn') THEN NULL
+                    ELSE 'SC' || lpad(i::text, 10, '0') END,
+               CASE WHEN social THEN bank END, point,
+               CASE WHEN social THEN bank * 100 + i % 20 ELSE point END,
+               'counter', false, false, '', '', '', '', applied,
+               CASE WHEN status NOT IN ('applied', 'rejected', 'withdrawn')
+                    THEN applied + interval '2 days' END,
+               CASE WHEN status NOT IN ('applied', 'verified', 'rejected', 'withdrawn')
+                    THEN applied + interval '20 days' END,
+               CASE WHEN status IN ('issued', 'phone_reported_lost', 'written_lost',
+                                    'cancelled', 'replaced') THEN applied + interval '30 days' END,
+               CASE WHEN status = 'phone_reported_lost' THEN now() - interval '2 hours' END,
+               CASE WHEN status = 'phone_reported_lost'
+                    THEN now() + (i % 24 - 1) * interval '1 hour' END,
+               CASE WHEN status = 'written_lost' THEN now() - (i % 30) * interval '1 day' END,
+               CASE WHEN status = 'written_lost'
+                    THEN now() + (30 - i % 30) * interval '1 day' - interval '3 hours' END,
+               CASE WHEN status = 'written_lost' THEN 'LR-BENCH-' || i END,
+               CASE WHEN status IN ('cancelled', 'replaced', 'rejected', 'withdrawn')
+                    THEN applied + interval '60 days' END,
+               applied, applied
+        FROM (
+            SELECT src.*, now() - CASE
+                WHEN status = 'applied' THEN (i % 20) * interval '1 day'
+                WHEN status = 'verified' THEN (i % 40) * interval '1 day'
+                WHEN status = 'ready_for_collection' THEN (20 + i % 300) * interval '1 day'
+                ELSE (40 + (i * 37) % 1786) * interval '1 day' END
+                - (i % 86400) * interval '1 second' AS applied
+            FROM src
+        ) src
+        {joins}
+        """
+    )
+    steps = ", ".join(
+        f"('{state}', {step}, '{name}', '{source}', '{target}', {days})"
+        for state, path in PATHS.items()
+        for step, (name, source, target, days) in enumerate(path)
+    )
+    run(
+        f"""
+        CREATE TEMP TABLE steps AS
+        WITH path(status, step, name, from_status, to_status, days) AS (VALUES {steps})
+        SELECT c.id AS card_id, c.public_id, c.bank_id, c.service_point_id, p.step, p.name,
+               p.from_status, p.to_status,
+               least(c.applied_at + p.days * interval '1 day' / 10, now()) AS at
+        FROM cards_card c JOIN path p ON p.status = c.status
+        """
+    )
+    # Loss reports: at the hotline (by phone), else at the card's own point, or one in five at
+    # another point (the nearest service center).
+    run(
+        f"""
+        INSERT INTO cards_cardtransition (card_id, name, from_status, to_status, at,
+            recorded_at, actor_kind, channel, reason, data, service_point_id, bank_id)
+        SELECT card_id, name, from_status, to_status, at, at,
+               CASE WHEN name IN ('mark_ready', 'hand_over') AND bank_id IS NOT NULL
+                    THEN 'bank' ELSE 'user' END,
+               CASE WHEN name = 'report_lost_by_phone' THEN 'hotline' ELSE 'counter' END, '',
+               CASE WHEN name = 'mark_ready'
+                    THEN jsonb_build_object('card_number', 'SC' || lpad(card_id::text, 10, '0'))
+                    ELSE '{{}}'::jsonb END,
+               CASE WHEN name = 'report_lost_by_phone' THEN 20000
+                    WHEN name IN ('mark_ready', 'hand_over') AND bank_id IS NOT NULL THEN NULL
+                    WHEN name IN ('report_lost_in_writing', 'cancel', 'replace')
+                         AND card_id % 5 = 0
+                    THEN 10000 + 1 + (card_id * 31) % {COMMUNITY_POINTS}
+                    ELSE service_point_id END,
+               CASE WHEN name IN ('mark_ready', 'hand_over') THEN bank_id END
+        FROM steps ORDER BY card_id, step
+        """
+    )
+    run(
+        """
+        INSERT INTO cards_outboxevent (kind, card_id, bank_id, payload, created_at,
+            delivered_at, attempts, last_error)
+        SELECT 'card.status_changed', card_id, bank_id,
+               jsonb_build_object('event', 'card.status_changed', 'card', public_id::text,
+                   'transition', name, 'from', from_status, 'to', to_status),
+               at, at, 1, ''
+        FROM steps WHERE bank_id IS NOT NULL ORDER BY at, card_id, step
+        """
+    )
+    run(
+        f"""
+        INSERT INTO applicants_employer (id, name, uscc, kind, district, address)
+        SELECT e, '上海某某有限公司' || e, '91310000' || lpad(e::text, 9, '0') || 'X',
+               'enterprise', 'xuhui', '上海市徐汇区'
+        FROM generate_series(1, greatest({n} // 100, 10)) e;
+        INSERT INTO applicants_employment (applicant_id, employer_id, start_date, end_date,
+            registered_on, registration_deadline)
+        SELECT i, 1 + i % greatest({n} // 100, 10), current_date - (i % 3000)::int,
+               NULL, CASE WHEN i % 50 = 0 THEN NULL ELSE current_date - (i % 3000)::int + 10 END,
+               current_date - (i % 3000)::int + 30
+        FROM generate_series(2::bigint, {people}, 2) i
+        """.replace("//", "/")
+    )
+    run("SET session_replication_role = DEFAULT")
+    _restore_secondary(conn, saved, log)
+    for table in (
+        "applicants_applicant",
+        "applicants_employer",
+        "agencies_servicepoint",
+        "agencies_partnerbank",
+        "cards_card",
+        "cards_cardtransition",
+        "cards_outboxevent",
+        "applicants_employment",
+    ):
+        conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"(SELECT coalesce(max(id), 1) FROM {table}))"
+        )
+
+
+def _drop_secondary(conn, log) -> list[str]:
+    """Drop the big tables' secondary indexes and constraints; return the statements that
+    rebuild them (indexes first, then constraints)."""
+    tables = list(BIG_TABLES)
+    constraints = conn.execute(
+        """
+        SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+        FROM pg_constraint c
+        WHERE c.conrelid::regclass::text = ANY(%s) AND c.contype IN ('u', 'f', 'c')
+        ORDER BY c.contype DESC
+        """,
+        [tables],
+    ).fetchall()
+    indexes = conn.execute(
+        """
+        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        """,
+        [tables],
+    ).fetchall()
+    for table, name, _definition in constraints:
+        conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    log(f"  dropped {len(indexes)} indexes and {len(constraints)} constraints for the load")
+    rebuild = [definition for _name, definition in indexes]
+    # Unique constraints before the foreign keys that may need them.
+    ordered = sorted(constraints, key=lambda row: not row[2].startswith("UNIQUE"))
+    rebuild += [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+        for table, name, definition in ordered
+    ]
+    return rebuild
+
+
+def _restore_secondary(conn, statements: list[str], log) -> None:
+    started = time.perf_counter()
+    conn.execute("SET max_parallel_maintenance_workers = 2")
+    for statement in statements:
+        conn.execute(statement)
+    seconds = time.perf_counter() - started
+    log(f"  {seconds:7.1f} s  rebuilt {len(statements)} indexes and constraints")

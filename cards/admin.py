@@ -12,6 +12,7 @@ import datetime
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -26,7 +27,6 @@ from cards.admin_views import (
     countdown,
     expiring_today_q,
     live_deadline,
-    overdue_queryset,
     state_in_words,
     take_revealed,
 )
@@ -40,6 +40,7 @@ from cards.models import (
     OutboxEvent,
 )
 from common.admin import OutOfScopeIs404, ReadOnly
+from common.admin_lists import BoundedPaginator, NoSearchInUrl
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 
 S = CardStatus
@@ -86,7 +87,7 @@ class DeadlineFilter(admin.SimpleListFilter):
             ("written_report_week", _("Written report expires within 7 days")),
             ("promised", _("Promised ready by a date")),
         ]
-        if scope.is_supervisor(request.user):
+        if scope.desk_of(request).is_supervisor:
             choices += list(OVERDUE_LISTS)
         return choices
 
@@ -104,8 +105,10 @@ class DeadlineFilter(admin.SimpleListFilter):
             )
         if value == "promised":
             return queryset.filter(status=S.VERIFIED, ready_promised_by__isnull=False)
-        if value in dict(OVERDUE_LISTS) and scope.is_supervisor(request.user):
-            return queryset.filter(pk__in=overdue_queryset(value).order_by().values("pk"))
+        desk = scope.desk_of(request)
+        if value in dict(OVERDUE_LISTS) and desk.is_supervisor:
+            overdue = selectors.overdue_list(value, point_id=desk.point_id)
+            return queryset.filter(pk__in=overdue.order_by().values("pk"))
         return queryset
 
 
@@ -153,7 +156,7 @@ class HereFilter(admin.SimpleListFilter):
     parameter_name = "here"
 
     def lookups(self, request, model_admin):
-        if scope.point_of(request.user) is None:
+        if scope.desk_of(request).point is None:
             return []
         return [
             ("applied", _("Applications taken here")),
@@ -162,27 +165,51 @@ class HereFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        point = scope.point_of(request.user)
-        if point is None:
+        # The desk's own link row (scope.HERE) says which of the point's work a card is.
+        if scope.desk_of(request).point is None:
             return queryset
         match self.value():
             case "applied":
-                return queryset.filter(service_point=point)
+                return queryset.filter(**{f"{scope.HERE}__applied_here": True})
             case "collect":
-                return queryset.filter(collection_point=point)
+                return queryset.filter(**{f"{scope.HERE}__collect_here": True})
             case "loss":
-                return queryset.filter(
-                    transitions__service_point=point,
-                    transitions__name__in=scope.LOSS_REPORT_TRANSITIONS,
-                ).distinct()
+                return queryset.filter(**{f"{scope.HERE}__loss_report_here": True})
         return queryset
 
 
 # --- The card admin ----------------------------------------------------------------------------
 
 
+class CardChangeList(ChangeList):
+    """The card list in an order an index serves, newest application first: for a service point
+    its link rows' (point, applied_at, card) index, read in order and stopped at the page; for a
+    bank (bank, applied_at, id); for the city (applied_at, id). Sorted by bank, the same with
+    the bank first. Every key runs in one direction, so the index is read forwards or backwards
+    and never sorted."""
+
+    def get_ordering(self, request, queryset):
+        desk = scope.desk_of(request)
+        prefix = f"{scope.HERE}__" if desk.point is not None and not desk.is_superuser else ""
+        keys = [f"{prefix}applied_at", "pk"]
+        descending = True
+        order = self.params.get(ORDER_VAR, "").split(".")[0]
+        if order:
+            try:
+                column = self.list_display[int(order.lstrip("-"))]
+            except (IndexError, ValueError):
+                column = None
+            if column == "bank_code":
+                keys = [f"{prefix}bank_id", *keys]
+                descending = order.startswith("-")
+            elif column == "applied_when":
+                descending = order.startswith("-")
+        sign = "-" if descending else ""
+        return [f"{sign}{key}" for key in keys]
+
+
 @admin.register(Card)
-class CardAdmin(CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
+class CardAdmin(NoSearchInUrl, CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
     list_display = (
         "receipt",
         "card_type",
@@ -209,20 +236,20 @@ class CardAdmin(CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
     list_per_page = 100
     show_full_result_count = False  # no second COUNT over every card on each page
     show_facets = admin.ShowFacets.NEVER  # facet counts are one COUNT per filter choice
-    search_fields = ("receipt_number",)  # searched as selectors.card_find: see below
-    search_help_text = _("Exact ID number, receipt number or card number.")
+    paginator = BoundedPaginator  # the filtered count stops at a thousand
+    # No search here: a number is posted to the counter (never in a URL), which does the one
+    # exact lookup for the kind of number typed (cards/search.py).
+    search_fields = ()
+    sortable_by = ("applied_when", "bank_code")  # the orders an index serves (CardChangeList)
     actions = None
     fields = ("card_type",)  # the page is ours (change_form.html); nothing is editable
 
     def get_queryset(self, request):
-        visible = scope.cards_visible_to(request.user)
+        visible = scope.cards_visible_to(scope.desk_of(request))
         return selectors.with_effective_status(visible).select_related(*self.list_select_related)
 
-    def get_search_results(self, request, queryset, search_term):
-        if not search_term.strip():
-            return queryset, False
-        matches = selectors.card_find(query=search_term).order_by().values("pk")
-        return queryset.filter(pk__in=matches), False
+    def get_changelist(self, request, **kwargs):
+        return CardChangeList
 
     # --- Columns --
 
@@ -286,7 +313,8 @@ class CardAdmin(CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def card_page(self, request, card: Card) -> dict:
-        actor = scope.actor_for(request.user)
+        desk = scope.desk_of(request)
+        actor = desk.actor
         applicant = card.applicant
         revealed = take_revealed(request, applicant)
         deadline = live_deadline(card)
@@ -300,18 +328,22 @@ class CardAdmin(CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
             }
             for name in allowed
         ]
-        visible = scope.cards_visible_to(request.user)
         replaces = card.replaces if card.replaces_id else None
-        replaced_by = Card.objects.filter(replaces=card).first()
+        replaced_by = Card.objects.filter(replaces=card).order_by("pk").first()
         links = {
-            "replaces": replaces if replaces and visible.filter(pk=replaces.pk).exists() else None,
+            "replaces": replaces if replaces and scope.card_is_visible(desk, replaces.pk) else None,
             "replaced_by": replaced_by
-            if replaced_by and visible.filter(pk=replaced_by.pk).exists()
+            if replaced_by and scope.card_is_visible(desk, replaced_by.pk)
             else None,
         }
         applicant_url = None
-        if scope.applicants_visible_to(request.user).filter(pk=applicant.pk).exists():
+        if scope.applicant_is_visible(desk, applicant.pk):
             applicant_url = reverse("admin:applicants_applicant_change", args=[applicant.pk])
+        try:
+            before = int(request.GET.get("history_before", ""))
+        except ValueError:
+            before = None
+        history, older = selectors.card_history_page(card=card, before=before)
         return {
             "card": card,
             "state": card.status_at(),
@@ -342,7 +374,9 @@ class CardAdmin(CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
             }
             if card.agent_name
             else None,
-            "history": [history_row(row) for row in selectors.card_history(card=card)],
+            "history": [history_row(row) for row in history],
+            "history_older_url": f"?history_before={older}" if older else None,
+            "history_newest_url": "?" if before is not None else None,
             "online": card.channel not in (Channel.COUNTER, Channel.BANK_OUTLET),
         }
 

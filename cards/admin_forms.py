@@ -25,6 +25,7 @@ from cards.actors import Actor
 from cards.choices import AgentDocument, CardStatus, CardType, ReplacementReason, TransitionName
 from cards.models import Card
 from cards.permissions import POINT_KIND_CARD_TYPES
+from cards.search import SearchKey, parse_search
 from common.errors import ApplicationError
 
 S = CardStatus
@@ -422,6 +423,10 @@ class CounterSearchForm(forms.Form):
             }
         ),
     )
+
+    def clean_q(self) -> SearchKey:
+        """Recognise the number (cards/search.py); a malformed one is refused with its rule."""
+        return parse_search(self.cleaned_data["q"])
 
 
 class NewPersonForm(forms.Form):

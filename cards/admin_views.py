@@ -18,8 +18,7 @@ import segno
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -39,7 +38,7 @@ from applicants.registry import (
     compare_with_registry,
     get_registry,
 )
-from cards import scope, selectors
+from cards import counts, scope, selectors
 from cards.admin_forms import (
     TRANSITION_FORMS,
     ApplicationForm,
@@ -48,8 +47,9 @@ from cards.admin_forms import (
     add_refusal,
 )
 from cards.choices import LIVE_STATES, CardStatus, CardType, OverdueKind, TransitionName
-from cards.models import Card, IdNumberReveal, OverdueCount
+from cards.models import Card, IdNumberReveal, OverdueCount, PointPersonReason
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
+from cards.search import counter_find
 from common.errors import ApplicationError
 from common.masking import mask_name
 
@@ -87,7 +87,7 @@ def _desk_card(request: HttpRequest, pk: int) -> Card | None:
 
 
 def _actor_or_403(request: HttpRequest):
-    actor = scope.actor_for(request.user)
+    actor = scope.desk_of(request).actor
     if actor is None:
         raise PermissionDenied(_("Only staff of a service point or a bank can act on cards."))
     return actor
@@ -203,7 +203,7 @@ def record_reveal(request: HttpRequest, *, applicant: Applicant, card: Card | No
         user=request.user,
         applicant=applicant,
         card=card,
-        service_point=scope.point_of(request.user),
+        service_point=scope.desk_of(request).point,
     )
     revealed = request.session.get(REVEAL_SESSION_KEY) or {}
     revealed[str(applicant.pk)] = time.time() + REVEAL_SECONDS
@@ -236,8 +236,6 @@ def changelist_url(**params: str) -> str:
 
 
 def expiring_today_q(now: datetime.datetime):
-    from django.db.models import Q
-
     end_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     end_of_day += datetime.timedelta(days=1)
     return Q(
@@ -258,39 +256,34 @@ OVERDUE_LISTS = (
 )
 
 
-def overdue_queryset(name: str):
-    return {
-        "overdue_medical_promise": selectors.overdue_medical_promise,
-        "overdue_verification": selectors.overdue_verification,
-        "overdue_uncollected": selectors.overdue_uncollected,
-    }[name]()
+EXPIRING_SHOWN = 20
+OVERDUE_SHOWN = 10
+COUNT_LIMIT = 1000
 
 
 def dashboard(request: HttpRequest) -> dict[str, Any]:
-    """The admin index for staff: the point's cards by state in force, loss reports expiring
-    today, the overdue lists (supervisors), and applications per day for 30 days."""
-    user = request.user
-    if not (user.is_superuser or scope.staff_of(user)):
+    """The admin index for staff: the desk's cards by state in force, loss reports expiring
+    today, the overdue lists (supervisors), and applications per day for 30 days.
+
+    Every figure is a few rows: the state counts and the chart from the counters kept as the work
+    happens (cards.counts), corrected to the state in force by the loss reports past their
+    deadline and not yet swept (a small range of the sweeps' own indexes); the expiring and
+    overdue lists are ranges of partial indexes, counted up to COUNT_LIMIT."""
+    desk = scope.desk_of(request)
+    if not (desk.is_superuser or desk.staff):
         return {}
     now = timezone.now()
     today = timezone.localdate(now)
-    point = scope.point_of(user)
-    visible = scope.cards_visible_to(user).order_by()
-    visible_ids = visible.values("pk")
+    point = desk.point
+    visible = scope.cards_visible_to(desk).order_by()
     board: dict[str, Any] = {"point": point, "now": now}
 
-    counts = {
-        row["effective_status"]: row["n"]
-        for row in selectors.with_effective_status(visible, now=now)
-        .values("effective_status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    }
+    by_state = counts_in_force(desk, visible, now)
     board["states"] = [
-        {"state": s, "label": s.label, "count": counts.get(s, 0), "url": changelist_url(state=s)}
+        {"state": s, "label": s.label, "count": by_state.get(s, 0), "url": changelist_url(state=s)}
         for s in CardStatus
     ]
-    board["total"] = sum(counts.values())
+    board["total"] = sum(by_state.values())
 
     expiring = (
         selectors.with_effective_status(visible.filter(expiring_today_q(now)), now=now)
@@ -304,21 +297,26 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
             "deadline": live_deadline(card, now),
             "left": countdown(live_deadline(card, now), now),
         }
-        for card in expiring[:20]
+        for card in expiring[:EXPIRING_SHOWN]
     ]
-    board["expiring_count"] = expiring.count() if len(board["expiring"]) == 20 else None
+    board["expiring_count"], board["expiring_more"] = selectors.bounded_count(expiring, COUNT_LIMIT)
     board["expiring_url"] = changelist_url(deadline="expiring_today")
 
-    if scope.is_supervisor(user):
+    if desk.is_supervisor:
         overdue = []
+        point_id = None if desk.is_superuser else desk.point_id
         for name, label in OVERDUE_LISTS:
-            queryset = overdue_queryset(name).filter(pk__in=visible_ids)
-            rows = list(queryset[:10])
+            queryset = selectors.overdue_list(name, point_id=point_id)
+            if point_id is None and not desk.is_superuser:
+                queryset = queryset.filter(pk__in=visible.values("pk"))
+            rows = list(queryset[:OVERDUE_SHOWN])
+            count, more = selectors.bounded_count(queryset, COUNT_LIMIT)
             overdue.append(
                 {
                     "label": label,
                     "rows": rows,
-                    "count": len(rows) if len(rows) < 10 else queryset.count(),
+                    "count": count,
+                    "more": more,
                     "url": changelist_url(deadline=name),
                 }
             )
@@ -338,20 +336,8 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
         ]
 
     start = today - datetime.timedelta(days=29)
-    start_at = timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
-    applications = Card.objects.filter(applied_at__gte=start_at)
-    applications = (
-        applications.filter(service_point=point)
-        if point
-        else applications.filter(pk__in=visible_ids)
-    )
-    per_day = {
-        row["day"]: row["n"]
-        for row in applications.annotate(day=TruncDate("applied_at"))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .order_by()
-    }
+    applications = Card.objects.filter(service_point=point) if point else visible
+    per_day = counts.daily_counts(desk.counter_key, start, today, applications)
     peak = max(per_day.values(), default=0)
     here = {"here": "applied"} if point else {}
     board["bars"] = [
@@ -366,6 +352,28 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
     board["bars_peak"] = peak
     board["bars_total"] = sum(per_day.values())
     return board
+
+
+def counts_in_force(desk, visible, now: datetime.datetime) -> dict[str, int]:
+    """The desk's cards by state in force: the kept counts by stored state, less the loss reports
+    whose deadline has passed and that the sweep has not written yet, which count as issued
+    (a lapsed phone report) or cancelled (an expired written report). Those are read from the
+    sweeps' partial indexes, a range as long as the sweep's backlog."""
+    stored = counts.state_counts(desk.counter_key, visible)
+    due = (
+        visible.filter(
+            Q(status=S.PHONE_REPORTED_LOST, phone_report_expires_at__lte=now)
+            | Q(status=S.WRITTEN_LOST, written_report_expires_at__lte=now)
+        )
+        .values("status")
+        .annotate(n=Count("pk"))
+    )
+    in_force = dict(stored)
+    for row in due:
+        moved_to = S.ISSUED if row["status"] == S.PHONE_REPORTED_LOST else S.CANCELLED
+        in_force[row["status"]] = in_force.get(row["status"], 0) - row["n"]
+        in_force[moved_to] = in_force.get(moved_to, 0) + row["n"]
+    return {state: n for state, n in in_force.items() if n}
 
 
 # --- The views, mixed into CardAdmin ---------------------------------------------------------
@@ -419,22 +427,17 @@ class CounterViews:
         form = CounterSearchForm(request.POST if request.method == "POST" else None)
         found = None
         new_person_form = None
-        if request.method == "POST" and form.is_valid():
-            found = scope.counter_find(request.user, form.cleaned_data["q"])
+        if request.method == "POST" and form.is_valid():  # a malformed number stops here
+            desk = scope.desk_of(request)
+            found = counter_find(desk, form.cleaned_data["q"])
             _remember(
                 request,
                 person_id=found.person.pk if found.person else None,
                 desk_ids=[card.pk for card in found.desk_cards],
             )
-            only_card = len(found.cards) == 1 and found.person is None and not found.desk_cards
-            if only_card:
-                return HttpResponseRedirect(_change_url(found.cards[0]))
-            looks_like_a_document = found.query.replace(" ", "").isalnum() and len(found.query) > 6
-            if (
-                found.person is None
-                and looks_like_a_document
-                and scope.takes_applications(request.user)
-            ):
+            if found.only_card is not None:
+                return HttpResponseRedirect(_change_url(found.only_card))
+            if found.person is None and found.key.is_document and desk.takes_applications:
                 new_person_form = NewPersonForm(initial={"id_number": found.query})
         return self._render_counter(request, form, found, new_person_form)
 
@@ -464,7 +467,7 @@ class CounterViews:
         }
 
     def _desk_row(self, request, card: Card) -> dict[str, Any]:
-        actor = scope.actor_for(request.user)
+        actor = scope.desk_of(request).actor
         allowed = [
             name
             for name in scope.transitions_allowed_now(card, actor)
@@ -485,7 +488,8 @@ class CounterViews:
         }
 
     def _person_block(self, request, person: Applicant) -> dict[str, Any]:
-        point = scope.point_of(request.user)
+        desk = scope.desk_of(request)
+        point = desk.point
         card_types = POINT_KIND_CARD_TYPES.get(point.kind, frozenset()) if point else CardType
         live = {
             card.card_type: card
@@ -510,7 +514,7 @@ class CounterViews:
             "id_number": person.id_number_masked,
             "id_type": person.get_id_type_display(),
             "answers": answers,
-            "can_apply": scope.takes_applications(request.user),
+            "can_apply": desk.takes_applications,
             "apply_url": reverse("admin:cards_card_apply"),
         }
 
@@ -518,7 +522,7 @@ class CounterViews:
 
     @staticmethod
     def _require_counter(request: HttpRequest) -> None:
-        if not scope.takes_applications(request.user):
+        if not scope.desk_of(request).takes_applications:
             raise PermissionDenied(_("Applications are not taken at your workplace."))
 
     def new_person_view(self, request: HttpRequest) -> HttpResponse:
@@ -532,6 +536,9 @@ class CounterViews:
             except (ApplicationError, ValidationError) as exc:
                 add_refusal(form, exc)
             else:
+                scope.person_seen_at_desk(
+                    scope.desk_of(request), person, reason=PointPersonReason.REGISTERED
+                )
                 _remember(request, person_id=person.pk, desk_ids=[])
                 messages.success(request, _("The person is registered."))
                 return HttpResponseRedirect(reverse("admin:cards_card_apply"))
@@ -548,7 +555,7 @@ class CounterViews:
             messages.info(request, _("Find the person first: enter their ID number."))
             return HttpResponseRedirect(reverse("admin:cards_card_counter"))
         actor = _actor_or_403(request)
-        point = scope.point_of(request.user)
+        point = scope.desk_of(request).point
         form = ApplicationForm(
             request.POST if request.method == "POST" else None, point=point, applicant=person
         )
@@ -594,7 +601,7 @@ class CounterViews:
             pk = int(unquote(object_id))
         except ValueError:
             raise Http404 from None
-        card = scope.card_visible_to(request.user, pk)
+        card = scope.card_visible_to(scope.desk_of(request), pk)
         via_desk = False
         if card is None and name in scope.DESK_TRANSITIONS:
             card = _desk_card(request, pk)
@@ -622,7 +629,7 @@ class CounterViews:
                 add_refusal(form, exc)
             else:
                 self._say_done(request, name, card, result)
-                if scope.card_visible_to(request.user, result.pk) is None:  # the hotline
+                if scope.card_visible_to(scope.desk_of(request), result.pk) is None:  # the hotline
                     return HttpResponseRedirect(reverse("admin:cards_card_counter"))
                 return HttpResponseRedirect(_change_url(result))
         context = self._context(

@@ -181,6 +181,42 @@ class Card(FSMModelMixin, models.Model):
             models.Index(fields=["bank", "updated_at", "id"], name="card_bank_updated_idx"),
             models.Index(fields=["service_point", "status"], name="card_point_status_idx"),
             models.Index(fields=["collection_point", "status"], name="card_collection_status_idx"),
+            # The city-wide list (superusers) and a bank's list in their default order, newest
+            # first; a bank's list sorted by bank is the same index.
+            models.Index(fields=["applied_at", "id"], name="card_applied_idx"),
+            models.Index(fields=["bank", "applied_at", "id"], name="card_bank_applied_idx"),
+            # The overdue lists (cards.selectors.overdue_*): a point's and the city's, each a
+            # small range of a transient state.
+            models.Index(
+                fields=["service_point", "applied_at", "id"],
+                condition=Q(status=S.APPLIED),
+                name="card_point_awaiting_idx",
+            ),
+            models.Index(
+                fields=["applied_at", "id"],
+                condition=Q(status=S.APPLIED),
+                name="card_awaiting_idx",
+            ),
+            models.Index(
+                fields=["collection_point", "ready_at", "id"],
+                condition=Q(status=S.READY_FOR_COLLECTION),
+                name="card_point_uncollected_idx",
+            ),
+            models.Index(
+                fields=["ready_at", "id"],
+                condition=Q(status=S.READY_FOR_COLLECTION),
+                name="card_uncollected_idx",
+            ),
+            models.Index(
+                fields=["collection_point", "ready_promised_by", "id"],
+                condition=Q(status=S.VERIFIED, ready_promised_by__isnull=False),
+                name="card_point_promised_idx",
+            ),
+            models.Index(
+                fields=["ready_promised_by", "id"],
+                condition=Q(status=S.VERIFIED, ready_promised_by__isnull=False),
+                name="card_promised_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -697,3 +733,120 @@ class DeliveryCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"
+
+
+# --- What each service point may see, and the counts behind the dashboard ------------------------
+# Kept by database triggers (migration 0009): every writer is covered, the services, the set-based
+# expiry sweeps and the API's batch endpoints alike, in the same transaction as the change.
+
+
+class PointCard(models.Model):
+    """A card that is one service point's work: applied for there, to be collected there, or a
+    loss report taken there (the clerk's scope, cards/scope.py). The card's application time and
+    bank are copied here so that a point's list is read in order from one index."""
+
+    service_point = models.ForeignKey(
+        ServicePoint, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="point_links")
+    applied_at = models.DateTimeField()
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    applied_here = models.BooleanField(default=False)
+    collect_here = models.BooleanField(default=False)
+    loss_report_here = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service_point", "card"], name="pointcard_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["service_point", "applied_at", "card"], name="pointcard_applied_idx"
+            ),
+            models.Index(
+                fields=["service_point", "bank", "applied_at", "card"], name="pointcard_bank_idx"
+            ),
+            models.Index(
+                fields=["service_point", "applied_at", "card"],
+                condition=Q(loss_report_here=True),
+                name="pointcard_loss_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_point_id}:{self.card_id}"
+
+
+class PointPersonReason(models.TextChoices):
+    CARD = "card", _("Has a card that is this point's work")
+    REGISTERED = "registered", _("Registered at this point")
+    SEARCHED = "searched", _("Exact document number searched at this point")
+
+
+class PointPerson(models.Model):
+    """A person one service point may see in its applicant lists: the holder of a card that is the
+    point's work (a trigger), or a person registered or searched by their exact document number
+    at the point (cards/scope.py). Nobody else's card-less people are listed (PRODUCT.md,
+    "Privacy")."""
+
+    service_point = models.ForeignKey(
+        ServicePoint, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="point_links")
+    since = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=16, choices=PointPersonReason.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_point", "applicant"], name="pointperson_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["service_point", "since", "applicant"], name="pointperson_since_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_point_id}:{self.applicant_id}"
+
+
+class CardStateCount(models.Model):
+    """Cards of one scope ("city", "bank:<id>", "point:<id>") in one stored state: the sum of
+    this key's rows. Append-only deltas, written by statement-level triggers on cards_card and
+    cards_pointcard: a change adds rows and never updates one, so no transaction ever waits on
+    another's counter row. cards.counts.compact_counts folds each key's rows into one (beat,
+    every minute); cards.counts.reconcile_counts proves the sums equal a full count."""
+
+    scope = models.CharField(max_length=24)
+    status = models.CharField(max_length=32, choices=CardStatus.choices)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "status"], name="cardstatecount_key_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.status} {self.count}"
+
+
+class CardDailyCount(models.Model):
+    """Applications one scope took on one day (Asia/Shanghai), the dashboard's 30-day chart: the
+    sum of this key's rows, append-only deltas like CardStateCount."""
+
+    scope = models.CharField(max_length=24)
+    day = models.DateField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "day"], name="carddailycount_key_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.day} {self.count}"

@@ -53,6 +53,20 @@ SCHEDULE: tuple[Entry, ...] = (
         description="Daily counts of overdue employers, medical cards, verifications, uncollected.",
     ),
     Entry(
+        name="Fold the dashboard's counter deltas",
+        task="cards.tasks.compact_card_counts",
+        every_seconds=60,
+        description="One row per scope and state (or day) instead of one per change.",
+    ),
+    Entry(
+        name="Reconcile the dashboard's card counters",
+        task="cards.tasks.reconcile_card_counts",
+        crontab=("40", "2"),
+        expire_seconds=6 * 3600,
+        description="Proves the per-point state and daily counters equal a full count; "
+        "corrects any drift.",
+    ),
+    Entry(
         name="Forget partner idempotency keys after 24 hours",
         task="common.tasks.purge_idempotency_keys",
         crontab=("20", "3"),

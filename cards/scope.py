@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from agencies.choices import StaffRole
 from agencies.models import ServicePoint, Staff
-from applicants.identity import normalise_id_number
 from applicants.models import Applicant
 from cards.actors import Actor
 from cards.choices import CardStatus, TransitionName
-from cards.models import Card, CardTransition
+from cards.models import Card, PointPerson
 from cards.permissions import RULES, actor_may
 
 S = CardStatus
@@ -59,86 +59,163 @@ DESK_TRANSITIONS: frozenset[str] = frozenset(
 LOSS_REPORT_TRANSITIONS: tuple[str, ...] = tuple(sorted(DESK_TRANSITIONS))
 
 
-def staff_of(user) -> Staff | None:
-    """The user's staff row (agencies.Staff), or None for a superuser or an unassigned user."""
-    if user is None or not user.is_authenticated:
-        return None
-    try:
-        return user.staff
-    except Staff.DoesNotExist:
-        return None
+@dataclass(frozen=True)
+class Desk:
+    """Who works at this request's desk: the user, their staff row, its service point, role and
+    bank, and the actor they act as. Resolved once per request (desk_of) and passed down to every
+    scope and permission function, which never look the user up again (STYLE.md, habit 14)."""
+
+    user: Any
+    staff: Staff | None
+    point: ServicePoint | None
+    actor: Actor | None
+
+    @property
+    def is_superuser(self) -> bool:
+        return bool(self.user is not None and self.user.is_superuser)
+
+    @property
+    def active(self) -> bool:
+        user = self.user
+        return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+    @property
+    def role(self) -> str | None:
+        return self.staff.role if self.staff else None
+
+    @property
+    def point_id(self) -> int | None:
+        return self.point.pk if self.point else None
+
+    @property
+    def bank_id(self) -> int | None:
+        """A bank's own staff (no service point): their bank."""
+        return self.staff.bank_id if self.staff and self.point is None else None
+
+    @property
+    def is_hotline(self) -> bool:
+        return self.role == StaffRole.HOTLINE_OPERATOR
+
+    @property
+    def is_supervisor(self) -> bool:
+        """Supervisors see their point's overdue lists; superusers see everyone's."""
+        return self.is_superuser or self.role == StaffRole.SUPERVISOR
+
+    @property
+    def takes_applications(self) -> bool:
+        """Whether the desk's service point takes applications (agencies.choices)."""
+        return (
+            self.point is not None
+            and self.role in RULES[T.SUBMIT].roles
+            and self.point.may(RULES[T.SUBMIT].operation)
+        )
+
+    @property
+    def counter_key(self) -> str:
+        """The key of this desk's scope in the dashboard's counters (cards.counts)."""
+        from cards.counts import scope_key
+
+        if self.is_superuser:
+            return scope_key()
+        return scope_key(point_id=self.point_id, bank_id=self.bank_id)
 
 
-def point_of(user) -> ServicePoint | None:
-    staff = staff_of(user)
-    return staff.service_point if staff else None
+DESK_ATTRIBUTE = "cards_desk"
 
 
-def is_supervisor(user) -> bool:
-    """Supervisors see their point's overdue lists; superusers see everyone's."""
-    if user.is_superuser:
-        return True
-    staff = staff_of(user)
-    return staff is not None and staff.role == StaffRole.SUPERVISOR
+def desk_for_user(user) -> Desk:
+    """Resolve a user's desk: one query for the staff row with its point and bank."""
+    staff = None
+    if user is not None and user.is_authenticated:
+        staff = (
+            Staff.objects.select_related("service_point", "service_point__bank", "bank")
+            .filter(user_id=user.pk)
+            .first()
+        )
+    if staff is None:
+        return Desk(user=user, staff=None, point=None, actor=None)
+    # Actor.for_user reads user.staff: give it the row just read.
+    Staff._meta.get_field("user").remote_field.set_cached_value(user, staff)
+    return Desk(user=user, staff=staff, point=staff.service_point, actor=Actor.for_user(user))
 
 
-def actor_for(user) -> Actor | None:
-    """The acting staff member, or None for a user who works at no service point or bank."""
-    if staff_of(user) is None:
-        return None
-    return Actor.for_user(user)
+def desk_of(request) -> Desk:
+    """The request's desk, resolved on first use and attached to the request."""
+    desk = getattr(request, DESK_ATTRIBUTE, None)
+    if desk is None or desk.user is not request.user:
+        desk = desk_for_user(request.user)
+        setattr(request, DESK_ATTRIBUTE, desk)
+    return desk
 
 
-def _point_card_ids(point: ServicePoint) -> QuerySet:
-    """Ids of a point's cards, as a union of three index scans: it grows with the point's work,
-    not with the 20 million cards of the city."""
-    applied = Card.objects.filter(service_point=point).order_by().values("pk")
-    collected = Card.objects.filter(collection_point=point).order_by().values("pk")
-    reported = (
-        CardTransition.objects.filter(service_point=point, name__in=LOSS_REPORT_TRANSITIONS)
-        .order_by()
-        .values("card_id")
-    )
-    return applied.union(collected, reported)
+# --- Scope: conditions the database answers from indexes -----------------------------------
+# A point's work is listed in cards.models.PointCard (kept by triggers): one row per card that was
+# applied for, is to be collected, or had a loss report taken at the point. A point's list reads
+# that table's index in order and stops at the page; checking one card is one probe of its unique
+# index. Nothing collects the ids of a point's whole history.
+
+HERE = "here"  # the alias of the desk's own PointCard row on a card queryset
 
 
-def cards_visible_to(user) -> QuerySet[Card]:
-    """The cards `user` may see in lists, on card pages and in search (no effective-state
-    annotation; see selectors.with_effective_status)."""
+def cards_visible_to(desk: Desk) -> QuerySet[Card]:
+    """The cards the desk may see in lists, on card pages and in search (no effective-state
+    annotation; see selectors.with_effective_status). For a service point's staff the queryset
+    carries the point's link row as `here` (here__applied_at orders a point's list)."""
     cards = Card.objects.all()
-    if user.is_superuser:
+    if desk.is_superuser:
         return cards
-    staff = staff_of(user)
-    if staff is None or not user.is_active or not user.is_staff:
+    if desk.staff is None or not desk.active:
         return cards.none()
-    if staff.service_point_id is None:
-        return cards.filter(bank_id=staff.bank_id)  # a bank's own staff: their bank's cards
-    point = staff.service_point
-    if staff.role == StaffRole.HOTLINE_OPERATOR:
+    if desk.point is None:
+        return cards.filter(bank_id=desk.staff.bank_id)  # a bank's own staff: their bank's cards
+    here = FilteredRelation("point_links", condition=Q(point_links__service_point=desk.point_id))
+    cards = cards.annotate(**{HERE: here}).filter(**{f"{HERE}__isnull": False})
+    if desk.is_hotline:
         return cards.none()  # the counter search's masked rows are all the hotline sees
-    return cards.filter(pk__in=_point_card_ids(point))
+    return cards
 
 
-def card_visible_to(user, pk) -> Card | None:
+def card_visible_to(desk: Desk, pk) -> Card | None:
     try:
-        return cards_visible_to(user).select_related("applicant").get(pk=pk)
+        return cards_visible_to(desk).select_related("applicant").get(pk=pk)
     except (Card.DoesNotExist, ValueError, TypeError):
         return None
 
 
-def applicants_visible_to(user) -> QuerySet[Applicant]:
-    """The people `user` may see: those with a card the user sees, and those with no card at all
-    (nobody's work yet: any counter may take their first application). A hotline operator sees
-    nobody here; the counter search shows them the masked holder of the card they report."""
+def card_is_visible(desk: Desk, pk: int) -> bool:
+    return cards_visible_to(desk).filter(pk=pk).exists()
+
+
+def applicants_visible_to(desk: Desk) -> QuerySet[Applicant]:
+    """The people the desk may see: at a service point, those in cards.models.PointPerson (the
+    holders of the point's cards, and people registered or searched there by their exact
+    document number); a bank's staff, the holders of their bank's cards; a superuser, everyone.
+    A hotline operator sees nobody here (the counter search shows the masked holder)."""
     applicants = Applicant.objects.all()
-    if user.is_superuser:
+    if desk.is_superuser:
         return applicants
-    staff = staff_of(user)
-    if staff is None or staff.role == StaffRole.HOTLINE_OPERATOR:
+    if desk.staff is None or not desk.active or desk.is_hotline:
         return applicants.none()
-    has_no_card = ~Exists(Card.objects.filter(applicant=OuterRef("pk")))
-    return applicants.filter(
-        Q(pk__in=cards_visible_to(user).order_by().values("applicant_id")) | has_no_card
+    if desk.point is None:
+        return applicants.filter(
+            Exists(Card.objects.filter(applicant=OuterRef("pk"), bank_id=desk.staff.bank_id))
+        )
+    here = FilteredRelation("point_links", condition=Q(point_links__service_point=desk.point_id))
+    return applicants.annotate(**{HERE: here}).filter(**{f"{HERE}__isnull": False})
+
+
+def applicant_is_visible(desk: Desk, pk: int) -> bool:
+    return applicants_visible_to(desk).filter(pk=pk).exists()
+
+
+def person_seen_at_desk(desk: Desk, applicant: Applicant, *, reason: str) -> None:
+    """Record that the desk's point registered this person or found them by their exact document
+    number: from now on the person is in the point's applicant lists (PointPerson)."""
+    if desk.point is None:
+        return
+    PointPerson.objects.bulk_create(
+        [PointPerson(service_point=desk.point, applicant=applicant, reason=reason)],
+        ignore_conflicts=True,
     )
 
 
@@ -190,63 +267,3 @@ def transitions_allowed_now(card: Card, actor: Actor | None) -> list[str]:
         for name in COUNTER_TRANSITIONS
         if can_proceed(getattr(current, name)) and actor_may(current, actor, name)
     ]
-
-
-@dataclass(frozen=True)
-class CounterFind:
-    """What a counter search found: the cards in the clerk's scope, the person with exactly this
-    document number (anywhere), and that person's cards elsewhere that this counter may act on."""
-
-    query: str
-    cards: list[Card]
-    person: Applicant | None
-    desk_cards: list[Card]
-
-
-def counter_find(user, query: str) -> CounterFind:
-    """A counter search: exact document number, receipt number or card number (selectors.card_find
-    semantics), within the user's scope; and by the exact document number, the person and the
-    cards of theirs elsewhere that this counter may act on now (DESK_TRANSITIONS)."""
-    from cards.selectors import card_find, with_effective_status
-
-    query = (query or "").strip()
-    if not query:
-        return CounterFind(query, [], None, [])
-    visible = cards_visible_to(user)
-    cards = list(
-        card_find(query=query)
-        .filter(pk__in=visible.order_by().values("pk"))
-        .order_by("-applied_at")[:50]
-    )
-    number = normalise_id_number(query)
-    person = (
-        Applicant.objects.filter(id_number=number).order_by("pk").first()
-        if len(number) >= 5
-        else None
-    )
-    desk_cards: list[Card] = []
-    actor = actor_for(user)
-    if person is not None and actor is not None:
-        seen = {card.pk for card in cards}
-        elsewhere = with_effective_status(
-            Card.objects.filter(applicant=person).select_related("applicant")
-        ).order_by("-applied_at")
-        for card in elsewhere:
-            if card.pk in seen:
-                continue
-            if set(transitions_allowed_now(card, actor)) & DESK_TRANSITIONS:
-                desk_cards.append(card)
-    if not (user.is_superuser or takes_applications(user)):
-        person = None  # the hotline sees only the cards it may report, masked
-    return CounterFind(query, cards, person, desk_cards)
-
-
-def takes_applications(user) -> bool:
-    """Whether the user's service point takes applications (agencies.choices.KIND_OPERATIONS)."""
-    point = point_of(user)
-    staff = staff_of(user)
-    return (
-        point is not None
-        and staff.role in RULES[T.SUBMIT].roles
-        and point.may(RULES[T.SUBMIT].operation)
-    )

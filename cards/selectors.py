@@ -9,10 +9,8 @@ from django.conf import settings
 from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from applicants.identity import normalise_id_number
 from cards.choices import CardStatus
 from cards.models import Card, CardTransition
-from cards.numbers import normalise_receipt_number
 
 S = CardStatus
 
@@ -51,19 +49,27 @@ def card_filter_effective_status(
     return with_effective_status(queryset, now=now).filter(effective_status__in=statuses)
 
 
-def card_find(*, query: str) -> QuerySet[Card]:
-    """A counter search: the holder's ID number, the receipt number or the card number, exact."""
-    number = normalise_id_number(query)
-    receipt = normalise_receipt_number(query)
-    return card_list().filter(
-        Q(applicant__id_number=number) | Q(receipt_number=receipt) | Q(card_number=number)
-    )
-
-
 def card_history(*, card: Card) -> QuerySet[CardTransition]:
     return CardTransition.objects.filter(card=card).select_related(
         "actor_user", "bank", "service_point"
     )
+
+
+HISTORY_PAGE = 50
+
+
+def card_history_page(
+    *, card: Card, before: int | None = None, size: int = HISTORY_PAGE
+) -> tuple[list[CardTransition], int | None]:
+    """One page of a card's log, newest first, by keyset on the (card, id) index: the rows and
+    the id to continue before (None when this is the oldest page)."""
+    rows = card_history(card=card).order_by("-id")
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    page = list(rows[: size + 1])
+    more = len(page) > size
+    page = page[:size]
+    return page, (page[-1].pk if more else None)
 
 
 # --- Overdue work, flagged to supervisors (the expiry jobs issue) -------------------------------
@@ -98,6 +104,34 @@ def overdue_uncollected(*, now: datetime.datetime | None = None) -> QuerySet[Car
         .filter(status=S.READY_FOR_COLLECTION, ready_at__lt=now - settings.UNCOLLECTED_LIMIT)
         .order_by("ready_at", "id")
     )
+
+
+# Which point's work each overdue list is (as cards.sweeps.flag_overdue_work counts them); each
+# list of one point, or of the city, is a range of a partial index (cards.models.Card.Meta).
+OVERDUE_POINT_FIELD = {
+    "overdue_medical_promise": "collection_point_id",
+    "overdue_verification": "service_point_id",
+    "overdue_uncollected": "collection_point_id",
+}
+
+
+def overdue_list(name: str, *, point_id: int | None = None) -> QuerySet[Card]:
+    """One overdue list, of one service point (or of the city when `point_id` is None)."""
+    queryset = {
+        "overdue_medical_promise": overdue_medical_promise,
+        "overdue_verification": overdue_verification,
+        "overdue_uncollected": overdue_uncollected,
+    }[name]()
+    if point_id is not None:
+        queryset = queryset.filter(**{OVERDUE_POINT_FIELD[name]: point_id})
+    return queryset
+
+
+def bounded_count(queryset: QuerySet, limit: int) -> tuple[int, bool]:
+    """How many rows, counting at most `limit` (and whether there are more): a count that stays
+    cheap however many there are."""
+    n = queryset.order_by()[: limit + 1].count()
+    return min(n, limit), n > limit
 
 
 def overdue_counts(*, day: datetime.date | None = None) -> QuerySet:

@@ -74,3 +74,20 @@ def sweep_written_reports(self) -> int:
 def flag_overdue_work() -> dict[str, int]:
     """The daily counts of overdue work per service point (cards.models.OverdueCount)."""
     return sweeps.flag_overdue_work()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, time_limit=3600)
+def reconcile_card_counts() -> int:
+    """Prove the dashboard's counters (cards.counts) equal a full count and correct any drift;
+    returns how many counters were corrected (a warning is logged when any were)."""
+    from cards.counts import reconcile_counts
+
+    return reconcile_counts().fixed
+
+
+@shared_task(ignore_result=True, time_limit=300)
+def compact_card_counts() -> int:
+    """Fold the dashboard counters' delta rows into one row per key (cards.counts)."""
+    from cards.counts import compact_counts
+
+    return compact_counts()

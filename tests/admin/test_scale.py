@@ -1,0 +1,259 @@
+"""City scale: every clerk page's reads are bounded and indexed (issue "City scale").
+
+For each page: with `SET enable_seqscan = off` (on a small table PostgreSQL prefers a scan; with
+scans disabled, a scan that remains is one no index can avoid) no plan of the page's queries reads
+cards_card, applicants_applicant or cards_cardtransition by a sequential scan; and the page runs
+the same number of queries for 10 and for 100 cards.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cards.choices import ActorKind, CardStatus, CardType, Channel, TransitionName
+from cards.models import Card, CardTransition
+from tests.factories import ApplicantFactory, EmploymentFactory
+
+S = CardStatus
+T = TransitionName
+pytestmark = pytest.mark.django_db
+
+BIG_TABLES = ("cards_card", "applicants_applicant", "cards_cardtransition")
+SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
+STATES = [
+    S.APPLIED,
+    S.VERIFIED,
+    S.READY_FOR_COLLECTION,
+    S.ISSUED,
+    S.PHONE_REPORTED_LOST,
+    S.WRITTEN_LOST,
+    S.CANCELLED,
+]
+
+
+def make_cards(world, n: int, *, start: int = 0) -> list[Card]:
+    """`n` cards applied for at the clerk's point (some elsewhere with a loss report taken here),
+    in a mix of states, with log rows and employments (rows written directly: the pages are under
+    test, not the lifecycle)."""
+    now = timezone.now()
+    people = ApplicantFactory.create_batch(n)
+    cards = []
+    for i, applicant in enumerate(people):
+        k = start + i
+        state = STATES[k % len(STATES)]
+        elsewhere = k % 4 == 3
+        cards.append(
+            Card(
+                applicant=applicant,
+                card_type=CardType.SOCIAL_SECURITY,
+                status=state,
+                bank=world.bank if k % 2 else world.other_bank,
+                service_point=world.other_community if elsewhere else world.community,
+                collection_point=world.outlet,
+                channel=Channel.COUNTER,
+                applied_at=now - datetime.timedelta(days=k % 40, hours=k),
+                verified_at=now if state != S.APPLIED else None,
+                ready_at=now - datetime.timedelta(days=200)
+                if state == S.READY_FOR_COLLECTION
+                else None,
+                ready_promised_by=now.date() - datetime.timedelta(days=2)
+                if state == S.VERIFIED
+                else None,
+                card_number=f"SC{7_000_000 + k}" if state not in (S.APPLIED, S.VERIFIED) else None,
+                phone_reported_at=now if state == S.PHONE_REPORTED_LOST else None,
+                phone_report_expires_at=now + datetime.timedelta(hours=1 + k % 30)
+                if state == S.PHONE_REPORTED_LOST
+                else None,
+                written_reported_at=now if state == S.WRITTEN_LOST else None,
+                written_report_expires_at=now + datetime.timedelta(hours=1 + k % 50)
+                if state == S.WRITTEN_LOST
+                else None,
+                loss_certificate_number=f"LR-S-{k}" if state == S.WRITTEN_LOST else None,
+            )
+        )
+    cards = Card.objects.bulk_create(cards)
+    log = []
+    for card in cards:
+        log.append(
+            CardTransition(
+                card=card,
+                name=T.SUBMIT,
+                to_status=S.APPLIED,
+                at=card.applied_at,
+                actor_kind=ActorKind.USER,
+                service_point=card.service_point,
+                channel=Channel.COUNTER,
+            )
+        )
+        if card.status in (S.WRITTEN_LOST, S.CANCELLED):
+            log.append(
+                CardTransition(
+                    card=card,
+                    name=T.REPORT_LOST_IN_WRITING,
+                    from_status=S.ISSUED,
+                    to_status=S.WRITTEN_LOST,
+                    at=now,
+                    actor_kind=ActorKind.USER,
+                    service_point=world.community,
+                    channel=Channel.COUNTER,
+                )
+            )
+    CardTransition.objects.bulk_create(log)
+    for applicant in people[:: max(1, n // 10)]:
+        EmploymentFactory(applicant=applicant)
+    return cards
+
+
+@pytest.fixture
+def superuser_client(db) -> Client:
+    user = get_user_model().objects.create_superuser("root", "root@example.org", "x" * 20)
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(user)
+    return client
+
+
+def pages(world, card: Card) -> dict[str, tuple[str, str, dict | None]]:
+    """Every clerk page: (who, url, posted data or None for a GET)."""
+    return {
+        "counter by ID number": ("clerk", "/admin/cards/card/counter/", {"q": "ID"}),
+        "counter by receipt": ("clerk", "/admin/cards/card/counter/", {"q": "RECEIPT"}),
+        "counter by card number": ("clerk", "/admin/cards/card/counter/", {"q": "CARD"}),
+        "applicant list": ("clerk", "/admin/applicants/applicant/", None),
+        "applicant list (superuser)": ("superuser", "/admin/applicants/applicant/", None),
+        "applicant list (hotline)": ("hotline", "/admin/applicants/applicant/", None),
+        "card list": ("clerk", "/admin/cards/card/", None),
+        "card list by bank": ("clerk", "/admin/cards/card/?o=5", None),
+        "card list by state": ("clerk", "/admin/cards/card/?state=issued", None),
+        "loss reports taken here": ("clerk", "/admin/cards/card/?here=loss", None),
+        "card list (supervisor)": ("supervisor", "/admin/cards/card/", None),
+        "card list (hotline)": ("hotline", "/admin/cards/card/", None),
+        "card list (superuser)": ("superuser", "/admin/cards/card/", None),
+        "card list by bank (superuser)": ("superuser", "/admin/cards/card/?o=-5", None),
+        "employer list": ("superuser", "/admin/applicants/employer/", None),
+        "employment list": ("clerk", "/admin/applicants/employment/", None),
+        "employment list (superuser)": ("superuser", "/admin/applicants/employment/", None),
+        "dashboard (clerk)": ("clerk", "/admin/", None),
+        "dashboard (supervisor)": ("supervisor", "/admin/", None),
+        "dashboard (hotline)": ("hotline", "/admin/", None),
+        "dashboard (superuser)": ("superuser", "/admin/", None),
+        "overdue verification": (
+            "supervisor",
+            "/admin/cards/card/?deadline=overdue_verification",
+            None,
+        ),
+        "overdue uncollected": (
+            "supervisor",
+            "/admin/cards/card/?deadline=overdue_uncollected",
+            None,
+        ),
+        "overdue promise (superuser)": (
+            "superuser",
+            "/admin/cards/card/?deadline=overdue_medical_promise",
+            None,
+        ),
+        "expiring today": ("clerk", "/admin/cards/card/?deadline=expiring_today", None),
+        "card page": ("clerk", f"/admin/cards/card/{card.pk}/change/", None),
+    }
+
+
+def fill_in(data: dict | None, card: Card) -> dict | None:
+    if data is None:
+        return None
+    value = {
+        "ID": card.applicant.id_number,
+        "RECEIPT": card.receipt_number_display,
+        "CARD": card.card_number or "",
+    }[data["q"]]
+    return {"q": value}
+
+
+def run_page(client, url: str, data: dict | None):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url, data) if data is not None else client.get(url)
+    assert response.status_code in (200, 302, 403), (url, response.status_code)
+    return response, [q["sql"] for q in captured.captured_queries]
+
+
+def sequential_scans(queries: list[str]) -> set[str]:
+    """The big tables that some plan of these queries reads by a sequential scan."""
+    found: set[str] = set()
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for sql in queries:
+                if not sql.lstrip().upper().startswith("SELECT"):
+                    continue
+                cursor.execute("EXPLAIN " + sql)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                found |= {t for t in SEQ_SCAN.findall(plan) if t in BIG_TABLES}
+        finally:
+            cursor.execute("RESET enable_seqscan")
+    return found
+
+
+@pytest.fixture
+def desks(world, clients, superuser_client):
+    return {
+        "clerk": clients.clerk,
+        "supervisor": clients.supervisor,
+        "hotline": clients.hotline,
+        "superuser": superuser_client,
+    }
+
+
+def the_card(cards: list[Card]) -> Card:
+    """An issued card applied for at the clerk's point (it has a card number)."""
+    return next(c for c in cards if c.status == S.ISSUED and c.service_point.code == "CC01")
+
+
+def test_every_page_reads_no_big_table_by_a_sequential_scan(world, desks):
+    card = the_card(make_cards(world, 30))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    failures = {}
+    for name, (who, url, data) in pages(world, card).items():
+        _response, queries = run_page(desks[who], url, fill_in(data, card))
+        scans = sequential_scans(queries)
+        if scans:
+            failures[name] = scans
+    assert failures == {}
+
+
+def test_every_page_runs_as_many_queries_for_100_cards_as_for_12(world, desks):
+    card = the_card(make_cards(world, 12))
+    few = {}
+    for name, (who, url, data) in pages(world, card).items():
+        few[name] = len(run_page(desks[who], url, fill_in(data, card))[1])
+    make_cards(world, 88, start=12)
+    many = {}
+    for name, (who, url, data) in pages(world, card).items():
+        many[name] = len(run_page(desks[who], url, fill_in(data, card))[1])
+    assert many == few
+
+
+def test_a_point_list_shows_its_own_work_newest_first(world, desks):
+    cards = make_cards(world, 40)
+    listed = desks["clerk"].get("/admin/cards/card/").context["cl"].result_list
+    mine = [
+        c
+        for c in cards
+        if c.service_point_id == world.community.pk or c.status in (S.WRITTEN_LOST, S.CANCELLED)
+    ]
+    assert [c.pk for c in listed] == [
+        c.pk for c in sorted(mine, key=lambda c: (c.applied_at, c.pk), reverse=True)
+    ]
+    loss = desks["clerk"].get("/admin/cards/card/?here=loss").context["cl"].result_list
+    assert {c.pk for c in loss} == {
+        c.pk for c in cards if c.status in (S.WRITTEN_LOST, S.CANCELLED)
+    }
+    by_bank = desks["clerk"].get("/admin/cards/card/?o=5").context["cl"].result_list
+    banks = [c.bank_id for c in by_bank]
+    assert banks == sorted(banks)

@@ -1,0 +1,145 @@
+"""The dashboard's counters (cards.counts): kept by the database as the work happens, whoever does
+it (a service, the set-based sweep, a bulk insert), and proven by the reconciliation."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from cards import counts, services, sweeps
+from cards.choices import CardStatus, TransitionName
+from cards.models import Card, CardDailyCount, CardStateCount, PointCard, PointPerson
+from tests.cards.conftest import T0, eligible_person, report_by_phone
+
+S = CardStatus
+T = TransitionName
+pytestmark = pytest.mark.django_db
+
+
+def kept(key: str) -> dict[str, int]:
+    return counts.state_counts(key, Card.objects.none())
+
+
+def counted(**filters) -> dict[str, int]:
+    rows = {}
+    for status in Card.objects.filter(**filters).values_list("status", flat=True):
+        rows[status] = rows.get(status, 0) + 1
+    return rows
+
+
+def point_counted(point) -> dict[str, int]:
+    rows = {}
+    for link in PointCard.objects.filter(service_point=point).select_related("card"):
+        rows[link.card.status] = rows.get(link.card.status, 0) + 1
+    return rows
+
+
+def test_services_and_the_sweep_keep_every_scope_counted(world, card_in):
+    issued = card_in(S.ISSUED)
+    applied = card_in(S.APPLIED, applicant=eligible_person())
+    with time_machine.travel(T0, tick=False):
+        reported = report_by_phone(world, issued)
+    services.card_verify(card=applied, actor=world.clerk)
+    assert kept("city") == counted()
+    assert kept(f"bank:{world.bank.pk}") == counted(bank=world.bank)
+    for point in (world.community, world.outlet, world.hotline):
+        assert kept(f"point:{point.pk}") == point_counted(point)
+    assert kept(f"point:{world.hotline.pk}") == {S.PHONE_REPORTED_LOST: 1}
+    # The set-based sweep, which no service sees, is counted too.
+    with time_machine.travel(T0 + datetime.timedelta(days=1), tick=False):
+        assert sweeps.sweep(T.LAPSE_PHONE_REPORT).expired == 1
+    reported.refresh_from_db()
+    assert reported.status == S.ISSUED
+    assert kept(f"point:{world.hotline.pk}") == {S.ISSUED: 1}
+    assert kept("city") == counted()
+    assert counts.reconcile_counts().fixed == 0  # the proof: nothing to correct
+
+
+def test_applications_are_counted_per_day_and_point(world, card_in):
+    card = card_in(S.APPLIED)
+    day = timezone.localdate(card.applied_at)
+    per_day = counts.daily_counts(f"point:{card.service_point_id}", day, day, Card.objects.none())
+    assert per_day == {day: 1}
+    assert counts.daily_counts("city", day, day, Card.objects.none()) == {day: 1}
+
+
+def test_the_reconciliation_finds_and_corrects_drift(world, card_in):
+    card_in(S.ISSUED)
+    key = f"point:{world.community.pk}"
+    with connection.cursor() as cursor:  # a counter gone wrong (a bug, a manual fix in SQL)
+        cursor.execute(
+            "INSERT INTO cards_cardstatecount (scope, status, count) VALUES (%s, %s, 5)",
+            [key, S.ISSUED],
+        )
+        cursor.execute("DELETE FROM cards_carddailycount WHERE scope = 'city'")
+    assert kept(key)[S.ISSUED] == 6
+    drift = counts.reconcile_counts()
+    assert (key, S.ISSUED, -5) in drift.states
+    assert [(scope, delta) for scope, _day, delta in drift.days] == [("city", 1)]
+    assert kept(key) == point_counted(world.community)
+    assert counts.reconcile_counts().fixed == 0
+    assert CardStateCount.objects.exists() and CardDailyCount.objects.exists()
+
+
+def test_the_holder_of_a_point_card_is_one_of_its_people(world, card_in):
+    card = card_in(S.APPLIED)
+    assert PointPerson.objects.filter(
+        service_point=card.service_point, applicant=card.applicant, reason="card"
+    ).exists()
+
+
+def test_the_reconciliation_runs_from_the_beat_schedule(world, card_in):
+    from cards.schedule import SCHEDULE
+    from cards.tasks import reconcile_card_counts
+
+    assert "cards.tasks.reconcile_card_counts" in {entry.task for entry in SCHEDULE}
+    card_in(S.ISSUED)
+    CardStateCount.objects.filter(scope="city").delete()
+    assert reconcile_card_counts.apply().get() >= 1
+    assert kept("city") == counted()
+
+
+def test_a_bulk_rebuild_builds_the_links_people_and_counters(world, card_in):
+    card = card_in(S.ISSUED)
+    PointCard.objects.all().delete()
+    PointPerson.objects.all().delete()
+    CardStateCount.objects.all().delete()
+    with connection.cursor() as cursor:
+        counts.rebuild(cursor, bulk=True)
+    assert PointCard.objects.filter(service_point=card.service_point, card=card).exists()
+    assert PointPerson.objects.filter(applicant=card.applicant).exists()
+    assert kept("city") == counted()
+    assert counts.reconcile_counts().fixed == 0
+
+
+def test_the_triggers_and_the_rebuild_know_the_same_loss_reports_as_the_scope():
+    """The loss reports that make a card a point's work are written into SQL twice (the
+    migration's triggers and cards.counts' rebuild): both must name exactly scope's."""
+    import importlib
+    import re
+
+    from cards.scope import LOSS_REPORT_TRANSITIONS
+
+    migration = importlib.import_module("cards.migrations.0006_scale_scope_and_counts")
+    in_triggers = set(re.findall(r"'(\w+)'", migration.LOSS_REPORTS))
+    rebuild_sql = counts.LINKS_SQL[2]
+    in_rebuild = set(re.findall(r"'(\w+)'", rebuild_sql.split("t.name IN", 1)[1]))
+    assert in_triggers == in_rebuild == {str(name) for name in LOSS_REPORT_TRANSITIONS}
+
+
+def test_compaction_folds_each_key_into_one_row_and_keeps_the_sums(world, card_in):
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        report_by_phone(world, card)
+    keys = CardStateCount.objects.values_list("scope", "status")
+    assert len(keys) > len(set(keys))  # a row per change...
+    before = {key: kept(key) for key in ("city", f"point:{world.community.pk}")}
+    assert counts.compact_counts() > 0
+    keys = list(CardStateCount.objects.values_list("scope", "status"))
+    assert len(keys) == len(set(keys))  # ...folded into one per key
+    assert {key: kept(key) for key in before} == before
+    assert counts.compact_counts() == 0
