@@ -236,8 +236,17 @@ def prepare(n: int) -> tuple[dict, dict]:
         SESSION_KEY,
         get_user_model,
     )
-    from django.contrib.sessions.backends.db import SessionStore
+    from importlib import import_module
+
+    from django.conf import settings
     from django.db import connection
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from accounts.services import two_factor_enrol
+
+    # Sessions where the web process keeps them (Redis when configured), each verified by its
+    # user's second factor as the login form would leave it (accounts/admin_site.py).
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
     from agencies.models import ServicePoint
     from agencies.services import staff_assign
@@ -261,6 +270,7 @@ def prepare(n: int) -> tuple[dict, dict]:
         store[SESSION_KEY] = str(user.pk)
         store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store[DEVICE_ID_SESSION_KEY] = two_factor_enrol(user=user)[0].persistent_id
         store.create()
         sessions[desk] = store.session_key
     with connection.cursor() as cursor:
