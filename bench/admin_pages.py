@@ -230,15 +230,15 @@ def request(port: int, method: str, path: str, form: dict | None, session: str):
 
 def prepare(n: int) -> tuple[dict, dict]:
     """The desks' users and sessions, and the numbers the pages look up."""
+    from importlib import import_module
+
+    from django.conf import settings
     from django.contrib.auth import (
         BACKEND_SESSION_KEY,
         HASH_SESSION_KEY,
         SESSION_KEY,
         get_user_model,
     )
-    from importlib import import_module
-
-    from django.conf import settings
     from django.db import connection
     from django_otp import DEVICE_ID_SESSION_KEY
 
