@@ -76,7 +76,13 @@ def flag_overdue_work() -> dict[str, int]:
     return sweeps.flag_overdue_work()
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, time_limit=3600)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    soft_time_limit=3000,
+    time_limit=3300,  # < CELERY_VISIBILITY_TIMEOUT: a late-acked run is never redelivered mid-way
+)
 def reconcile_card_counts() -> int:
     """Prove the dashboard's counters (cards.counts) equal a full count and correct any drift;
     returns how many counters were corrected (a warning is logged when any were)."""
@@ -85,7 +91,7 @@ def reconcile_card_counts() -> int:
     return reconcile_counts().fixed
 
 
-@shared_task(ignore_result=True, time_limit=300)
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
 def compact_card_counts() -> int:
     """Fold the dashboard counters' delta rows into one row per key (cards.counts)."""
     from cards.counts import compact_counts

@@ -217,3 +217,18 @@ def test_daily_flags_count_overdue_work_per_point(world, settings):
         datetime.date(2026, 10, 9),
     )
     assert OverdueCount.objects.count() == 2  # the rerun replaced, did not add
+
+
+def test_every_scheduled_task_can_be_sent_with_its_time_limits(settings):
+    """Beat sends each entry with the task's own limits; Celery refuses to queue a task whose soft
+    limit exceeds its hard one (it did for the counters' fold: 300 s hard under the 1500 s
+    default soft limit), and beat then logs an error every minute instead of running it."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for entry in SCHEDULE:
+        task = app.tasks[entry.task]
+        soft = task.soft_time_limit or settings.CELERY_TASK_SOFT_TIME_LIMIT
+        hard = task.time_limit or settings.CELERY_TASK_TIME_LIMIT
+        assert soft <= hard, (entry.task, soft, hard)
+        assert hard < settings.CELERY_VISIBILITY_TIMEOUT, entry.task
