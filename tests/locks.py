@@ -64,3 +64,14 @@ def assert_waits_for_the_lock(call, milliseconds: int = 300) -> None:
         call()
     assert isinstance(waited.value.__cause__, psycopg.errors.LockNotAvailable), waited.value
     assert time.monotonic() - started >= milliseconds / 1000 * 0.9
+
+
+def assert_request_waits_for_the_lock(call, milliseconds: int = 300) -> None:
+    """An API request `call()` waits for the held lock: it gives up with PostgreSQL's lock
+    timeout, which the API answers as 503 `service_unavailable` with Retry-After (common/faults)."""
+    started = time.monotonic()
+    with lock_timeout(milliseconds):
+        response = call()
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"]
+    assert time.monotonic() - started >= milliseconds / 1000 * 0.9

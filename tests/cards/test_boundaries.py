@@ -154,12 +154,22 @@ def test_withdrawing_a_report_works_before_the_deadline_and_is_refused_from_it(
     card, deadline = the_report(kind, request)
     with at(deadline + offset):
         if side == "live":
-            found = services.card_withdraw_loss_report(card=card, actor=world.clerk)
+            found = services.card_withdraw_loss_report(
+                card=card,
+                actor=world.clerk,
+                id_number=card.applicant.id_number,
+                card_presented=True,
+            )
             assert found.status == S.ISSUED
             assert found.transitions.order_by("id").last().name == T.WITHDRAW_LOSS_REPORT
         else:
             with pytest.raises(ApplicationError) as refused:
-                services.card_withdraw_loss_report(card=card, actor=world.clerk)
+                services.card_withdraw_loss_report(
+                    card=card,
+                    actor=world.clerk,
+                    id_number=card.applicant.id_number,
+                    card_presented=True,
+                )
             assert refused.value.code == "deadline_passed"
             assert Card.objects.get(pk=card.pk).status == AFTER[kind]
 
@@ -214,7 +224,13 @@ def test_a_sweep_running_days_late_dates_the_cancellation_at_the_deadline(writte
 def test_a_clerk_touching_the_card_days_late_dates_it_at_the_deadline_too(world, written_lost):
     deadline = T0 + WRITTEN
     with at(deadline + LATE), pytest.raises(ApplicationError) as refused:
-        services.card_replace(card=written_lost, actor=world.clerk, reason=ReplacementReason.LOST)
+        services.card_replace(
+            card=written_lost,
+            actor=world.clerk,
+            id_number=written_lost.applicant.id_number,
+            card_presented=True,
+            reason=ReplacementReason.LOST,
+        )
     assert refused.value.code == "deadline_passed"
     assert_cancelled_at_the_deadline(written_lost, deadline, deadline + LATE)
 

@@ -70,16 +70,34 @@ def eager_celery():
 def test_every_change_of_use_of_a_social_security_card_is_noticed(world, card_in):
     card = card_in(S.ISSUED)
     report_by_phone(world, card)
-    services.card_withdraw_loss_report(card=card, actor=world.clerk, reason="found")
+    services.card_withdraw_loss_report(
+        card=card,
+        actor=world.clerk,
+        id_number=card.applicant.id_number,
+        card_presented=True,
+        reason="found",
+    )
     report_by_phone(world, card)
     services.card_report_lost_in_writing(
         card=card, actor=world.clerk, id_number=card.applicant.id_number
     )
-    services.card_withdraw_loss_report(card=card, actor=world.clerk, reason="found")
+    services.card_withdraw_loss_report(
+        card=card,
+        actor=world.clerk,
+        id_number=card.applicant.id_number,
+        card_presented=True,
+        reason="found",
+    )
     services.card_report_lost_in_writing(
         card=card, actor=world.clerk, id_number=card.applicant.id_number
     )
-    new = services.card_replace(card=card, actor=world.clerk, reason=ReplacementReason.LOST)
+    new = services.card_replace(
+        card=card,
+        actor=world.clerk,
+        id_number=card.applicant.id_number,
+        card_presented=True,
+        reason=ReplacementReason.LOST,
+    )
     assert kinds(card) == [
         T.HAND_OVER,
         T.REPORT_LOST_BY_PHONE,
@@ -215,7 +233,13 @@ def test_notices_reach_the_receiver_signed_once_each_in_order(
         with transaction.atomic():
             report_by_phone(world, card)
             assert len(receiver.received) == 1  # the hand-over; nothing before the commit
-        services.card_withdraw_loss_report(card=card, actor=world.clerk, reason="found")
+        services.card_withdraw_loss_report(
+            card=card,
+            actor=world.clerk,
+            id_number=card.applicant.id_number,
+            card_presented=True,
+            reason="found",
+        )
     notices = list(card.card_center_notices.order_by("id"))
     assert [r["body"]["id"] for r in receiver.received] == [str(n.notice_id) for n in notices]
     for received, notice in zip(receiver.received, notices, strict=True):

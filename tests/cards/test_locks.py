@@ -65,11 +65,19 @@ SERVICES = {
     "report_lost_in_writing": (S.ISSUED, _in_writing),
     "withdraw_loss_report": (
         S.WRITTEN_LOST,
-        lambda w, c: services.card_withdraw_loss_report(card=c, actor=w.clerk),
+        lambda w, c: services.card_withdraw_loss_report(
+            card=c, actor=w.clerk, id_number=c.applicant.id_number, card_presented=True
+        ),
     ),
     "replace": (
         S.ISSUED,
-        lambda w, c: services.card_replace(card=c, actor=w.clerk, reason=ReplacementReason.DAMAGED),
+        lambda w, c: services.card_replace(
+            card=c,
+            actor=w.clerk,
+            id_number=c.applicant.id_number,
+            card_presented=True,
+            reason=ReplacementReason.DAMAGED,
+        ),
     ),
     "cancel": (S.ISSUED, lambda w, c: services.card_cancel(card=c, actor=w.supervisor, reason="x")),
 }

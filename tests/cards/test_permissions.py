@@ -64,6 +64,15 @@ def icbc_card_at_bosc_outlet(world, icbc_outlet):
     )
     Card.objects.filter(pk=card.pk).update(service_point=world.outlet)
     card.refresh_from_db()
+    # The scope's link row, which the triggers write when a card is applied for (cards.PointCard):
+    # made by hand like the row itself.
+    from cards.models import PointCard
+
+    PointCard.objects.update_or_create(
+        service_point=world.outlet,
+        card=card,
+        defaults={"applied_at": card.applied_at, "bank": card.bank, "applied_here": True},
+    )
     return card
 
 
