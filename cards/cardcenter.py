@@ -311,19 +311,17 @@ def notice_deliver(*, notice_id: int) -> str:
             return "deferred"
         ok, answer = backend.send(notice, body, headers)
     done = timezone.now()
-    if ok:
-        breaker.succeeded()
-        CardCenterNotice.objects.filter(pk=notice_id).update(
-            delivered_at=done, attempts=F("attempts") + 1, next_attempt_at=None, last_error=""
-        )
-        return "delivered"
-    breaker.failed()
     attempts = notice.attempts + 1
-    CardCenterNotice.objects.filter(pk=notice_id).update(
-        attempts=F("attempts") + 1,
-        next_attempt_at=done + retry_delay(attempts),
-        last_error=answer[:255],
+    delivery.attempt_recorded(
+        CardCenterNotice.objects.filter(pk=notice_id),
+        ok=ok,
+        answer=answer,
+        breaker=breaker,
+        done=done,
+        retry_at=done + retry_delay(attempts),  # never given up: the center must hear of it
     )
+    if ok:
+        return "delivered"
     logger.info("card-center notice %s: %s (attempt %d)", notice_id, answer, attempts)
     return "failed"
 

@@ -176,3 +176,21 @@ def schedule(task, object_id: int, *, at: datetime.datetime | None, queue: str) 
         task.apply_async((object_id,), countdown=delay, queue=queue)
     except Exception:
         logger.warning("could not queue %s(%s)", task.name, object_id, exc_info=True)
+
+
+def attempt_recorded(
+    rows, *, ok: bool, answer: str, breaker: Breaker, done: datetime.datetime, retry_at
+) -> None:
+    """One delivery attempt's outcome on its outbox row (`rows`, a queryset of one row of
+    cards.models.DeliveryState): delivered, or failed with the error kept and the next attempt at
+    `retry_at` (None: given up). The destination's breaker hears of it either way."""
+    from django.db.models import F
+
+    if ok:
+        breaker.succeeded()
+        rows.update(
+            delivered_at=done, attempts=F("attempts") + 1, next_attempt_at=None, last_error=""
+        )
+        return
+    breaker.failed()
+    rows.update(attempts=F("attempts") + 1, next_attempt_at=retry_at, last_error=answer[:255])

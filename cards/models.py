@@ -496,7 +496,23 @@ class CardTransition(models.Model):
         raise RuntimeError("The transition log is append-only.")
 
 
-class OutboxEvent(models.Model):
+class DeliveryState(models.Model):
+    """Where an outbox row's delivery stands (bank webhooks, card-center notices): written with
+    the row, then by cards.delivery.attempt_recorded after each attempt."""
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_error = models.CharField(
+        _("last delivery error"), max_length=255, blank=True, default="", db_default=""
+    )
+
+    class Meta:
+        abstract = True
+
+
+class OutboxEvent(DeliveryState):
     """An event for partner banks, written in the same transaction as the change it reports;
     delivered later (event feed and webhooks), so a lost delivery only delays it."""
 
@@ -513,13 +529,6 @@ class OutboxEvent(models.Model):
         verbose_name=_("bank"),
     )
     payload = models.JSONField(_("payload"))
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-    last_error = models.CharField(
-        _("last delivery error"), max_length=255, blank=True, default="", db_default=""
-    )
 
     class Meta:
         ordering = ["id"]
@@ -627,7 +636,7 @@ class IdNumberReveal(models.Model):
         return f"{self.user_id} {self.applicant_id} {self.at:%Y-%m-%d %H:%M}"
 
 
-class CardCenterNotice(models.Model):
+class CardCenterNotice(DeliveryState):
     """A notice to the municipal information service center that a card became usable or
     unusable (seed 001: the loss report is transmitted to it), written in the same transaction as
     the transition; delivered after the commit, in order per card (cards/cardcenter.py).
@@ -663,13 +672,6 @@ class CardCenterNotice(models.Model):
     )
     related_card_number = models.CharField(
         _("related card number"), max_length=20, blank=True, default=""
-    )
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-    last_error = models.CharField(
-        _("last delivery error"), max_length=255, blank=True, default="", db_default=""
     )
 
     class Meta:

@@ -38,7 +38,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from agencies.models import PartnerBank
@@ -175,19 +175,17 @@ def webhook_deliver(*, event_id: int) -> str:
         )
     attempts = event.attempts + 1
     done = timezone.now()
-    if ok:
-        breaker.succeeded()
-        OutboxEvent.objects.filter(pk=event_id).update(
-            delivered_at=done, attempts=F("attempts") + 1, next_attempt_at=None, last_error=""
-        )
-        return "delivered"
-    breaker.failed()
-    gave_up = attempts >= settings.WEBHOOK_MAX_ATTEMPTS
-    OutboxEvent.objects.filter(pk=event_id).update(
-        attempts=F("attempts") + 1,
-        next_attempt_at=None if gave_up else done + retry_delay(attempts),
-        last_error=(f"gave up: {answer}" if gave_up else answer)[:255],
+    gave_up = not ok and attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    delivery.attempt_recorded(
+        OutboxEvent.objects.filter(pk=event_id),
+        ok=ok,
+        answer=f"gave up: {answer}" if gave_up else answer,
+        breaker=breaker,
+        done=done,
+        retry_at=None if gave_up else done + retry_delay(attempts),
     )
+    if ok:
+        return "delivered"
     logger.info("webhook event %s to %s: %s (attempt %d)", event_id, bank.code, answer, attempts)
     return "gave_up" if gave_up else "failed"
 
