@@ -37,11 +37,13 @@ class PartnerBank(models.Model):
     api_full_id_number = models.BooleanField(
         _("API: full ID number on the card detail"),
         default=True,
+        db_default=True,
         help_text=_("Otherwise the card detail shows the holder's ID number masked, as lists do."),
     )
     api_phone = models.BooleanField(
         _("API: holder's phone number on the card detail"),
         default=False,
+        db_default=False,
         help_text=_("Only if the bank's contract allows it."),
     )
 

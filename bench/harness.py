@@ -417,7 +417,8 @@ def fast_fill(conn, n: int, *, log=print) -> None:
     for k, info in enumerate(PARTNER_BANKS, start=1):
         conn.execute(
             "INSERT INTO agencies_partnerbank (id, code, name_zh, name_en, active, "
-            "webhook_secret, webhook_url) VALUES (%s, %s, %s, %s, true, '', '')",
+            "webhook_secret, webhook_url, api_full_id_number, api_phone) "
+            "VALUES (%s, %s, %s, %s, true, '', '', true, false)",
             [k, info.code, info.name_zh, info.name_en],
         )
     banks = len(PARTNER_BANKS)
@@ -446,9 +447,10 @@ def fast_fill(conn, n: int, *, log=print) -> None:
     )
     run(
         f"""
-        INSERT INTO applicants_applicant (id, name, id_type, id_number, sex, birth_date,
-            nationality, shanghai_hukou, hukou_place, phone, address, created_at, updated_at)
-        SELECT i, '张' || i, 'resident_id', {resident_id_sql(body)},
+        INSERT INTO applicants_applicant (id, name, id_type, id_number, id_issuing_country,
+            sex, birth_date, nationality, shanghai_hukou, hukou_place, phone, address, created_at,
+            updated_at)
+        SELECT i, '张' || i, 'resident_id', {resident_id_sql(body)}, '',
                CASE WHEN (i / 20000) % 2 = 1 THEN 'male' ELSE 'female' END,
                date '1940-01-01' + (i % 20000)::int, 'CHN', true, '上海市徐汇区', '13800138000',
                '上海市徐汇区漕溪北路1号', now() - (i % 1826) * interval '1 day', now()
