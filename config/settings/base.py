@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "agencies",
     "applicants",
     "cards",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -31,7 +31,7 @@ from applicants.identity import validate_identity_document, validate_uscc
 from applicants.models import Applicant, Employer, Employment, InsuranceEnrolment, RegistryRecord
 from applicants.registry import COMPARED_FIELDS, compare_with_registry, get_registry
 from applicants.selectors import employment_overdue_list
-from common.demo import demo_logins, seed_demo
+from demo.seed import demo_logins, seed_demo
 from tests.conftest import form_login
 
 PASSWORD = "demo-test-pass"

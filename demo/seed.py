@@ -39,6 +39,7 @@ from applicants.identity import compose_resident_id, validate_identity_document
 from applicants.models import Applicant, Employer, Employment, InsuranceEnrolment, RegistryRecord
 from applicants.policy import enrolment_eligibility, person_facts
 from common.errors import ApplicationError
+from demo.cards import seed_cards
 
 DEMO_SEED = 2026
 
@@ -532,7 +533,7 @@ def plan_people(
             if refused > MAX_REFUSED_NUMBERS:
                 raise RuntimeError(
                     "applicants.identity refuses most demo identity numbers: check the region "
-                    "codes in common/demo.py against it."
+                    "codes in demo/seed.py against it."
                 ) from None
             return False
         if number in seen:
@@ -898,9 +899,7 @@ def _seed_registry_records(ctx: DemoContext) -> dict[str, int]:
 
 
 def _seed_cards(ctx: DemoContext) -> dict[str, int]:
-    """Cards in every lifecycle state, each made through the cards services (cards/demo.py)."""
-    from cards.demo import seed_cards
-
+    """Cards in every lifecycle state, each made through the cards services (demo/cards.py)."""
     return seed_cards(
         applicants=list(ctx.applicants.values()),
         points=ctx.points,

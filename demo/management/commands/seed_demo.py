@@ -1,4 +1,4 @@
-"""Fill an empty database with demo data; a second run creates nothing (common/demo.py)."""
+"""Fill an empty database with demo data; a second run creates nothing (demo/seed.py)."""
 
 import time
 from base64 import b32encode
@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies.choices import StaffRole
 from agencies.models import ServicePoint
-from common.demo import demo_logins, seed_demo
+from demo.seed import demo_logins, seed_demo
 
 
 class Command(BaseCommand):
