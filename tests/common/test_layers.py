@@ -1,4 +1,4 @@
-"""STYLE.md, habit 13: `common/` is the lowest layer and imports no app (demo data lives in demo/)."""
+"""STYLE.md, habit 13: `common/` is the lowest layer and imports no app (demo data: demo/)."""
 
 import ast
 from pathlib import Path
