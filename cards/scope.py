@@ -117,10 +117,13 @@ class Desk:
 
         if self.is_superuser:
             return scope_key()
+        if self.is_hotline or (self.point_id is None and self.bank_id is None):
+            return NO_SCOPE  # sees no card: no counter either
         return scope_key(point_id=self.point_id, bank_id=self.bank_id)
 
 
 DESK_ATTRIBUTE = "cards_desk"
+NO_SCOPE = "none"  # the counters' key of a desk that sees no card (no row has it)
 
 
 def desk_for_user(user) -> Desk:
@@ -167,7 +170,9 @@ def cards_visible_to(desk: Desk) -> QuerySet[Card]:
     if desk.staff is None or not desk.active:
         return cards.none()
     if desk.point is None:
-        return cards.filter(bank_id=desk.staff.bank_id)  # a bank's own staff: their bank's cards
+        if desk.bank_id is None:  # a central role (administrators, auditor): no card at all
+            return cards.none()
+        return cards.filter(bank_id=desk.bank_id)  # a bank's own staff: their bank's cards
     here = FilteredRelation("point_links", condition=Q(point_links__service_point=desk.point_id))
     cards = cards.annotate(**{HERE: here}).filter(**{f"{HERE}__isnull": False})
     if desk.is_hotline:
@@ -197,8 +202,10 @@ def applicants_visible_to(desk: Desk) -> QuerySet[Applicant]:
     if desk.staff is None or not desk.active or desk.is_hotline:
         return applicants.none()
     if desk.point is None:
+        if desk.bank_id is None:  # a central role: no person at all
+            return applicants.none()
         return applicants.filter(
-            Exists(Card.objects.filter(applicant=OuterRef("pk"), bank_id=desk.staff.bank_id))
+            Exists(Card.objects.filter(applicant=OuterRef("pk"), bank_id=desk.bank_id))
         )
     here = FilteredRelation("point_links", condition=Q(point_links__service_point=desk.point_id))
     return applicants.annotate(**{HERE: here}).filter(**{f"{HERE}__isnull": False})

@@ -118,3 +118,20 @@ def test_people_a_point_sees(world, person):
         302,
         404,
     )
+
+
+@pytest.mark.parametrize(
+    "role",
+    [StaffRole.SYSTEM_ADMINISTRATOR, StaffRole.SECURITY_ADMINISTRATOR, StaffRole.AUDITOR],
+)
+def test_a_central_role_sees_no_bankless_card_no_holder_and_no_counter(world, person, role):
+    """A central role works at no point and no bank: `bank_id IS NULL` must not become their
+    scope (a medical card has no bank)."""
+    card = submit(world, person, CardType.MEDICAL_INSURANCE)
+    assert card.bank_id is None
+    user = UserFactory(username=f"central-{role}")
+    StaffFactory(user=user, service_point=None, bank=None, role=role)
+    desk = scope.desk_for_user(user)
+    assert not scope.cards_visible_to(desk).exists()
+    assert not scope.applicants_visible_to(desk).exists()
+    assert desk.counter_key == scope.NO_SCOPE
