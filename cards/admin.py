@@ -40,7 +40,7 @@ from cards.models import (
     OutboxEvent,
 )
 from common.admin import OutOfScopeIs404, ReadOnly
-from common.admin_lists import BoundedPaginator, NoSearchInUrl
+from common.admin_lists import BoundedPaginator, CityLogAdmin, NoSearchInUrl
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 
 S = CardStatus
@@ -457,13 +457,12 @@ def history_row(row) -> dict:
 
 
 @admin.register(IdNumberReveal)
-class IdNumberRevealAdmin(ReadOnlyAdmin):
+class IdNumberRevealAdmin(CityLogAdmin, ReadOnlyAdmin):
     """Who looked at whose full ID number (superusers: the audit)."""
 
     list_display = ("at", "user", "service_point", "masked_applicant", "card")
     list_filter = ("service_point",)
     list_select_related = ("user", "service_point", "applicant", "card")
-    date_hierarchy = "at"
 
     @admin.display(description=_("applicant"))
     def masked_applicant(self, reveal):
@@ -471,7 +470,7 @@ class IdNumberRevealAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CardTransition)
-class CardTransitionAdmin(ReadOnlyAdmin):
+class CardTransitionAdmin(CityLogAdmin, ReadOnlyAdmin):
     """The whole city's transition log, newest first, for the auditor (cards.audit_cardtransition).
     Clerks see a card's own history on its page, never this list."""
 
@@ -503,7 +502,7 @@ class CardTransitionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
+class OutboxEventAdmin(CityLogAdmin, ReadOnlyAdmin):
     list_display = ("id", "kind", "bank", "created_at", "delivered_at", "attempts")
     list_filter = ("kind", "bank")
     list_select_related = ("bank",)
@@ -525,7 +524,7 @@ class DeliveredFilter(admin.SimpleListFilter):
 
 
 @admin.register(CardCenterNotice)
-class CardCenterNoticeAdmin(ReadOnlyAdmin):
+class CardCenterNoticeAdmin(CityLogAdmin, ReadOnlyAdmin):
     """What has (not yet) reached the municipal information service center, and above the list
     the delivery state of every destination: the center and each bank's webhook."""
 
@@ -561,7 +560,7 @@ class CardCenterNoticeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CardCenterReceipt)
-class CardCenterReceiptAdmin(ReadOnlyAdmin):
+class CardCenterReceiptAdmin(CityLogAdmin, ReadOnlyAdmin):
     """The local card-center backend's inbox (`make run`, tests): what the center received."""
 
     list_display = ("id", "kind", "card_number", "received_at", "times_received", "notice_id")

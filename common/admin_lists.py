@@ -40,3 +40,14 @@ class NoSearchInUrl:
             query = kept.urlencode()
             return HttpResponseRedirect(request.path + (f"?{query}" if query else ""))
         return super().changelist_view(request, extra_context)
+
+
+class CityLogAdmin:
+    """A log that grows with the city (transitions, reveals, deliveries): pages counted only up
+    to BOUNDED_COUNT_LIMIT, no click-to-sort (each column would sort the whole table), newest
+    first by the primary key."""
+
+    paginator = BoundedPaginator
+    show_full_result_count = False
+    sortable_by = ()
+    ordering = ("-id",)
