@@ -7,28 +7,15 @@ import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from applicants.choices import IdDocumentType
 from applicants.identity import normalise_id_number
 from applicants.models import Applicant, Employment
 
 
 def applicant_get_by_document(*, id_number: str) -> Applicant | None:
     """The person with exactly this document number, whatever the document type (the counter
-    search): one probe per type of the unique (id_type, id_number) index. The one place that
-    knows how a document number is stored and matched."""
-    matches = list(
-        Applicant.objects.filter(
-            id_type__in=IdDocumentType.values, id_number=normalise_id_number(id_number)
-        ).order_by()[:2]
-    )
-    return min(matches, key=lambda person: person.pk) if matches else None
-
-
-def applicant_filter_by_document(queryset: QuerySet[Applicant], *, id_number: str):
-    """`queryset` narrowed to the exact document number, by the same index."""
-    return queryset.filter(
-        id_type__in=IdDocumentType.values, id_number=normalise_id_number(id_number)
-    )
+    search): one probe of the id_number index; the first registered if two document types share
+    the number. The one place that knows how a document number is stored and matched."""
+    return Applicant.objects.filter(id_number=normalise_id_number(id_number)).order_by("pk").first()
 
 
 def applicant_get(*, id_type: str, id_number: str) -> Applicant | None:

@@ -226,7 +226,7 @@ def _drift(cursor, *, since: datetime.datetime | None):
         DAILY_DRIFT_SQL,
         {
             "tz": settings.TIME_ZONE,
-            "since": since or datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC),
+            "since": since or EPOCH,
         },
     )
     days = [(scope, day, int(delta)) for scope, day, delta in cursor.fetchall()]

@@ -54,11 +54,18 @@ def post_json(
 ) -> tuple[bool, str]:
     """POST `body`; (delivered, what happened). Any 2xx is a delivery; a 3xx is an answer, not a
     delivery (no redirects are followed)."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # a malformed port raises here: an answer, recorded like any other
+    except ValueError as exc:
+        return False, f"malformed URL: {exc}"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return False, "not an http(s) URL"
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = kind(parts.hostname, parts.port, timeout=connect_timeout)
+    try:
+        conn = kind(parts.hostname, port, timeout=connect_timeout)
+    except (http.client.InvalidURL, ValueError) as exc:
+        return False, f"malformed URL: {exc}"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         conn.connect()
