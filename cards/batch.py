@@ -176,8 +176,10 @@ def _batch(
     if connection.vendor != "postgresql":
         return _one_by_one(bank=bank, actor=actor, spec=spec, items=items)
     with transaction.atomic():
-        now = timezone.now()
         cards = _lock(bank, spec, [item.card_id for item in items])
+        now = timezone.now()  # after the locks, as services._act: the instant the rules judge
+        for card in cards.values():
+            card.as_of(now)  # the model's guards judge that instant too (Card.as_of)
         expired = _apply_due_expiries(cards, now)
         ctx = _Context(now=now)
         if spec.name == T.MARK_READY:
