@@ -142,7 +142,9 @@ ORDER BY 1, 2
 DAILY_DRIFT_SQL = """
 WITH cards AS (
     SELECT bank_id, service_point_id, (applied_at AT TIME ZONE %(tz)s)::date AS day
-    FROM cards_card WHERE applied_at >= %(since)s
+    FROM cards_card
+    -- From the local midnight of the first day checked, as the kept rows below are whole days.
+    WHERE applied_at >= ((%(since)s AT TIME ZONE %(tz)s)::date)::timestamp AT TIME ZONE %(tz)s
 ), truth AS (
     SELECT 'city' AS scope, day, count(*) AS n FROM cards GROUP BY day
     UNION ALL

@@ -158,3 +158,15 @@ def test_compaction_folds_each_key_into_one_row_and_keeps_the_sums(world, card_i
     assert len(keys) == len(set(keys))  # ...folded into one per key
     assert {key: kept(key) for key in before} == before
     assert counts.compact_counts() == 0
+
+
+def test_the_reconciliation_sees_no_drift_on_its_first_day_whatever_the_hour(world, card_in):
+    """The daily check starts `days` ago at the current hour, but the kept rows are whole days: a
+    card applied that first day before this hour is counted on both sides (it was written off as
+    drift on every run, a false negative delta each night)."""
+    first_day_morning = T0.replace(hour=1)  # 09:00 in Shanghai
+    with time_machine.travel(first_day_morning, tick=False):
+        card_in(S.APPLIED)
+    with time_machine.travel(first_day_morning + datetime.timedelta(days=40, hours=5), tick=False):
+        drift = counts.reconcile_counts(days=40)
+    assert drift.days == [] and drift.fixed == 0
