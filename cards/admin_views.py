@@ -18,6 +18,7 @@ import segno
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -532,13 +533,14 @@ class CounterViews:
         form = NewPersonForm(request.POST)
         if form.is_valid():
             try:
-                person = form.create()
+                with transaction.atomic():  # the person and their link to this point, or neither
+                    person = form.create()
+                    scope.person_seen_at_desk(
+                        scope.desk_of(request), person, reason=PointPersonReason.REGISTERED
+                    )
             except (ApplicationError, ValidationError) as exc:
                 add_refusal(form, exc)
             else:
-                scope.person_seen_at_desk(
-                    scope.desk_of(request), person, reason=PointPersonReason.REGISTERED
-                )
                 _remember(request, person_id=person.pk, desk_ids=[])
                 messages.success(request, _("The person is registered."))
                 return HttpResponseRedirect(reverse("admin:cards_card_apply"))
