@@ -2,8 +2,8 @@
 
 Lists show names and document numbers masked (PIPL: PRODUCT.md "Privacy"); a clerk finds a person
 by the exact document number. A clerk sees only the people of their own service point's cards and
-people with no card yet (cards/scope.py); a full number is shown only after a logged reveal.
-New people are registered at the counter (cards/admin_views.py), through applicants.services.
+people with no card yet (cards/counter/scope.py); a full number is shown only after a logged reveal.
+New people are registered at the counter (cards/counter/views.py), through applicants.services.
 """
 
 from django.contrib import admin, messages
@@ -27,8 +27,8 @@ from applicants.models import (
     RegistryRecord,
 )
 from applicants.selectors import employment_overdue_list
-from cards import scope
-from cards.admin_views import record_reveal, take_revealed
+from cards.counter import scope
+from cards.counter.views import record_reveal, take_revealed
 from common.admin import OutOfScopeIs404, ReadOnly
 from common.admin_lists import BoundedPaginator, NoSearchInUrl
 from common.errors import ApplicationError

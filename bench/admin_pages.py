@@ -293,8 +293,8 @@ def prepare(n: int) -> tuple[dict, dict]:
             "FROM generate_series(1, 600) k",
             [long_id, point.pk],
         )
+    from cards.counter.search import SearchKind, parse_search
     from cards.numbers import format_receipt_number, is_valid_receipt_number
-    from cards.search import SearchKind, parse_search
 
     # The fill's SQL check characters agree with the application's.
     assert is_valid_receipt_number(receipt), receipt

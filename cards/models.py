@@ -744,7 +744,7 @@ class DeliveryCursor(models.Model):
 
 class PointCard(models.Model):
     """A card that is one service point's work: applied for there, to be collected there, or a
-    loss report taken there (the clerk's scope, cards/scope.py). The card's application time and
+    loss report taken there (the clerk's scope, counter/scope.py). The card's application time and
     bank are copied here so that a point's list is read in order from one index."""
 
     service_point = models.ForeignKey(
@@ -795,7 +795,7 @@ class PointPersonReason(models.TextChoices):
 class PointPerson(models.Model):
     """A person one service point may see in its applicant lists: the holder of a card that is the
     point's work (a trigger), or a person registered or searched by their exact document number
-    at the point (cards/scope.py). Nobody else's card-less people are listed (PRODUCT.md,
+    at the point (cards/counter/scope.py). Nobody else's card-less people are listed (PRODUCT.md,
     "Privacy")."""
 
     service_point = models.ForeignKey(

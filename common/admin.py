@@ -45,7 +45,7 @@ class CalendarYearAdmin(admin.ModelAdmin):
 
 
 class OutOfScopeIs404:
-    """For a ModelAdmin whose get_queryset is scoped to the user (cards/scope.py): an object
+    """For a ModelAdmin whose get_queryset is scoped to the user (cards/counter/scope.py): an object
     outside it is "not found" (404) on its change, history and delete pages, not the admin's
     redirect with a message that names the object's id."""
 

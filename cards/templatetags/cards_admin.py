@@ -2,7 +2,7 @@
 
 from django import template
 
-from cards.admin_views import dashboard
+from cards.counter.views import dashboard
 
 register = template.Library()
 

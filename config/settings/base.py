@@ -394,6 +394,9 @@ DELIVERY_BREAKER_COOLDOWN = timedelta(
 DELIVERY_REDRIVE_GRACE = timedelta(seconds=env.float("DELIVERY_REDRIVE_GRACE_SECONDS", default=30))
 
 # --- The domain ---------------------------------------------------------------------------
+# The rule set in force for what is made now (cards/rules.py): seed-2019 (the seeds' rules, the
+# default) or shanghai-3rd-gen. A card keeps the rule set it was made under.
+RULE_SET = env.str("RULE_SET", default="seed-2019")
 # How long a loss report stays valid (PRODUCT.md, "The card lifecycle"). Fixed on the card when the
 # report is made: changing these later changes no existing report.
 PHONE_REPORT_VALIDITY = timedelta(hours=env.int("PHONE_REPORT_VALIDITY_HOURS", default=24))

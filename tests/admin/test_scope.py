@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from cards import services
-from cards.admin_forms import TRANSITION_FORMS
 from cards.choices import CardStatus
+from cards.counter.forms import TRANSITION_FORMS
 from cards.models import Card, IdNumberReveal
 from tests.admin.conftest import submit_at_other_point
 from tests.cards.conftest import card_number, eligible_person, report_by_phone

@@ -1,5 +1,5 @@
 """The clerk's transition forms ask for the proof of identity each act needs, and name the field
-and the rule when it is missing (cards/admin_forms.py)."""
+and the rule when it is missing (cards/counter/forms.py)."""
 
 from __future__ import annotations
 

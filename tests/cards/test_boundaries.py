@@ -3,7 +3,7 @@ unnoticed (issue #18): each test here fails when its comparison or rule is chang
 
 A deadline is a half-open interval: a report is live strictly before its deadline and in force as
 lapsed or cancelled from the deadline instant on (`<=` in cards/models.py and cards/expiry.py,
-`__gt` for the live states in cards/scope.py). "Just before" is one microsecond before: the
+`__gt` for the live states in cards/counter/scope.py). "Just before" is one microsecond before: the
 columns are `timestamptz`, microsecond precision.
 """
 
@@ -14,8 +14,9 @@ import datetime
 import pytest
 import time_machine
 
-from cards import scope, services
+from cards import services
 from cards.choices import CardStatus, CardType, ReplacementReason, TransitionName
+from cards.counter import scope
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import Card, CardTransition, OutboxEvent
 from cards.sweeps import due_counts, sweep
@@ -71,7 +72,7 @@ def test_a_phone_report_is_valid_exactly_24_hours_and_a_written_one_exactly_30_d
     assert written_lost.written_report_expires_at == T0 + WRITTEN
 
 
-# --- The state in force: model, list filter (cards/scope.py), admin list ----------------------
+# --- The state in force: model, list filter (cards/counter/scope.py), admin list -------------
 
 
 @pytest.mark.parametrize("kind", ["phone_reported", "written_lost"])

@@ -137,7 +137,7 @@ def test_the_triggers_and_the_rebuild_know_the_same_loss_reports_as_the_scope():
     import importlib
     import re
 
-    from cards.scope import LOSS_REPORT_TRANSITIONS
+    from cards.counter.scope import LOSS_REPORT_TRANSITIONS
 
     migration = importlib.import_module("cards.migrations.0009_scale_scope_and_counts")
     in_triggers = set(re.findall(r"'(\w+)'", migration.LOSS_REPORTS))

@@ -1,13 +1,14 @@
-"""cards/scope.py from the side each rule keeps out: who sees which cards and people, through the
-function and through the admin URL (list, card page, person page)."""
+"""cards/counter/scope.py from the side each rule keeps out: who sees which cards and people,
+through the function and through the admin URL (list, card page, person page)."""
 
 from __future__ import annotations
 
 import pytest
 
 from agencies.choices import StaffRole
-from cards import scope, services
+from cards import services
 from cards.choices import CardStatus, CardType
+from cards.counter import scope
 from tests.admin.conftest import login
 from tests.cards.conftest import bring_to, eligible_person, submit
 from tests.factories import ApplicantFactory, StaffFactory, UserFactory

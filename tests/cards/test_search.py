@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cards.counter.search import SearchKind, parse_search
 from cards.numbers import new_receipt_number
-from cards.search import SearchKind, parse_search
 
 VALID_ID = "11010519491231002X"
 

@@ -23,9 +23,9 @@ from applicants.services import applicant_create
 from cards import services
 from cards.actors import Actor
 from cards.choices import AgentDocument, CardStatus, CardType, ReplacementReason, TransitionName
+from cards.counter.search import SearchKey, parse_search
 from cards.models import Card
 from cards.permissions import POINT_KIND_CARD_TYPES
-from cards.search import SearchKey, parse_search
 from common.errors import ApplicationError
 
 S = CardStatus
@@ -425,7 +425,7 @@ class CounterSearchForm(forms.Form):
     )
 
     def clean_q(self) -> SearchKey:
-        """Recognise the number (cards/search.py); a malformed one is refused with its rule."""
+        """Recognise the number (counter/search.py); a malformed one is refused with its rule."""
         return parse_search(self.cleaned_data["q"])
 
 

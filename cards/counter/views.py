@@ -1,7 +1,7 @@
 """The counter's own admin pages: search, new person, new application, one page per transition,
 the logged ID-number reveal, the printable receipt and certificate, and the supervisor dashboard.
 
-Every view is thin: it finds the card in the clerk's scope (cards/scope.py: 404 otherwise), checks
+Every view is thin: it finds the card in the clerk's scope (counter/scope.py: 404 otherwise), checks
 that the transition is allowed now for this clerk (state and cards.permissions: 403 otherwise),
 validates a form, and calls one service. A refusal is shown to the clerk, never a 500.
 No document number ever goes into a URL (they end up in access logs): searches are posted.
@@ -39,18 +39,19 @@ from applicants.registry import (
     compare_with_registry,
     get_registry,
 )
-from cards import counts, scope, selectors
-from cards.admin_forms import (
+from cards import counts, selectors
+from cards.choices import LIVE_STATES, CardStatus, CardType, OverdueKind, TransitionName
+from cards.counter import scope
+from cards.counter.forms import (
     TRANSITION_FORMS,
     ApplicationForm,
     CounterSearchForm,
     NewPersonForm,
     add_refusal,
 )
-from cards.choices import LIVE_STATES, CardStatus, CardType, OverdueKind, TransitionName
+from cards.counter.search import counter_find
 from cards.models import Card, IdNumberReveal, OverdueCount, PointPersonReason
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
-from cards.search import counter_find
 from common.errors import ApplicationError
 from common.masking import mask_name
 
@@ -59,7 +60,7 @@ T = TransitionName
 
 # What the counter search found, kept in the clerk's session (ids only, never a number) so that
 # the next pages can serve that person: the person, and their cards elsewhere that this counter
-# may act on (cards/scope.py, DESK_TRANSITIONS).
+# may act on (cards/counter/scope.py, DESK_TRANSITIONS).
 COUNTER_SESSION_KEY = "cards_counter"
 COUNTER_SESSION_SECONDS = 30 * 60
 REVEAL_SESSION_KEY = "cards_revealed"

@@ -22,15 +22,15 @@ from stdnum.cn import ric
 from applicants.identity import normalise_id_number
 from applicants.models import Applicant
 from applicants.selectors import applicant_get_by_document
-from cards.models import Card, PointPersonReason
-from cards.numbers import BODY_LENGTH, is_valid_receipt_number, normalise_receipt_number
-from cards.scope import (
+from cards.counter.scope import (
     DESK_TRANSITIONS,
     Desk,
     cards_visible_to,
     person_seen_at_desk,
     transitions_allowed_now,
 )
+from cards.models import Card, PointPersonReason
+from cards.numbers import BODY_LENGTH, is_valid_receipt_number, normalise_receipt_number
 
 SHORTEST = 5
 LONGEST = 20
