@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -91,14 +91,10 @@ def _mark_ready(card: Card, values: dict, ctx: _Context) -> _Change:
         values["card_number"]
     )
     if number in ctx.taken_numbers:
-        raise services._invalid("card_number", _("This card number is already on another card."))
+        raise services.card_number_taken(number)
     card.mark_ready(at=ctx.now, card_number=number)
     ctx.taken_numbers.add(number)
-    data: dict[str, Any] = {"card_number": card.card_number}
-    if card.ready_promised_by is not None:
-        data["promised_by"] = card.ready_promised_by.isoformat()
-        data["promise_kept"] = card.ready_promise_kept
-    return _Change(data=data)
+    return _Change(data=services.mark_ready_data(card))
 
 
 def _agent(values: dict) -> services.Agent | None:
@@ -119,9 +115,7 @@ def _hand_over(card: Card, values: dict, ctx: _Context) -> _Change:
 
 
 def _withdraw(card: Card, values: dict, ctx: _Context) -> _Change:
-    reason = values["reason"].strip()
-    if not reason:
-        raise services._invalid("reason", _("Give the reason for the withdrawal."))
+    reason = services.withdraw_reason_checked(values["reason"])
     card.withdraw(at=ctx.now)
     return _Change(reason=reason, channel=values.get("channel"))
 
@@ -191,6 +185,7 @@ def _batch(
             )
         results: list[BatchResult] = []
         rows: list[TransitionRow] = []
+        positions: list[int] = []  # each row's item, in `results`
         for item in items:
             card = cards.get(item.card_id)
             if card is None:
@@ -211,10 +206,51 @@ def _batch(
                     data=change.data,
                 )
             )
+            positions.append(len(results))
             results.append(BatchResult(card=card))
-        _update(spec, [row.card for row in rows], now)
+        rows = _write_cards(spec, rows, positions, results, now)
         record_transitions(rows=rows, name=spec.name, actor=actor, now=now)
     return results
+
+
+def _write_cards(
+    spec: _Spec,
+    rows: list[TransitionRow],
+    positions: list[int],
+    results: list[BatchResult],
+    now: datetime.datetime,
+) -> list[TransitionRow]:
+    """The UPDATE, in a savepoint. A card number checked free may have been committed since by
+    another transaction (a single `POST /cards/{id}/ready`, another batch): the unique index
+    refuses the UPDATE. Those items, and only they, get their 409 `card_number_taken`; the UPDATE
+    is made again without them. Returns the rows written."""
+    for _attempt in range(len(rows) + 1):
+        try:
+            with transaction.atomic():
+                _update(spec, [row.card for row in rows], now)
+            return rows
+        except IntegrityError:
+            if spec.name != T.MARK_READY:
+                raise
+            numbers = [row.card.card_number for row in rows]
+            taken = set(
+                Card.objects.filter(card_number__in=numbers)
+                .exclude(pk__in=[row.card.pk for row in rows])
+                .values_list("card_number", flat=True)
+            )
+            if not taken:
+                raise
+            kept, kept_positions = [], []
+            for row, position in zip(rows, positions, strict=True):
+                if row.card.card_number in taken:
+                    results[position] = BatchResult(
+                        error=services.card_number_taken(row.card.card_number)
+                    )
+                else:
+                    kept.append(row)
+                    kept_positions.append(position)
+            rows, positions[:] = kept, kept_positions
+    raise AssertionError("unreachable: every attempt drops at least one item")
 
 
 @dataclass(frozen=True)

@@ -213,11 +213,51 @@ def card_number_checked(value: str) -> str:
     return number
 
 
+def card_number_taken(number: str) -> ApplicationError:
+    """The refusal of a card number already on another card: 409, whether it was seen before
+    the write or only by the unique index when another transaction committed it first."""
+    message = _("This card number is already on another card.")
+    return ApplicationError(
+        message, code="card_number_taken", details={"card_number": [message]}, status=409
+    )
+
+
 def _card_number(value: str) -> str:
     number = card_number_checked(value)
     if Card.objects.filter(card_number=number).exists():
-        raise _invalid("card_number", _("This card number is already on another card."))
+        raise card_number_taken(number)
     return number
+
+
+def _save_numbered(card: Card, *fields: str) -> None:
+    """Save a card that takes a new number: a concurrent transaction that committed the same
+    number first (the unique index) is the documented 409, not a 500. (Runs inside `_act`'s
+    savepoint, so the refusal leaves nothing written.)"""
+    try:
+        with transaction.atomic():
+            _save(card, *fields)
+    except IntegrityError as exc:
+        if not Card.objects.filter(card_number=card.card_number).exclude(pk=card.pk).exists():
+            raise
+        raise card_number_taken(card.card_number) from exc
+
+
+def mark_ready_data(card: Card) -> dict[str, Any]:
+    """What the log records of a card made ready: its number and whether the 3-working-day
+    promise was kept. Shared by `card_mark_ready` and the partner batch (cards/batch.py)."""
+    data: dict[str, Any] = {"card_number": card.card_number}
+    if card.ready_promised_by is not None:
+        data["promised_by"] = card.ready_promised_by.isoformat()
+        data["promise_kept"] = card.ready_promise_kept
+    return data
+
+
+def withdraw_reason_checked(reason: str) -> str:
+    """A withdrawal names its reason (stored stripped). Shared by `card_withdraw` and the partner
+    batch."""
+    if not reason.strip():
+        raise _invalid("reason", _("Give the reason for the withdrawal."))
+    return reason.strip()
 
 
 def _validated_agent(
@@ -665,8 +705,7 @@ def card_reject(
 
 def card_withdraw(*, card: Card, actor: Actor, reason: str) -> Card:
     """The applicant withdrew before the card was issued."""
-    if not reason.strip():
-        raise _invalid("reason", _("Give the reason for the withdrawal."))
+    reason = withdraw_reason_checked(reason)
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         from_status = card.status
@@ -678,7 +717,7 @@ def card_withdraw(*, card: Card, actor: Actor, reason: str) -> Card:
             from_status=from_status,
             actor=actor,
             now=now,
-            reason=reason.strip(),
+            reason=reason,
         )
         return card
 
@@ -694,18 +733,14 @@ def card_mark_ready(*, card: Card, actor: Actor, card_number: str) -> Card:
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         card.mark_ready(at=now, card_number=_card_number(card_number))
-        _save(card, "ready_at", "card_number", "ready_promise_kept")
-        data: dict[str, Any] = {"card_number": card.card_number}
-        if card.ready_promised_by is not None:
-            data["promised_by"] = card.ready_promised_by.isoformat()
-            data["promise_kept"] = card.ready_promise_kept
+        _save_numbered(card, "ready_at", "card_number", "ready_promise_kept")
         record_transition(
             card=card,
             name=T.MARK_READY,
             from_status=S.VERIFIED,
             actor=actor,
             now=now,
-            data=data,
+            data=mark_ready_data(card),
         )
         return card
 
@@ -719,7 +754,7 @@ def card_issue_on_the_spot(*, card: Card, actor: Actor, card_number: str) -> Car
         if card.card_type != CardType.MEDICAL_INSURANCE:
             raise _invalid("card_type", _("Only a medical insurance card is issued on the spot."))
         card.issue_on_the_spot(at=now, card_number=_card_number(card_number))
-        _save(card, "ready_at", "issued_at", "card_number")
+        _save_numbered(card, "ready_at", "issued_at", "card_number")
         record_transition(
             card=card,
             name=T.ISSUE_ON_THE_SPOT,

@@ -11,6 +11,7 @@ committed rows.)
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 
@@ -75,3 +76,41 @@ def assert_request_waits_for_the_lock(call, milliseconds: int = 300) -> None:
     assert response.status_code == 503, response.content
     assert response["Retry-After"]
     assert time.monotonic() - started >= milliseconds / 1000 * 0.9
+
+
+@contextlib.contextmanager
+def other_transaction() -> Iterator[psycopg.Connection]:
+    """A second connection in its own open transaction (commit it, or it is rolled back)."""
+    other = _connect()
+    try:
+        yield other
+    finally:
+        other.rollback()
+        other.close()
+
+
+def commit_once_waited_on(other: psycopg.Connection, timeout: float = 10.0) -> threading.Thread:
+    """Commit `other` (from a thread) as soon as another backend waits for one of its locks: the
+    code under test has got past its checks and reached the write that waits for `other`."""
+    pid = other.info.backend_pid
+
+    def run() -> None:
+        watcher = _connect()
+        watcher.autocommit = True
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                row = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                    [pid],
+                ).fetchone()
+                if row[0]:
+                    break
+                time.sleep(0.02)
+        finally:
+            watcher.close()
+        other.commit()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
