@@ -59,6 +59,7 @@ T = TransitionName
 REDRIVE_BATCH = 500
 REDRIVE_TIME_BUDGET = 20.0  # seconds per run; a long backlog goes on in the next runs
 _KICK_KEY = "shebao:cardcenter:kick"
+_KICK_PENDING_TIMEOUT = 60  # seconds: a queued kicked re-drive that never started is forgotten
 # The issue of a new card: the notice names the card it replaces, if any.
 _ISSUES = (T.HAND_OVER, T.ISSUE_ON_THE_SPOT)
 
@@ -355,12 +356,22 @@ def enqueue_delivery(notice_id: int) -> None:
 
 
 def kick() -> None:
-    """Queue a re-drive now (set-based notices were committed); at most one a second."""
+    """Queue a re-drive now (set-based notices were committed): coalesced, never dropped.
+
+    The key says "a kicked re-drive is queued and has not started"; the re-drive deletes it
+    before it scans. So a kick that finds the key set needs nothing more: that re-drive starts
+    after this commit and takes these notices too. (Before, a second batch within the same
+    second found a one-second key and queued nothing: its notices waited for beat's re-drive.)
+    The key's timeout only covers a queued re-drive that was lost (beat's covers that too)."""
     try:
-        if cache.add(_KICK_KEY, 1, timeout=1):
-            redrive_notices.apply_async(
-                kwargs={"grace_seconds": 0}, queue=settings.CARD_CENTER_QUEUE
-            )
+        if cache.add(_KICK_KEY, 1, timeout=_KICK_PENDING_TIMEOUT):
+            try:
+                redrive_notices.apply_async(
+                    kwargs={"grace_seconds": 0, "kicked": True}, queue=settings.CARD_CENTER_QUEUE
+                )
+            except Exception:
+                cache.delete(_KICK_KEY)  # nothing is queued: the next kick tries again
+                raise
     except Exception:
         logger.warning("could not queue the card-center re-drive", exc_info=True)
 
@@ -442,7 +453,13 @@ def deliver_notice(notice_id: int) -> str:
     soft_time_limit=50,
     time_limit=55,
 )
-def redrive_notices(grace_seconds: float | None = None) -> int:
-    """Queue the notices that are overdue, whatever became of the tasks queued before."""
+def redrive_notices(grace_seconds: float | None = None, kicked: bool = False) -> int:
+    """Queue the notices that are overdue, whatever became of the tasks queued before. A kicked
+    re-drive first clears the kick's key, so a kick after this instant queues another."""
+    if kicked:
+        try:
+            cache.delete(_KICK_KEY)
+        except Exception:
+            logger.warning("could not clear the card-center kick", exc_info=True)
     grace = None if grace_seconds is None else datetime.timedelta(seconds=grace_seconds)
     return len(notice_redrive(grace=grace))
