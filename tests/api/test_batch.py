@@ -283,3 +283,43 @@ def test_an_agents_batch_hand_over_is_logged_as_a_single_call(api, card_in):
     assert _log_and_event(single) == _log_and_event(batched)
     logged = CardTransition.objects.filter(card=batched).order_by("id").last().data
     assert logged["agent"] is True and logged["identity"]["by"] == "agent"
+
+
+def test_each_item_is_validated_by_the_item_serializer_with_its_field_and_object_rules():
+    from rest_framework import exceptions, serializers
+
+    from cards.api.serializers import BatchReadyItemSerializer
+    from cards.api.views import _batch_items
+
+    class Checked(BatchReadyItemSerializer):
+        def validate_card_number(self, value):
+            if value.startswith("X"):
+                raise serializers.ValidationError("no X, bank " + self.context["bank"])
+            return value.lower()
+
+        def validate(self, attrs):
+            if attrs["card_number"] == "same":
+                raise serializers.ValidationError({"card": ["object rule"]})
+            return attrs
+
+    card = str(uuid.uuid4())
+    items = _batch_items(
+        {"items": [{"card": card, "card_number": "ABC123"}]}, Checked, {"bank": "B"}
+    )
+    assert [(str(i.card_id), i.values) for i in items] == [(card, {"card_number": "abc123"})]
+    body = {
+        "items": [
+            {"card": card, "card_number": "XYZ123"},
+            {"card": card, "card_number": "SAME"},
+            "not an object",
+            {"card": card, "card_number": "fine12"},
+        ]
+    }
+    try:
+        _batch_items(body, Checked, {"bank": "B"})
+    except exceptions.ValidationError as exc:
+        errors = exc.detail["items"]
+    assert set(errors) == {"0", "1", "2"}
+    assert errors["0"] == {"card_number": ["no X, bank B"]}
+    assert errors["1"] == {"card": ["object rule"]}
+    assert set(errors["2"]) == {"non_field_errors"}
