@@ -181,11 +181,49 @@ class BankApiKey(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    sandbox = models.BooleanField(
+        _("sandbox"),
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text=_(
+            "A sandbox key acts only on the bank's sandbox cards (/api/v1/sandbox/), never on "
+            "real cards."
+        ),
+    )
 
     class Meta:
         ordering = ["bank", "-created_at"]
         verbose_name = _("bank API key")
         verbose_name_plural = _("bank API keys")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}".strip()
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class PlatformApiKey(models.Model):
+    """A key of the city's online service platform to the REST API: an API client of its own
+    kind, not a bank. It may submit online applications (with the real-name and real-person
+    evidence) and read the status of the cards it submitted; nothing else. Stored as a hash, like
+    BankApiKey; its prefix starts with `op-`, so a key names its own table."""
+
+    name = models.CharField(
+        _("name"), max_length=64, blank=True, help_text=_("What the key is for, e.g. the system.")
+    )
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("online platform API key")
+        verbose_name_plural = _("online platform API keys")
 
     def __str__(self) -> str:
         return f"{self.prefix}… {self.name}".strip()

@@ -8,7 +8,7 @@ import time
 
 from django.db import connection
 
-from agencies.models import BankApiKey, PartnerBank, ServicePoint
+from agencies.models import BankApiKey, PartnerBank, PlatformApiKey, ServicePoint
 from common.prepared import PreparedStatement, columns
 
 _KEY_FIELDS, _KEY_COLUMNS = columns("k", BankApiKey)
@@ -52,6 +52,20 @@ def bank_api_key_find(*, key: str) -> BankApiKey | None:
     if not dot or not secret or not 1 <= len(prefix) <= 16:
         return None
     api_key = _live_key(prefix)
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, bank_api_key_hash(key)):
+        return None
+    return api_key
+
+
+def platform_api_key_find(*, key: str) -> PlatformApiKey | None:
+    """The online service platform's live key `key`; None for a wrong, unknown or revoked key
+    (found by its `op-` prefix, compared by hash in constant time, as a bank's)."""
+    from agencies.services import bank_api_key_hash
+
+    prefix, dot, secret = key.partition(".")
+    if not dot or not secret or not 1 <= len(prefix) <= 16:
+        return None
+    api_key = PlatformApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
     if api_key is None or not hmac.compare_digest(api_key.key_hash, bank_api_key_hash(key)):
         return None
     return api_key

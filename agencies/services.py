@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.choices import CENTRAL_ROLES, ServicePointKind, StaffRole
-from agencies.models import BankApiKey, PartnerBank, ServicePoint, Staff
+from agencies.models import BankApiKey, PartnerBank, PlatformApiKey, ServicePoint, Staff
 from agencies.roles import group_name
 from common.errors import ApplicationError
 
@@ -147,13 +147,31 @@ def bank_api_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def bank_api_key_create(*, bank: PartnerBank, name: str = "") -> tuple[BankApiKey, str]:
+def bank_api_key_create(
+    *, bank: PartnerBank, name: str = "", sandbox: bool = False
+) -> tuple[BankApiKey, str]:
     """Create a key for `bank`; return the row and the key itself, which is never stored or
-    shown again. A bank may hold several keys, to rotate them without downtime."""
+    shown again. A bank may hold several keys, to rotate them without downtime. A `sandbox` key
+    acts only on the bank's sandbox cards (cards/sandbox.py), never on real ones."""
     prefix = secrets.token_hex(4)
     key = f"{prefix}.{secrets.token_urlsafe(32)}"
     api_key = BankApiKey.objects.create(
-        bank=bank, name=name.strip(), prefix=prefix, key_hash=bank_api_key_hash(key)
+        bank=bank,
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=bank_api_key_hash(key),
+        sandbox=sandbox,
+    )
+    return api_key, key
+
+
+def platform_api_key_create(*, name: str = "") -> tuple[PlatformApiKey, str]:
+    """Create a key for the city's online service platform; return the row and the key, which
+    is never stored or shown again. Its prefix starts with `op-` (agencies.PlatformApiKey)."""
+    prefix = f"op-{secrets.token_hex(4)}"
+    key = f"{prefix}.{secrets.token_urlsafe(32)}"
+    api_key = PlatformApiKey.objects.create(
+        name=name.strip(), prefix=prefix, key_hash=bank_api_key_hash(key)
     )
     return api_key, key
 

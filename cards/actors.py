@@ -51,6 +51,11 @@ class Actor:
         return cls(kind=ActorKind.BANK, bank=bank, channel=channel)
 
     @classmethod
+    def for_platform(cls) -> Actor:
+        """The city's online service platform acting through the API (its own kind, no bank)."""
+        return cls(kind=ActorKind.PLATFORM, channel=Channel.ONLINE_PLATFORM)
+
+    @classmethod
     def system(cls) -> Actor:
         return cls(kind=ActorKind.SYSTEM, channel=Channel.SYSTEM)
 
@@ -67,4 +72,6 @@ class Actor:
             return f"user:{getattr(self.user, 'pk', '')}@{where}"
         if self.kind == ActorKind.BANK:
             return f"bank:{self.bank.code}"
+        if self.kind == ActorKind.PLATFORM:
+            return "platform"
         return "system"

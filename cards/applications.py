@@ -114,11 +114,14 @@ def application_submit(
     agent: Agent | None = None,
     photo_receipt_number: str = "",
     replaces: Card | None = None,
+    bank: PartnerBank | None = None,
 ) -> Card:
-    """Take an application with its form. The person on record must match the form's identity
-    (applicants.services.applicant_find_or_create); the card is refused for the same reasons as
-    at a counter (cards.services.card_submit). A partner bank is never told about another bank's
-    card: a refusal naming a live card of another bank names no card."""
+    """Take an application with its form (`bank`: the partner bank an applicant chose on the
+    online service platform; a bank's own application is its own). The person on record must
+    match the form's identity (applicants.services.applicant_find_or_create); the card is
+    refused for the same reasons as at a counter (cards.services.card_submit). A partner bank is
+    never told about another bank's card: a refusal naming a live card of another bank names no
+    card."""
     try:
         with transaction.atomic():
             person, _created = _under(
@@ -139,6 +142,7 @@ def application_submit(
                 card_type=card_type,
                 actor=actor,
                 channel=channel,
+                bank=bank,
                 service_point=service_point,
                 collection_point=collection_point,
                 online_checks=online_checks,

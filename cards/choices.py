@@ -107,6 +107,7 @@ class OnlineCheckResult(models.TextChoices):
 class ActorKind(models.TextChoices):
     USER = "user", _("Staff member")
     BANK = "bank", _("Partner bank")
+    PLATFORM = "platform", _("Online service platform")
     SYSTEM = "system", _("System")
 
 

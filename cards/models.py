@@ -852,3 +852,35 @@ class CardDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.day} {self.count}"
+
+
+class SandboxCard(models.Model):
+    """A partner bank's test card for integrators (cards/sandbox.py, `/api/v1/sandbox/`): a table
+    of its own, so a sandbox card never reaches the real cards, their log, the bank's events and
+    webhooks, the card center or the dashboard's counts; only a sandbox key sees it."""
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        related_name="sandbox_cards",
+        verbose_name=_("issuing partner bank"),
+    )
+    card_type = models.CharField(_("card type"), max_length=32, choices=CardType.choices)
+    status = models.CharField(
+        _("status"), max_length=32, choices=CardStatus.choices, default=CardStatus.APPLIED
+    )
+    receipt_number = models.CharField(_("receipt number"), max_length=20, unique=True)
+    card_number = models.CharField(_("card number"), max_length=20, blank=True, default="")
+    holder_name = models.CharField(_("holder name"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    history = models.JSONField(_("history"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("sandbox card")
+        verbose_name_plural = _("sandbox cards")
+        indexes = [models.Index(fields=["bank", "-id"], name="sandboxcard_bank_idx")]
+
+    def __str__(self) -> str:
+        return f"sandbox {self.receipt_number} {self.status}"

@@ -25,11 +25,14 @@ class Rule:
     operation: str | None = None  # what the staff member's point must be allowed to do
     scope: str = "own_point"
     bank: bool = False  # a partner bank through the API may do it (own cards only)
+    platform: bool = False  # the city's online service platform through the API may do it
     system: bool = False  # only the scheduler
 
 
 RULES: dict[str, Rule] = {
-    TransitionName.SUBMIT: Rule(STAFF, Operation.TAKE_APPLICATIONS, "any_card", bank=True),
+    TransitionName.SUBMIT: Rule(
+        STAFF, Operation.TAKE_APPLICATIONS, "any_card", bank=True, platform=True
+    ),
     TransitionName.VERIFY: Rule(STAFF, Operation.VERIFY),
     TransitionName.REJECT: Rule(STAFF, Operation.VERIFY),
     TransitionName.WITHDRAW: Rule(STAFF, Operation.TAKE_APPLICATIONS, bank=True),
@@ -81,6 +84,8 @@ def actor_may(card, actor: Actor, transition: str) -> bool:
         return False
     if actor.kind == ActorKind.BANK:
         return rule.bank and actor.bank is not None and card.bank_id == actor.bank.pk
+    if actor.kind == ActorKind.PLATFORM:
+        return rule.platform
     point = actor.service_point
     if actor.role not in rule.roles or point is None or not point.may(rule.operation):
         return False

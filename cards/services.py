@@ -426,6 +426,10 @@ def card_submit(
         bank = actor.bank
         if channel not in BANK_CHANNELS:
             raise _invalid("channel", _("A bank submits applications from its outlets or online."))
+    elif actor.kind == ActorKind.PLATFORM:
+        # The city's online service platform: its own channel, the bank the applicant chose.
+        if channel != Channel.ONLINE_PLATFORM:
+            raise _invalid("channel", _("The online service platform submits on its own channel."))
     elif actor.kind == ActorKind.USER:
         if channel not in (Channel.COUNTER, Channel.BANK_OUTLET):
             raise _invalid("channel", _("At a service point the channel is the counter."))

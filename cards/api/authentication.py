@@ -18,8 +18,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
-from agencies.models import BankApiKey, PartnerBank
-from agencies.selectors import bank_api_key_find
+from agencies.models import BankApiKey, PartnerBank, PlatformApiKey
+from agencies.selectors import bank_api_key_find, platform_api_key_find
 from common.ratelimit import Limit, Unavailable, client_address, hit, peek
 
 SCHEME = "Api-Key"
@@ -46,6 +46,26 @@ class BankClient:
         return f"bank:{self.bank.code}"
 
 
+class PlatformClient:
+    """The authenticated party of a request of the city's online service platform (its own kind
+    of client, not a bank: agencies.PlatformApiKey)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    pk = None
+
+    def __init__(self, api_key: PlatformApiKey) -> None:
+        self.api_key = api_key
+
+    def __str__(self) -> str:
+        return "platform"
+
+
+# The online service platform's keys start so (agencies.services.platform_api_key_create).
+PLATFORM_PREFIX = "op-"
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -59,13 +79,17 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 _("Send the key as 'Authorization: Api-Key <key>'.")
             )
-        api_key = bank_api_key_find(key=key.strip())
+        key = key.strip()
+        is_platform = key.startswith(PLATFORM_PREFIX)
+        api_key = platform_api_key_find(key=key) if is_platform else bank_api_key_find(key=key)
         if api_key is None:
             _count_failure(address)
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-            BankApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            type(api_key).objects.filter(pk=api_key.pk).update(last_used_at=now)
+        if is_platform:
+            return PlatformClient(api_key), api_key
         return BankClient(api_key), api_key
 
     def authenticate_header(self, request) -> str:
@@ -102,8 +126,32 @@ def _count_failure(address: str) -> None:
 
 
 class IsPartnerBank(BasePermission):
+    """A partner bank's real key: a sandbox key acts only under /api/v1/sandbox/, the online
+    platform's key only under /api/v1/platform/ (403 here)."""
+
+    message = _("This key may not use this endpoint (a sandbox key acts only on /sandbox/).")
+
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.auth, BankApiKey)
+        return isinstance(request.auth, BankApiKey) and not request.auth.sandbox
+
+
+class IsSandboxBank(BasePermission):
+    """A partner bank's sandbox key (`create_bank_key CODE --sandbox`): real keys are refused
+    here, so a real key never sees a sandbox card."""
+
+    message = _("Only a sandbox key may use the sandbox (create_bank_key CODE --sandbox).")
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, BankApiKey) and request.auth.sandbox
+
+
+class IsOnlinePlatform(BasePermission):
+    """The city's online service platform's key (`create_platform_key`)."""
+
+    message = _("Only the online service platform's key may use this endpoint.")
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, PlatformApiKey)
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

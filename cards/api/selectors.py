@@ -15,6 +15,7 @@ from django.http import Http404
 
 from agencies.models import PartnerBank, ServicePoint
 from applicants.models import Applicant
+from cards.choices import Channel
 from cards.models import Card, CardTransition, OutboxEvent
 from cards.selectors import with_effective_status
 from common.prepared import PreparedStatement, columns
@@ -167,3 +168,20 @@ def event_api_list(
             :limit
         ]
     )
+
+
+def platform_card_get(*, public_id) -> Card:
+    """A card applied for on the city's online service platform (only the platform submits on
+    that channel: cards.services.card_submit); 404 for any other card, as for none."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404 from None
+    card = (
+        Card.objects.select_related("applicant", "bank")
+        .filter(public_id=key, channel=Channel.ONLINE_PLATFORM)
+        .first()
+    )
+    if card is None:
+        raise Http404
+    return card

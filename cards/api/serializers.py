@@ -664,3 +664,160 @@ def batch_card_representation(card: Card, times: dict | None = None) -> dict:
         "closed_at": when(card.closed_at),
         "updated_at": when(card.updated_at),
     }
+
+
+# --- The city's online service platform (cards/api/platform.py) ------------------------------
+
+
+class PlatformApplicationInputSerializer(serializers.Serializer):
+    """An application made on the city's online service platform by the applicant in person,
+    identified online: the evidence of a passed real-name and a passed real-person check."""
+
+    card_type = serializers.ChoiceField(CardType.choices)
+    bank = StrictRegexField(
+        r"^[A-Za-z0-9_-]{1,16}$",
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("The partner bank the applicant chose (its code); a social security card's."),
+    )
+    service_point = Text(
+        max_length=16,
+        help_text=_(
+            "Code of the service point that handles the application (for a social security card "
+            "an outlet of the chosen bank, where it is also collected unless `collection_point`)."
+        ),
+    )
+    collection_point = Text(
+        max_length=16,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Code of the point where the card is collected; default the same."),
+    )
+    applicant = ApplicantInputSerializer()
+    employer = EmployerInputSerializer(required=False, allow_null=True, default=None)
+    online_checks = OnlineCheckSerializer(
+        many=True,
+        help_text=_(
+            "Required: a passed real-name and a passed real-person check, with their evidence "
+            "(422 naming each check that falls short)."
+        ),
+    )
+    photo_receipt_number = StrictCharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+
+    def validate_bank(self, value: str | None):
+        from agencies.models import PartnerBank
+
+        if value is None:
+            return None
+        bank = PartnerBank.objects.filter(code__iexact=value, active=True).first()
+        if bank is None:
+            raise serializers.ValidationError(_("No partner bank with this code takes cards now."))
+        return bank
+
+    def _point(self, code: str):
+        from agencies.models import ServicePoint
+
+        point = ServicePoint.objects.filter(code=code.strip(), active=True).first()
+        if point is None:
+            raise serializers.ValidationError(_("No open service point with this code."))
+        return point
+
+    def validate_service_point(self, value: str):
+        return self._point(value)
+
+    def validate_collection_point(self, value: str | None):
+        return None if value is None else self._point(value)
+
+
+class PlatformCardSerializer(serializers.Serializer):
+    """A card the platform submitted, as its applicant follows it: the state in force and where
+    it is collected; the holder's name masked."""
+
+    id = serializers.UUIDField(source="public_id", help_text=_("The card's public id."))
+    receipt_number = serializers.CharField(source="receipt_number_display")
+    card_type = serializers.ChoiceField(CardType.choices)
+    status = serializers.SerializerMethodField(help_text=_("The state in force now."))
+    holder_name = serializers.SerializerMethodField(help_text=_("Masked."))
+    bank = serializers.SerializerMethodField(help_text=_("The partner bank's code, if any."))
+    service_point = ServicePointCodeField(source="service_point_id")
+    collection_point = ServicePointCodeField(source="collection_point_id")
+    applied_at = UtcDateTimeField()
+    ready_at = UtcDateTimeField(allow_null=True)
+    issued_at = UtcDateTimeField(allow_null=True)
+    updated_at = UtcDateTimeField()
+
+    @extend_schema_field(serializers.ChoiceField(CardStatus.choices))
+    def get_status(self, card: Card) -> str:
+        return card.status_at()
+
+    def get_holder_name(self, card: Card) -> str:
+        return mask_name(card.applicant.name)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_bank(self, card: Card) -> str | None:
+        return card.bank.code if card.bank_id else None
+
+
+# --- A bank's sandbox (cards/api/sandbox.py) ---------------------------------------------------
+
+
+class SandboxCardInputSerializer(serializers.Serializer):
+    card_type = serializers.ChoiceField(CardType.choices, default=CardType.SOCIAL_SECURITY)
+
+
+class SandboxAdvanceInputSerializer(serializers.Serializer):
+    transition = serializers.ChoiceField(
+        TransitionName.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_(
+            "The transition to make, among the card's `next_transitions`; none: the first of them "
+            "(the happy path: verified, ready for collection, issued)."
+        ),
+    )
+
+
+class SandboxTransitionSerializer(serializers.Serializer):
+    def get_fields(self):
+        return {
+            "transition": serializers.ChoiceField(TransitionName.choices),
+            "from": serializers.ChoiceField(CardStatus.choices, allow_blank=True),
+            "to": serializers.ChoiceField(CardStatus.choices),
+            "at": serializers.CharField(help_text=_("UTC, ISO 8601.")),
+        }
+
+
+class SandboxCardSerializer(serializers.Serializer):
+    """A test card of the bank's sandbox: never a real card."""
+
+    id = serializers.UUIDField(source="public_id")
+    sandbox = serializers.SerializerMethodField(help_text=_("Always true."))
+    receipt_number = serializers.CharField()
+    card_type = serializers.ChoiceField(CardType.choices)
+    status = serializers.ChoiceField(CardStatus.choices)
+    card_number = serializers.CharField(allow_blank=True)
+    holder_name = serializers.CharField(help_text=_("Fictitious."))
+    created_at = UtcDateTimeField()
+    updated_at = UtcDateTimeField()
+    next_transitions = serializers.SerializerMethodField()
+    transitions = SandboxTransitionSerializer(many=True, source="history")
+
+    def get_sandbox(self, card) -> bool:
+        return True
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(TransitionName.choices))
+    )
+    def get_next_transitions(self, card) -> list[str]:
+        from cards.sandbox import sandbox_card_next
+
+        return sandbox_card_next(card)
+
+
+class SandboxCardPageSerializer(serializers.Serializer):
+    results = SandboxCardSerializer(many=True, help_text=_("The newest first, up to 100."))

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.throttling import BaseThrottle
 
-from agencies.models import BankApiKey
+from agencies.models import BankApiKey, PlatformApiKey
 from common.ratelimit import Limit, Unavailable, hit
 
 
@@ -30,16 +30,26 @@ def api_key_limit() -> Limit:
     return Limit("api-key", settings.API_KEY_RATE_LIMIT, settings.API_KEY_RATE_WINDOW)
 
 
+def platform_key_limit() -> Limit:
+    """Requests per key of the online service platform: API_PLATFORM_RATE_LIMIT per
+    API_KEY_RATE_WINDOW."""
+    return Limit("api-platform", settings.API_PLATFORM_RATE_LIMIT, settings.API_KEY_RATE_WINDOW)
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self.retry_after = 0
 
     def allow_request(self, request, view) -> bool:
         api_key = request.auth
-        if not isinstance(api_key, BankApiKey):
+        if isinstance(api_key, BankApiKey):
+            limit = api_key_limit()
+        elif isinstance(api_key, PlatformApiKey):
+            limit = platform_key_limit()
+        else:
             return True  # refused before this by authentication
         try:
-            verdict = hit([(api_key_limit(), api_key.prefix)])
+            verdict = hit([(limit, api_key.prefix)])
         except Unavailable as exc:
             raise LimiterUnavailable(exc.retry_after) from exc
         self.retry_after = verdict.retry_after

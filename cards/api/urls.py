@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from cards.api import views
+from cards.api import platform, sandbox, views
 
 app_name = "api"
 
@@ -18,6 +18,21 @@ urlpatterns = [
     path("cards/<str:card_id>/hand-over", views.CardHandOverView.as_view(), name="card-hand-over"),
     path("cards/<str:card_id>/withdraw", views.CardWithdrawView.as_view(), name="card-withdraw"),
     path("events", views.EventListView.as_view(), name="events"),
+    # The city's online service platform (cards/api/platform.py)
+    path(
+        "platform/applications",
+        platform.PlatformApplicationsView.as_view(),
+        name="platform-applications",
+    ),
+    path("platform/cards/<str:card_id>", platform.PlatformCardView.as_view(), name="platform-card"),
+    # A bank's sandbox (cards/api/sandbox.py)
+    path("sandbox/cards", sandbox.SandboxCardsView.as_view(), name="sandbox-cards"),
+    path("sandbox/cards/<str:card_id>", sandbox.SandboxCardView.as_view(), name="sandbox-card"),
+    path(
+        "sandbox/cards/<str:card_id>/advance",
+        sandbox.SandboxAdvanceView.as_view(),
+        name="sandbox-card-advance",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"^(?P<path>.*)$", views.unknown_path),

@@ -74,6 +74,8 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     meaning = {
         400: "The body is not JSON, or a query parameter is given empty or is unknown.",
         401: "No key, a wrong key or a revoked key.",
+        403: "This key may not use this endpoint (a sandbox key acts only on /sandbox/, the "
+        "online platform's only on /platform/, a bank's real key on neither).",
         404: "No such card (or another bank's card: the same answer).",
         409: "Not allowed in the card's current state (transition_not_allowed, ...).",
         413: "The body is too large.",
@@ -89,7 +91,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     }
 
 
-POST_ERRORS = (400, 401, 404, 409, 413, 415, 422, 429)
+POST_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 429)
 
 
 class JSONAlways(DefaultContentNegotiation):

@@ -351,6 +351,9 @@ SPECTACULAR_SETTINGS = {
 # Requests per API key per window (fixed windows in Redis, common/ratelimit.py), then 429.
 API_KEY_RATE_LIMIT = env.int("API_KEY_RATE_LIMIT", default=1200)
 API_KEY_RATE_WINDOW = timedelta(seconds=env.int("API_KEY_RATE_WINDOW_SECONDS", default=60))
+# The city's online service platform's key (agencies.PlatformApiKey), per API_KEY_RATE_WINDOW: it
+# serves the whole city's online applicants, so its own figure.
+API_PLATFORM_RATE_LIMIT = env.int("API_PLATFORM_RATE_LIMIT", default=3000)
 # Deeper JSON bodies answer 400 (common.api.DepthLimitedJSONParser).
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # Failed authentications per client address per window, then 429 before any key is read.
