@@ -30,6 +30,19 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str]]]] = {
         "GetEventCard": ("cards_retrieve", {"card_id": "$response.body#/results/0/card"}),
         "NextEvents": ("events_list", {"after": "$response.body#/next_after"}),
     },
+    # The online service platform's application and its card (cards/api/platform.py).
+    ("platform_applications_create", "201"): {
+        "GetCard": ("platform_cards_retrieve", _CARD_FROM_BODY),
+    },
+    # A sandbox test card and its next step (cards/api/sandbox.py).
+    ("sandbox_cards_create", "201"): {
+        "GetCard": ("sandbox_cards_retrieve", _CARD_FROM_BODY),
+        "Advance": ("sandbox_cards_advance", _CARD_FROM_BODY),
+    },
+    ("sandbox_cards_advance", "200"): {
+        "GetCard": ("sandbox_cards_retrieve", _CARD_FROM_BODY),
+        "Advance": ("sandbox_cards_advance", _CARD_FROM_BODY),
+    },
 }
 
 

@@ -35,6 +35,11 @@ def test_the_schema_validates_without_warnings():
         "/api/v1/cards/ready:",
         "/api/v1/cards/hand-over:",
         "/api/v1/cards/withdraw:",
+        "/api/v1/platform/applications:",
+        "/api/v1/platform/cards/{card_id}:",
+        "/api/v1/sandbox/cards:",
+        "/api/v1/sandbox/cards/{card_id}:",
+        "/api/v1/sandbox/cards/{card_id}/advance:",
     ):
         assert path in schema
 
@@ -65,27 +70,39 @@ schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
 )
 
 
-# The bank's key for the run, sent the way the schema's security scheme says; schemathesis's own
-# auth checks (ignored_auth, negative cases without a key) replace or drop it as they need.
+# The keys for the run, sent the way the schema's security scheme says: the bank's, its sandbox
+# key on the sandbox's endpoints, the online platform's on its own; schemathesis's own auth
+# checks (ignored_auth, negative cases without a key) replace or drop it as they need.
 _KEY: dict[str, str] = {}
+
+
+def _client_of(path: str) -> str:
+    for client in ("sandbox", "platform"):
+        if path.startswith(f"/api/v1/{client}/"):
+            return client
+    return "key"
 
 
 @schema.auth()
 class BankKey:
     def get(self, case, context):
-        return _KEY.get("key", "not-yet")
+        return _KEY.get(_client_of(case.path), "not-yet")
 
     def set(self, case, data, context):
         case.headers = {**(case.headers or {}), "Authorization": f"Api-Key {data}"}
 
 
 @pytest.fixture
-def in_process(db, bank_key, settings):
+def in_process(db, bank_key, world, settings):
     """Requests run in the test's transaction: like Django's test client, keep the end of a
     request from closing the database connection."""
+    from agencies.services import bank_api_key_create, platform_api_key_create
+
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     _KEY["key"] = bank_key
+    _KEY["sandbox"] = bank_api_key_create(bank=world.bank, sandbox=True)[1]
+    _KEY["platform"] = platform_api_key_create()[1]
     # schemathesis sends wrong keys on purpose, all from one address: not an attack to stop here.
     settings.API_AUTH_FAILURE_LIMIT = 10**6
     yield
@@ -134,7 +151,8 @@ def test_the_links_connect_applications_cards_and_events():
     assert ("applications_create", "GetCard", "cards_retrieve") in links
     assert ("cards_retrieve", "MarkReady", "cards_ready") in links
     assert ("events_list", "GetEventCard", "cards_retrieve") in links
-    assert len(links) >= 16
+    assert ("sandbox_cards_create", "Advance", "sandbox_cards_advance") in links
+    assert len(links) >= 21
 
 
 def test_the_stateful_phase_follows_the_links(in_process, bank_key, known_id):
