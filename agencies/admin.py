@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.services import two_factor_device, two_factor_enrol
-from agencies.models import BankApiKey, PartnerBank, ServicePoint, Staff
+from agencies.models import BankApiKey, PartnerBank, PlatformApiKey, ServicePoint, Staff
 from agencies.services import (
     bank_api_key_revoke,
     staff_assign,
@@ -176,12 +176,20 @@ class BankApiKeyAdmin(admin.ModelAdmin):
     """Keys are created by `manage.py create_bank_key` (the key is shown once, there); here they
     are looked at and revoked. A revoked key stays, for the record."""
 
-    list_display = ("prefix", "bank", "name", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("bank", ("revoked_at", admin.EmptyFieldListFilter))
+    list_display = (
+        "prefix",
+        "bank",
+        "name",
+        "sandbox",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("bank", "sandbox", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("prefix", "name", "bank__code")
     list_select_related = ("bank",)
-    fields = ("bank", "name", "prefix", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("bank", "prefix", "created_at", "last_used_at", "revoked_at")
+    fields = ("bank", "name", "prefix", "sandbox", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("bank", "prefix", "sandbox", "created_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
 
     def has_add_permission(self, request):
@@ -201,3 +209,16 @@ class BankApiKeyAdmin(admin.ModelAdmin):
             ngettext("%(count)d API key revoked.", "%(count)d API keys revoked.", revoked)
             % {"count": revoked},
         )
+
+
+@admin.register(PlatformApiKey)
+class PlatformApiKeyAdmin(BankApiKeyAdmin):
+    """The online service platform's keys (`manage.py create_platform_key`): looked at and
+    revoked here, like a bank's."""
+
+    list_display = ("prefix", "name", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("prefix", "name")
+    list_select_related = ()
+    fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")

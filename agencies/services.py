@@ -176,9 +176,10 @@ def platform_api_key_create(*, name: str = "") -> tuple[PlatformApiKey, str]:
     return api_key, key
 
 
-def bank_api_key_revoke(*, api_key: BankApiKey) -> BankApiKey:
-    """Revoke a key: from now on it answers 401. The row stays, for the record."""
-    BankApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+def bank_api_key_revoke(*, api_key: BankApiKey | PlatformApiKey) -> BankApiKey | PlatformApiKey:
+    """Revoke a key (a bank's or the online platform's): from now on it answers 401. The row
+    stays, for the record."""
+    type(api_key).objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     api_key.refresh_from_db(fields=["revoked_at"])

@@ -88,3 +88,11 @@ def test_create_platform_key_prints_a_working_key(db, world):
     key = out.getvalue().strip().splitlines()[-1]
     assert key.startswith("op-")
     assert BankApi(key).get(f"/platform/cards/{Card().public_id}").status_code == 404
+
+
+def test_a_revoked_platform_key_is_refused(db):
+    from agencies.services import bank_api_key_revoke
+
+    api_key, key = platform_api_key_create(name="old")
+    bank_api_key_revoke(api_key=api_key)
+    assert BankApi(key).get(f"/platform/cards/{Card().public_id}").status_code == 401
