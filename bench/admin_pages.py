@@ -106,10 +106,10 @@ def main() -> None:
     # Both cities first (each made once and kept as a template), then both measured back to
     # back, so that the two sizes are measured under the same conditions.
     for n in sizes:
-        database = f"shebao_bench_admin_{n}"
+        database = f"{harness.PREFIX}admin_{n}"
         urls[n] = harness.filled_copy(n, database, log=lambda line: print(line, file=sys.stderr))
     for n in sizes:
-        database = f"shebao_bench_admin_{n}"
+        database = f"{harness.PREFIX}admin_{n}"
         url = urls[n]
         try:
             child = subprocess.run(

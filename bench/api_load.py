@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import (  # noqa: E402  # noqa: E402
     FUNCTIONS,
     PATHS,
+    PREFIX,
     STATES,
     Phase,
     free_port,
@@ -301,7 +302,7 @@ def _drive(job) -> tuple[list[float], int]:
 def main() -> None:
     parser = load_parser(
         __doc__.splitlines()[0],
-        database="shebao_bench_api",
+        database=PREFIX + "api",
         requests=4000,
         requests_help="per phase, in 2 rounds",
     )

@@ -11,12 +11,17 @@ import math
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The venv running the benchmark (the worktree's own .venv or the shared one) runs its servers.
+BIN = Path(sys.executable).parent
+# Every database a benchmark makes is named with this prefix (a shared server: one per person).
+PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "shebao_bench_")
 
 STATES = [
     "applied",
@@ -152,7 +157,7 @@ def start_gunicorn(
     }
     server = subprocess.Popen(
         [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            str(BIN / "gunicorn"),
             "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
@@ -320,7 +325,7 @@ def _schema_tag() -> str:
 
 
 def template_name(n: int) -> str:
-    return f"shebao_fill_{n}_{_schema_tag()}"
+    return f"{PREFIX}fill_{n}_{_schema_tag()}"
 
 
 def _admin_connection():
@@ -373,7 +378,7 @@ def _make_template(server: str, template: str, n: int, *, log) -> None:
         "DJANGO_DEBUG": "false",
     }
     subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "migrate", "-v", "0"],
+        [sys.executable, "manage.py", "migrate", "-v", "0"],
         cwd=ROOT,
         env=env,
         check=True,
@@ -383,7 +388,7 @@ def _make_template(server: str, template: str, n: int, *, log) -> None:
     started = time.perf_counter()
     subprocess.run(
         [
-            str(ROOT / ".venv" / "bin" / "python"),
+            sys.executable,
             "manage.py",
             "reconcile_counts",
             "--rebuild",

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import (  # noqa: E402  # noqa: E402
     FUNCTIONS,
     PATHS,
+    PREFIX,
     STATES,
     free_port,
     load_parser,
@@ -259,7 +260,7 @@ def _drive(job) -> tuple[list[float], int]:
 def main() -> None:
     parser = load_parser(
         __doc__.splitlines()[0],
-        database="shebao_bench_status",
+        database=PREFIX + "status",
         requests=6000,
         requests_help="per view, split in 2 rounds",
     )

@@ -127,13 +127,6 @@ def overdue_list(name: str, *, point_id: int | None = None) -> QuerySet[Card]:
     return queryset
 
 
-def bounded_count(queryset: QuerySet, limit: int) -> tuple[int, bool]:
-    """How many rows, counting at most `limit` (and whether there are more): a count that stays
-    cheap however many there are."""
-    n = queryset.order_by()[: limit + 1].count()
-    return min(n, limit), n > limit
-
-
 def overdue_counts(*, day: datetime.date | None = None) -> QuerySet:
     """The daily counts written by cards.tasks.flag_overdue_work (latest day if not given)."""
     from cards.models import OverdueCount

@@ -9,6 +9,7 @@ filtered by cards/counter/scope.py on every list, page, action and URL.
 from __future__ import annotations
 
 import datetime
+import uuid
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -128,16 +129,20 @@ class AppliedOnFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
+        if not value:
+            return queryset
+        # A point's list reads its link rows' (point, applied_at, card) index, as it is ordered.
+        field = scope.applied_at_field(scope.desk_of(request))
         today = timezone.localdate()
         days = {"today": 1, "7d": 7, "30d": 30}
         if value in days:
-            return queryset.filter(applied_at__gte=_start_of(today - _days(days[value] - 1)))
+            return queryset.filter(**{f"{field}__gte": _start_of(today - _days(days[value] - 1))})
         try:
-            day = datetime.date.fromisoformat(value or "")
+            day = datetime.date.fromisoformat(value)
         except ValueError:
             return queryset
         return queryset.filter(
-            applied_at__gte=_start_of(day), applied_at__lt=_start_of(day + _days(1))
+            **{f"{field}__gte": _start_of(day), f"{field}__lt": _start_of(day + _days(1))}
         )
 
 
@@ -190,9 +195,9 @@ class CardChangeList(ChangeList):
     and never sorted."""
 
     def get_ordering(self, request, queryset):
-        desk = scope.desk_of(request)
-        prefix = f"{scope.HERE}__" if desk.point is not None and not desk.is_superuser else ""
-        keys = [f"{prefix}applied_at", "pk"]
+        applied_at = scope.applied_at_field(scope.desk_of(request))
+        prefix = applied_at.removesuffix("applied_at")
+        keys = [applied_at, "pk"]
         descending = True
         order = self.params.get(ORDER_VAR, "").split(".")[0]
         if order:
@@ -544,9 +549,22 @@ class CardCenterNoticeAdmin(CityLogAdmin, ReadOnlyAdmin):
     )
     list_filter = (DeliveredFilter, "kind", "card_type")
     list_select_related = ("bank",)
-    search_fields = ("=card_number", "=notice_id")
+    search_fields = ("card_number", "notice_id")  # see get_search_results
+    search_help_text = _("A card number or a notice id, exactly.")
     show_full_result_count = False
     ordering = ("-id",)
+
+    def get_search_results(self, request, queryset, search_term):
+        """One exact lookup an index serves: a notice id (its unique index) or a card number
+        (ccnotice_card_number_idx). Django's own `=field` search compares both fields upper-cased
+        and OR-ed, which no index serves: a scan of every notice ever sent."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(notice_id=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.filter(card_number__in={term, term.upper()}), False
 
     def changelist_view(self, request, extra_context=None):
         from cards.cardcenter import notice_backlog

@@ -180,6 +180,15 @@ def cards_visible_to(desk: Desk) -> QuerySet[Card]:
     return cards
 
 
+def applied_at_field(desk: Desk) -> str:
+    """The application time a desk's card list orders and filters by: for a service point's staff
+    the copy on the desk's own link row (its (point, applied_at, card) index serves both), for
+    everyone else the card's own column."""
+    if desk.point is not None and not desk.is_superuser:
+        return f"{HERE}__applied_at"
+    return "applied_at"
+
+
 def card_visible_to(desk: Desk, pk) -> Card | None:
     try:
         return cards_visible_to(desk).select_related("applicant").get(pk=pk)

@@ -26,7 +26,14 @@ S = CardStatus
 T = TransitionName
 pytestmark = pytest.mark.django_db
 
-BIG_TABLES = ("cards_card", "applicants_applicant", "cards_cardtransition")
+BIG_TABLES = (
+    "cards_card",
+    "applicants_applicant",
+    "cards_cardtransition",
+    "cards_cardcenternotice",
+    "cards_outboxevent",
+    "cards_pointcard",
+)
 SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
 STATES = [
     S.APPLIED,
@@ -162,6 +169,22 @@ def pages(world, card: Card) -> dict[str, tuple[str, str, dict | None]]:
             None,
         ),
         "expiring today": ("clerk", "/admin/cards/card/?deadline=expiring_today", None),
+        "applied in the last 7 days": ("clerk", "/admin/cards/card/?applied_on=7d", None),
+        "applied on a day (superuser)": (
+            "superuser",
+            f"/admin/cards/card/?applied_on={timezone.localdate().isoformat()}",
+            None,
+        ),
+        "card-center notices by card number": (
+            "superuser",
+            f"/admin/cards/cardcenternotice/?q={card.card_number}",
+            None,
+        ),
+        "card-center notices by notice id": (
+            "superuser",
+            "/admin/cards/cardcenternotice/?q=0b0e2a5e-5f2c-4f0e-9a49-6d0c8f1e2a3b",
+            None,
+        ),
         "card page": ("clerk", f"/admin/cards/card/{card.pk}/change/", None),
     }
 
