@@ -193,11 +193,7 @@ def in_own_database(
     grows), call `run(database_url)`, then clean up and drop it unless `keep`."""
     server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
     database_url = f"{server}/{database}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
-    os.environ["DJANGO_DEBUG"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")  # bulk fills outlast a request's
+    _point_django_at(database_url)
 
     import psycopg
 
@@ -217,6 +213,14 @@ def in_own_database(
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def _point_django_at(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")  # bulk fills outlast a request's
+
+
 def clear_rate_limits() -> None:
     from common import ratelimit
 
@@ -232,6 +236,12 @@ def load_parser(description: str, *, database: str, requests: int, requests_help
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--database", default=database, help="created and dropped by the benchmark")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--own-fill",
+        action="store_true",
+        help="fill an empty database with the benchmark's own SQL instead of copying the shared "
+        "city of --cards cards (filled_copy: made once per size and kept as a template)",
+    )
     return parser
 
 
@@ -251,7 +261,25 @@ def run_load_benchmark(args, run: Callable[[object, str], None]) -> None:
         call_command("migrate", verbosity=0)
         run(args, database_url)
 
-    in_own_database(args.database, keep=args.keep, run=setup_and_run, cleanup=clear_rate_limits)
+    if getattr(args, "own_fill", True):
+        in_own_database(args.database, keep=args.keep, run=setup_and_run, cleanup=clear_rate_limits)
+        return
+    database_url = filled_copy(
+        args.cards, args.database, log=lambda line: print(line, file=sys.stderr)
+    )
+    _point_django_at(database_url)
+    try:
+        import django
+
+        django.setup()
+        run(args, database_url)
+    finally:
+        from django.db import connections
+
+        clear_rate_limits()
+        connections.close_all()
+        if not args.keep:
+            drop_database(args.database)
 
 
 # --- One fast fill shared by the benchmarks -----------------------------------------------------

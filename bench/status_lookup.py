@@ -275,15 +275,16 @@ def run(args, database_url: str) -> None:
     from common import ratelimit
 
     started = time.perf_counter()
-    fill(connection, args.cards)
+    if args.own_fill:
+        fill(connection, args.cards)
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM cards_card")
         (cards,) = cur.fetchone()
         cur.execute("SELECT count(*) FROM cards_cardtransition")
         (transitions,) = cur.fetchone()
     print(
-        f"filled {cards:,} cards (all ten states) and {transitions:,} log rows in SQL "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"{'filled' if args.own_fill else 'copied the shared city of'} {cards:,} cards "
+        f"(all ten states) and {transitions:,} log rows in {time.perf_counter() - started:.1f} s"
     )
     n_requests = args.requests
     warm = 200

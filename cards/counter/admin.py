@@ -42,7 +42,7 @@ from cards.models import (
     OutboxEvent,
 )
 from common.admin import OutOfScopeIs404, ReadOnly
-from common.admin_lists import BoundedPaginator, CityLogAdmin, NoSearchInUrl
+from common.admin_lists import CITY_LIST_PAGE, BoundedPaginator, CityLogAdmin, NoSearchInUrl
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 
 S = CardStatus
@@ -239,7 +239,7 @@ class CardAdmin(NoSearchInUrl, CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
         HereFilter,
     )
     list_select_related = ("applicant", "bank", "service_point", "collection_point")
-    list_per_page = 100
+    list_per_page = CITY_LIST_PAGE
     show_full_result_count = False  # no second COUNT over every card on each page
     show_facets = admin.ShowFacets.NEVER  # facet counts are one COUNT per filter choice
     paginator = BoundedPaginator  # the filtered count stops at a thousand

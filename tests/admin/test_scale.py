@@ -33,6 +33,8 @@ BIG_TABLES = (
     "cards_cardcenternotice",
     "cards_outboxevent",
     "cards_pointcard",
+    "applicants_employer",
+    "applicants_employment",
 )
 SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
 STATES = [
@@ -149,6 +151,12 @@ def pages(world, card: Card) -> dict[str, tuple[str, str, dict | None]]:
         "employer list": ("superuser", "/admin/applicants/employer/", None),
         "employment list": ("clerk", "/admin/applicants/employment/", None),
         "employment list (superuser)": ("superuser", "/admin/applicants/employment/", None),
+        "employer by code": ("superuser", "/admin/applicants/employer/?q=91310000000000001x", None),
+        "employments by employer code": (
+            "superuser",
+            "/admin/applicants/employment/?q=91310000000000001X",
+            None,
+        ),
         "dashboard (clerk)": ("clerk", "/admin/", None),
         "dashboard (supervisor)": ("supervisor", "/admin/", None),
         "dashboard (hotline)": ("hotline", "/admin/", None),
