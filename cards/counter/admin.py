@@ -109,8 +109,12 @@ class DeadlineFilter(admin.SimpleListFilter):
             return queryset.filter(status=S.VERIFIED, ready_promised_by__isnull=False)
         desk = scope.desk_of(request)
         if value in dict(OVERDUE_LISTS) and desk.is_supervisor:
-            overdue = selectors.overdue_list(value, point_id=desk.point_id)
-            return queryset.filter(pk__in=overdue.order_by().values("pk"))
+            # The list's own condition on the card (its partial index serves it), not the ids
+            # of the list: the planner then reads the city's overdue cards in the list's order.
+            queryset = queryset.filter(selectors.overdue_q(value, now=now))
+            if desk.point_id is not None and not desk.is_superuser:
+                queryset = queryset.filter(**{selectors.OVERDUE_POINT_FIELD[value]: desk.point_id})
+            return queryset
         return queryset
 
 
