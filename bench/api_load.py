@@ -1,10 +1,12 @@
 """Benchmark: the partner-bank API (/api/v1/) against a 1,000,000-card table under gunicorn.
 
-Fills a PostgreSQL database of its own (SQL, not the ORM: seven partner banks with their outlets,
-applicants, cards in all ten states spread over the banks, their transition logs and outbox
-events; then VACUUM ANALYZE, as tables in service are), makes an API key with `manage.py
-create_bank_key` (its last line), starts gunicorn on loopback with the production settings and
-the real views, plus a trivial view through the same middleware (bench/urls.py), and drives
+Copies the shared city of --cards cards (bench/harness.py filled_copy: made once per size with
+set-based SQL and kept as a template database) or, with --own-fill, fills a database of its own
+(SQL, not the ORM: seven partner banks with their outlets, applicants, cards in all ten states
+spread over the banks, their transition logs and outbox events; then VACUUM ANALYZE), makes an
+API key with `manage.py create_bank_key` (its last line), starts gunicorn on loopback with the
+production settings and the real views, plus a trivial view through the same middleware
+(bench/urls.py), and drives
 them from a bounded, closed-loop load generator on the same machine (a fixed number of processes,
 each sending one request at a time, a fixed number of requests, each on a new connection as
 gunicorn's sync workers close them). In the same run:

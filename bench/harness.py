@@ -404,6 +404,7 @@ def _make_template(server: str, template: str, n: int, *, log) -> None:
         "DATABASE_URL": f"{server}/{building}",
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DJANGO_DEBUG": "false",
+        "DATABASE_STATEMENT_TIMEOUT_MS": "0",  # the rebuild outlasts a request's limit
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v", "0"],

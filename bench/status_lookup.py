@@ -1,7 +1,9 @@
 """Benchmark: the public status lookup (/status/) against a 1,000,000-card table under gunicorn.
 
-Fills a PostgreSQL database of its own (SQL, not the ORM: applicants with valid resident ID
-numbers, cards in all ten states with valid receipt numbers, and their transition logs), starts
+Copies the shared city of --cards cards (bench/harness.py filled_copy, a template database made
+once per size) or, with --own-fill, fills a database of its own (SQL, not the ORM: applicants with
+valid resident ID numbers, cards in all ten states with valid receipt numbers, and their
+transition logs); starts
 gunicorn on loopback with the production settings and the real view, plus a trivial view through
 the same middleware (bench/urls.py), and drives both from a bounded, closed-loop load
 generator on the same machine (a fixed number of processes, each sending one request at a time,
