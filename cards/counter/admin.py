@@ -180,11 +180,11 @@ class HereFilter(admin.SimpleListFilter):
             return queryset
         match self.value():
             case "applied":
-                return queryset.filter(**{f"{scope.HERE}__applied_here": True})
+                return queryset.filter(**{f"{scope.HERE}_applied_here": True})
             case "collect":
-                return queryset.filter(**{f"{scope.HERE}__collect_here": True})
+                return queryset.filter(**{f"{scope.HERE}_collect_here": True})
             case "loss":
-                return queryset.filter(**{f"{scope.HERE}__loss_report_here": True})
+                return queryset.filter(**{f"{scope.HERE}_loss_report_here": True})
         return queryset
 
 

@@ -291,3 +291,32 @@ def test_a_point_list_shows_its_own_work_newest_first(world, desks):
     by_bank = desks["clerk"].get("/admin/cards/card/?o=5").context["cl"].result_list
     banks = [c.bank_id for c in by_bank]
     assert banks == sorted(banks)
+
+
+def test_a_point_list_by_application_day_reads_the_link_rows_index(world, desks):
+    """The clerk's list filtered by the day of application (the dashboard's chart links) is a
+    range of the point's (point, applied_at, card) link index, in the list's order."""
+    cards = make_cards(world, 30)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    response, queries = run_page(desks["clerk"], "/admin/cards/card/?applied_on=7d", None)
+    first_day = timezone.localdate() - datetime.timedelta(days=6)
+    week_ago = timezone.make_aware(datetime.datetime.combine(first_day, datetime.time.min))
+    mine = {
+        c.pk for c in cards if c.service_point_id == world.community.pk and c.applied_at >= week_ago
+    }
+    listed = {c.pk for c in response.context["cl"].result_list}
+    assert mine and mine <= listed, (sorted(mine - listed), sorted(listed - mine))
+    page_query = next(q for q in queries if 'ORDER BY here."applied_at" DESC' in q)
+    assert page_query.count('JOIN "cards_pointcard"') == 1, page_query  # the desk's row, once
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("EXPLAIN " + page_query)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    # A range of the (point, applied_at) index, not a walk through the point's whole history.
+    a_range = (
+        r"pointcard_applied_idx[^\n]*\n\s*"
+        r"Index Cond: \(\(service_point_id = \d+\) AND \(applied_at >="
+    )
+    assert re.search(a_range, plan), plan
