@@ -30,7 +30,7 @@ from applicants.selectors import employment_overdue_list
 from cards.counter import scope
 from cards.counter.views import record_reveal, take_revealed
 from common.admin import OutOfScopeIs404, ReadOnly
-from common.admin_lists import BoundedPaginator, NoSearchInUrl
+from common.admin_lists import CITY_LIST_PAGE, BoundedPaginator, NoSearchInUrl
 from common.errors import ApplicationError
 
 
@@ -112,6 +112,10 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) of every person on each page
     show_facets = admin.ShowFacets.NEVER
     paginator = BoundedPaginator
+    list_per_page = CITY_LIST_PAGE
+    # People, employers and employments have history (PROTECT): never bulk-deleted from a
+    # list, and no checkbox to render on every row.
+    actions = None
     sortable_by = ()  # the order an index serves (get_ordering)
     change_form_template = "admin/cards/applicant_change_form.html"
 
@@ -226,8 +230,21 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
         return applicant.id_number_masked
 
 
+class ExactCodeSearch:
+    """The search box takes one exact code, looked up by its unique index (Django's `=field`
+    search compares upper-cased values, which no index serves: a scan of every employer)."""
+
+    exact_search_field = "uscc"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().upper()
+        if not term:
+            return queryset, False
+        return queryset.filter(**{self.exact_search_field: term}), False
+
+
 @admin.register(Employer)
-class EmployerAdmin(admin.ModelAdmin):
+class EmployerAdmin(ExactCodeSearch, admin.ModelAdmin):
     list_display = ("name", "uscc", "kind", "district")
     list_filter = ("kind", "district")
     # The exact code, by its unique index: a substring of a name would read every employer.
@@ -236,6 +253,10 @@ class EmployerAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = BoundedPaginator
+    list_per_page = CITY_LIST_PAGE
+    # People, employers and employments have history (PROTECT): never bulk-deleted from a
+    # list, and no checkbox to render on every row.
+    actions = None
     sortable_by = ()
     ordering = ("-pk",)  # newest first, by the primary key (no index sorts a city by name)
 
@@ -270,7 +291,7 @@ class RegistrationFilter(admin.SimpleListFilter):
 
 
 @admin.register(Employment)
-class EmploymentAdmin(OutOfScopeIs404, admin.ModelAdmin):
+class EmploymentAdmin(ExactCodeSearch, OutOfScopeIs404, admin.ModelAdmin):
     list_display = (
         "employer",
         "masked_applicant",
@@ -283,12 +304,17 @@ class EmploymentAdmin(OutOfScopeIs404, admin.ModelAdmin):
     list_filter = (RegistrationFilter, "registration_deadline", "employer__kind")
     list_select_related = ("employer", "applicant")
     search_fields = ("=employer__uscc",)
+    exact_search_field = "employer__uscc"
     search_help_text = _("The employer's exact unified social credit code")
     raw_id_fields = ("applicant", "employer")
     readonly_fields = ("registration_deadline",)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = BoundedPaginator
+    list_per_page = CITY_LIST_PAGE
+    # People, employers and employments have history (PROTECT): never bulk-deleted from a
+    # list, and no checkbox to render on every row.
+    actions = None
     sortable_by = ()
 
     def get_queryset(self, request):

@@ -5,7 +5,8 @@
 In one run, for N/10 and for N cards: a filled city (bench/harness.py: the shared fast fill, kept
 as a template database and copied per run), gunicorn with the production settings, and each page
 requested as a clerk, a supervisor, the hotline and a superuser of a typical service point (about
-0.5 % of the cards), `--requests` times after a warm-up, one request at a time. Prints each page's
+0.5 % of the cards), `--requests` times after a warm-up, one request at a time, alternating
+between the two sizes (both served at once) so that both see the same machine. Prints each page's
 p50/p95 and query count at both sizes, and as its last line
 `p95_ms=<worst page's p95 at N> growth=<worst ratio of a page's p95 at N to N/10> queries_max=<n>`.
 """
@@ -93,60 +94,68 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page")
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests per page first")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one size, in a child
+    parser.add_argument("--prepare", help=argparse.SUPPRESS)  # internal: one city, in a child
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
         raise SystemExit("Set REDIS_URL (the admin's caches and limiters use Redis).")
-    if args.measure:
-        print(json.dumps(measure(args.measure, args)))
+    if args.prepare:
+        import django
+
+        django.setup()
+        sample, sessions = prepare(args.cards)
+        print(json.dumps({"sample": sample, "sessions": sessions}))
         return
-    results = {}
     sizes = (args.cards // 10, args.cards)
-    urls = {}
-    # Both cities first (each made once and kept as a template), then both measured back to
-    # back, so that the two sizes are measured under the same conditions.
-    for n in sizes:
-        database = f"shebao_bench_admin_{n}"
-        urls[n] = harness.filled_copy(n, database, log=lambda line: print(line, file=sys.stderr))
-    for n in sizes:
-        database = f"shebao_bench_admin_{n}"
-        url = urls[n]
-        try:
-            child = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--measure",
-                    url,
-                    "--requests",
-                    str(args.requests),
-                    "--warmup",
-                    str(args.warmup),
-                    "--workers",
-                    str(args.workers),
-                    "--cards",
-                    str(n),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-                env={
-                    **os.environ,
-                    "DJANGO_SETTINGS_MODULE": "bench.settings",
-                    "DATABASE_URL": url,
-                    "DJANGO_SECRET_KEY": SECRET_KEY,
-                    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-                    "DJANGO_SECURE_SSL_REDIRECT": "false",
-                    "LOG_LEVEL": "WARNING",
-                },
+    databases = {n: f"{harness.PREFIX}admin_{n}" for n in sizes}
+    urls, prepared, servers = {}, {}, {}
+    try:
+        # Both cities (each made once and kept as a template, then copied), both served at once,
+        # and each page's requests alternating between them: the two sizes are measured under
+        # the same conditions, whatever else the machine is doing meanwhile.
+        for n in sizes:
+            urls[n] = harness.filled_copy(
+                n, databases[n], log=lambda line: print(line, file=sys.stderr)
             )
-        except subprocess.CalledProcessError as failed:
-            print(failed.stdout, failed.stderr, file=sys.stderr)
-            raise
-        finally:
+        for n in sizes:
+            prepared[n] = prepare_in_child(urls[n], n)
+            port = harness.free_port()
+            servers[n] = (
+                port,
+                harness.start_gunicorn(urls[n], args.workers, port, {"BENCH_COUNT_QUERIES": "1"}),
+            )
+        results = measure(prepared, servers, sizes, args)
+    finally:
+        for _port, server in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
+        for database in databases.values():
             harness.drop_database(database)
-        results[n] = json.loads(child.stdout.strip().splitlines()[-1])
     report(results, sizes, args)
+
+
+def prepare_in_child(url: str, n: int) -> dict:
+    """The desks' sessions and the sample numbers of one city, made by a child process with
+    Django set up on that city's database (the production settings)."""
+    try:
+        child = subprocess.run(
+            [sys.executable, __file__, "--prepare", url, "--cards", str(n)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "bench.settings",
+                "DATABASE_URL": url,
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "DJANGO_SECURE_SSL_REDIRECT": "false",
+                "LOG_LEVEL": "WARNING",
+            },
+        )
+    except subprocess.CalledProcessError as failed:
+        print(failed.stdout, failed.stderr, file=sys.stderr)
+        raise
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def report(results: dict, sizes: tuple[int, int], args) -> None:
@@ -176,35 +185,36 @@ def report(results: dict, sizes: tuple[int, int], args) -> None:
     print(f"p95_ms={worst:.1f} growth={growth:.2f} queries_max={queries_max}")
 
 
-# --- One size, in a child process with the production settings --------------------------------
+# --- Measuring ------------------------------------------------------------------------------
 
 
-def measure(database_url: str, args) -> dict:
-    import django
-
-    django.setup()
-    sample, sessions = prepare(args.cards)
-    port = harness.free_port()
-    server = harness.start_gunicorn(database_url, args.workers, port, {"BENCH_COUNT_QUERIES": "1"})
-    results = {}
-    try:
-        for desk, page, method, path, form in pages(sample):
-            for _ in range(args.warmup):
-                request(port, method, path, form, sessions[desk])
-            timings, queries = [], set()
-            for _ in range(args.requests):
-                elapsed, count = request(port, method, path, form, sessions[desk])
-                timings.append(elapsed)
-                queries.add(count)
-            timings.sort()
-            results[f"{desk} | {page}"] = {
-                "p50": timings[len(timings) // 2],
-                "p95": timings[max(0, -(-95 * len(timings) // 100) - 1)],
-                "queries": max(queries),
+def measure(prepared: dict, servers: dict, sizes: tuple[int, int], args) -> dict:
+    """Each page at both sizes: the warm-up, then `requests` rounds of one request to each
+    server, in alternating order."""
+    results: dict[int, dict] = {n: {} for n in sizes}
+    listed = {n: pages(prepared[n]["sample"]) for n in sizes}
+    for k, (desk, page, *_rest) in enumerate(listed[sizes[0]]):
+        timings: dict[int, list[float]] = {n: [] for n in sizes}
+        queries: dict[int, set[int]] = {n: set() for n in sizes}
+        rounds = [(n, False) for _ in range(args.warmup) for n in sizes]
+        rounds += [
+            (n, True) for i in range(args.requests) for n in (sizes if i % 2 else sizes[::-1])
+        ]
+        for n, timed in rounds:
+            _desk, _page, method, path, form = listed[n][k]
+            elapsed, count = request(
+                servers[n][0], method, path, form, prepared[n]["sessions"][desk]
+            )
+            if timed:
+                timings[n].append(elapsed)
+                queries[n].add(count)
+        for n in sizes:
+            ordered = sorted(timings[n])
+            results[n][f"{desk} | {page}"] = {
+                "p50": ordered[len(ordered) // 2],
+                "p95": ordered[max(0, -(-95 * len(ordered) // 100) - 1)],
+                "queries": max(queries[n]),
             }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return results
 
 

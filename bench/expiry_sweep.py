@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import in_own_database  # noqa: E402
+from bench.harness import PREFIX, in_own_database  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +32,14 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument(
-        "--database", default="shebao_bench_expiry", help="created and dropped by the benchmark"
+        "--background",
+        type=int,
+        default=0,
+        help="cards that are not due (verified, no log) beside the due ones: the sweep's cost "
+        "must follow the due cards, not the table",
+    )
+    parser.add_argument(
+        "--database", default=PREFIX + "expiry", help="created and dropped by the benchmark"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -69,6 +76,26 @@ def run(args) -> None:
             """,
             {"n": n},
         )
+        # The rest of the city: cards no sweep touches (verified), in the same table.
+        cur.execute(
+            """
+            INSERT INTO applicants_applicant (name, id_type, id_number, sex, birth_date,
+                nationality, shanghai_hukou, hukou_place, phone, address, created_at, updated_at)
+            SELECT 'Other ' || i, 'passport', 'C' || lpad(i::text, 9, '0'), 'female',
+                   '1980-01-01', 'USA', false, '', '', '', now(), now()
+            FROM generate_series(1, %(m)s) AS i;
+            INSERT INTO cards_card (public_id, applicant_id, card_type, status, receipt_number,
+                service_point_id, collection_point_id, channel, liveness_verified,
+                real_name_verified, agent_name, agent_id_type, agent_id_number,
+                photo_receipt_number, applied_at, verified_at, created_at, updated_at)
+            SELECT gen_random_uuid(), a.id, 'medical_insurance', 'verified',
+                   'V' || lpad(a.id::text, 12, '0'), %(point)s, %(point)s, 'counter', false,
+                   false, '', '', '', '', now() - interval '5 days', now() - interval '4 days',
+                   now(), now()
+            FROM applicants_applicant a WHERE a.id_number LIKE 'C%%'
+            """,
+            {"m": args.background, "point": point},
+        )
         # Deadlines spread over the past 3 days, all due.
         cur.execute(
             """
@@ -83,11 +110,14 @@ def run(args) -> None:
                    now() - interval '4 days' + (a.id %% 259200) * interval '1 second',
                    now() - interval '3 days' + (a.id %% 259200) * interval '1 second',
                    now(), now()
-            FROM applicants_applicant a
+            FROM applicants_applicant a WHERE a.id_number LIKE 'B%%'
             """,
             {"point": point},
         )
-    print(f"filled {n:,} due phone reports in {time.perf_counter() - started:.1f} s")
+    print(
+        f"filled {n:,} due phone reports among {n + args.background:,} cards in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
     floor = time_floor(connection)
     reset(connection)
@@ -144,7 +174,7 @@ def reset(connection) -> None:
     """Back to N due phone reports, the log empty (TRUNCATE: the log refuses DELETE)."""
     with connection.cursor() as cur:
         cur.execute("TRUNCATE cards_cardtransition, cards_outboxevent")
-        cur.execute("UPDATE cards_card SET status = 'phone_reported_lost'")
+        cur.execute("UPDATE cards_card SET status = 'phone_reported_lost' WHERE status = 'issued'")
     vacuum(connection)
 
 

@@ -11,12 +11,17 @@ import math
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The venv running the benchmark (the worktree's own .venv or the shared one) runs its servers.
+BIN = Path(sys.executable).parent
+# Every database a benchmark makes is named with this prefix (a shared server: one per person).
+PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "shebao_bench_")
 
 STATES = [
     "applied",
@@ -152,7 +157,7 @@ def start_gunicorn(
     }
     server = subprocess.Popen(
         [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            str(BIN / "gunicorn"),
             "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
@@ -188,11 +193,7 @@ def in_own_database(
     grows), call `run(database_url)`, then clean up and drop it unless `keep`."""
     server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
     database_url = f"{server}/{database}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
-    os.environ["DJANGO_DEBUG"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")  # bulk fills outlast a request's
+    _point_django_at(database_url)
 
     import psycopg
 
@@ -212,6 +213,14 @@ def in_own_database(
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def _point_django_at(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")  # bulk fills outlast a request's
+
+
 def clear_rate_limits() -> None:
     from common import ratelimit
 
@@ -227,6 +236,12 @@ def load_parser(description: str, *, database: str, requests: int, requests_help
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--database", default=database, help="created and dropped by the benchmark")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--own-fill",
+        action="store_true",
+        help="fill an empty database with the benchmark's own SQL instead of copying the shared "
+        "city of --cards cards (filled_copy: made once per size and kept as a template)",
+    )
     return parser
 
 
@@ -246,7 +261,25 @@ def run_load_benchmark(args, run: Callable[[object, str], None]) -> None:
         call_command("migrate", verbosity=0)
         run(args, database_url)
 
-    in_own_database(args.database, keep=args.keep, run=setup_and_run, cleanup=clear_rate_limits)
+    if getattr(args, "own_fill", True):
+        in_own_database(args.database, keep=args.keep, run=setup_and_run, cleanup=clear_rate_limits)
+        return
+    database_url = filled_copy(
+        args.cards, args.database, log=lambda line: print(line, file=sys.stderr)
+    )
+    _point_django_at(database_url)
+    try:
+        import django
+
+        django.setup()
+        run(args, database_url)
+    finally:
+        from django.db import connections
+
+        clear_rate_limits()
+        connections.close_all()
+        if not args.keep:
+            drop_database(args.database)
 
 
 # --- One fast fill shared by the benchmarks -----------------------------------------------------
@@ -320,7 +353,7 @@ def _schema_tag() -> str:
 
 
 def template_name(n: int) -> str:
-    return f"shebao_fill_{n}_{_schema_tag()}"
+    return f"{PREFIX}fill_{n}_{_schema_tag()}"
 
 
 def _admin_connection():
@@ -371,9 +404,10 @@ def _make_template(server: str, template: str, n: int, *, log) -> None:
         "DATABASE_URL": f"{server}/{building}",
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DJANGO_DEBUG": "false",
+        "DATABASE_STATEMENT_TIMEOUT_MS": "0",  # the rebuild outlasts a request's limit
     }
     subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "migrate", "-v", "0"],
+        [sys.executable, "manage.py", "migrate", "-v", "0"],
         cwd=ROOT,
         env=env,
         check=True,
@@ -383,7 +417,7 @@ def _make_template(server: str, template: str, n: int, *, log) -> None:
     started = time.perf_counter()
     subprocess.run(
         [
-            str(ROOT / ".venv" / "bin" / "python"),
+            sys.executable,
             "manage.py",
             "reconcile_counts",
             "--rebuild",

@@ -1,7 +1,9 @@
 """Benchmark: the public status lookup (/status/) against a 1,000,000-card table under gunicorn.
 
-Fills a PostgreSQL database of its own (SQL, not the ORM: applicants with valid resident ID
-numbers, cards in all ten states with valid receipt numbers, and their transition logs), starts
+Copies the shared city of --cards cards (bench/harness.py filled_copy, a template database made
+once per size) or, with --own-fill, fills a database of its own (SQL, not the ORM: applicants with
+valid resident ID numbers, cards in all ten states with valid receipt numbers, and their
+transition logs); starts
 gunicorn on loopback with the production settings and the real view, plus a trivial view through
 the same middleware (bench/urls.py), and drives both from a bounded, closed-loop load
 generator on the same machine (a fixed number of processes, each sending one request at a time,
@@ -37,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import (  # noqa: E402  # noqa: E402
     FUNCTIONS,
     PATHS,
+    PREFIX,
     STATES,
     free_port,
     load_parser,
@@ -259,7 +262,7 @@ def _drive(job) -> tuple[list[float], int]:
 def main() -> None:
     parser = load_parser(
         __doc__.splitlines()[0],
-        database="shebao_bench_status",
+        database=PREFIX + "status",
         requests=6000,
         requests_help="per view, split in 2 rounds",
     )
@@ -274,15 +277,16 @@ def run(args, database_url: str) -> None:
     from common import ratelimit
 
     started = time.perf_counter()
-    fill(connection, args.cards)
+    if args.own_fill:
+        fill(connection, args.cards)
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM cards_card")
         (cards,) = cur.fetchone()
         cur.execute("SELECT count(*) FROM cards_cardtransition")
         (transitions,) = cur.fetchone()
     print(
-        f"filled {cards:,} cards (all ten states) and {transitions:,} log rows in SQL "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"{'filled' if args.own_fill else 'copied the shared city of'} {cards:,} cards "
+        f"(all ten states) and {transitions:,} log rows in {time.perf_counter() - started:.1f} s"
     )
     n_requests = args.requests
     warm = 200

@@ -691,6 +691,8 @@ class CardCenterNotice(DeliveryState):
                 condition=Q(delivered_at__isnull=True),
                 name="ccnotice_card_undelivered_idx",
             ),
+            # The admin's search by card number (an exact match, newest first).
+            models.Index(fields=["card_number", "id"], name="ccnotice_card_number_idx"),
         ]
 
     def __str__(self) -> str:

@@ -75,9 +75,24 @@ def card_history_page(
 # --- Overdue work, flagged to supervisors (the expiry jobs issue) -------------------------------
 
 
+def overdue_q(name: str, *, now: datetime.datetime | None = None) -> Q:
+    """The condition of one overdue list, each the range of its partial index:
+    overdue_medical_promise, medical insurance cards a street medical insurance point promised
+    within 3 working days and has not completed by the promised day; overdue_verification,
+    applications waiting for verification longer than VERIFICATION_WAITING_LIMIT;
+    overdue_uncollected, cards ready for collection and not collected for UNCOLLECTED_LIMIT
+    (6 months)."""
+    now = now or timezone.now()
+    if name == "overdue_medical_promise":
+        return Q(status=S.VERIFIED, ready_promised_by__lt=timezone.localdate(now))
+    if name == "overdue_verification":
+        return Q(status=S.APPLIED, applied_at__lt=now - settings.VERIFICATION_WAITING_LIMIT)
+    if name == "overdue_uncollected":
+        return Q(status=S.READY_FOR_COLLECTION, ready_at__lt=now - settings.UNCOLLECTED_LIMIT)
+    raise KeyError(name)
+
+
 def overdue_medical_promise(*, on: datetime.date | None = None) -> QuerySet[Card]:
-    """Medical insurance cards a street medical insurance point promised within 3 working days and
-    has not completed by the promised day."""
     on = on or timezone.localdate()
     return (
         card_list()
@@ -87,23 +102,13 @@ def overdue_medical_promise(*, on: datetime.date | None = None) -> QuerySet[Card
 
 
 def overdue_verification(*, now: datetime.datetime | None = None) -> QuerySet[Card]:
-    """Applications waiting for verification longer than VERIFICATION_WAITING_LIMIT."""
-    now = now or timezone.now()
     return (
-        card_list()
-        .filter(status=S.APPLIED, applied_at__lt=now - settings.VERIFICATION_WAITING_LIMIT)
-        .order_by("applied_at", "id")
+        card_list().filter(overdue_q("overdue_verification", now=now)).order_by("applied_at", "id")
     )
 
 
 def overdue_uncollected(*, now: datetime.datetime | None = None) -> QuerySet[Card]:
-    """Cards ready for collection and not collected for UNCOLLECTED_LIMIT (6 months)."""
-    now = now or timezone.now()
-    return (
-        card_list()
-        .filter(status=S.READY_FOR_COLLECTION, ready_at__lt=now - settings.UNCOLLECTED_LIMIT)
-        .order_by("ready_at", "id")
-    )
+    return card_list().filter(overdue_q("overdue_uncollected", now=now)).order_by("ready_at", "id")
 
 
 # Which point's work each overdue list is (as cards.sweeps.flag_overdue_work counts them); each
@@ -125,13 +130,6 @@ def overdue_list(name: str, *, point_id: int | None = None) -> QuerySet[Card]:
     if point_id is not None:
         queryset = queryset.filter(**{OVERDUE_POINT_FIELD[name]: point_id})
     return queryset
-
-
-def bounded_count(queryset: QuerySet, limit: int) -> tuple[int, bool]:
-    """How many rows, counting at most `limit` (and whether there are more): a count that stays
-    cheap however many there are."""
-    n = queryset.order_by()[: limit + 1].count()
-    return min(n, limit), n > limit
 
 
 def overdue_counts(*, day: datetime.date | None = None) -> QuerySet:

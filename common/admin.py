@@ -50,7 +50,13 @@ class OutOfScopeIs404:
     redirect with a message that names the object's id."""
 
     def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
+        # Read once per request: a change page that builds its context first (the card page)
+        # and Django's change_view after it would otherwise read the scoped row twice.
+        read = request.__dict__.setdefault("_scoped_objects", {})
+        key = (self.model._meta.label, str(object_id), from_field)
+        if key not in read:
+            read[key] = super().get_object(request, object_id, from_field)
+        obj = read[key]
         if obj is None:
             raise Http404(_("Not found here."))
         return obj

@@ -9,6 +9,7 @@ filtered by cards/counter/scope.py on every list, page, action and URL.
 from __future__ import annotations
 
 import datetime
+import uuid
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -41,7 +42,7 @@ from cards.models import (
     OutboxEvent,
 )
 from common.admin import OutOfScopeIs404, ReadOnly
-from common.admin_lists import BoundedPaginator, CityLogAdmin, NoSearchInUrl
+from common.admin_lists import CITY_LIST_PAGE, BoundedPaginator, CityLogAdmin, NoSearchInUrl
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 
 S = CardStatus
@@ -108,8 +109,12 @@ class DeadlineFilter(admin.SimpleListFilter):
             return queryset.filter(status=S.VERIFIED, ready_promised_by__isnull=False)
         desk = scope.desk_of(request)
         if value in dict(OVERDUE_LISTS) and desk.is_supervisor:
-            overdue = selectors.overdue_list(value, point_id=desk.point_id)
-            return queryset.filter(pk__in=overdue.order_by().values("pk"))
+            # The list's own condition on the card (its partial index serves it), not the ids
+            # of the list: the planner then reads the city's overdue cards in the list's order.
+            queryset = queryset.filter(selectors.overdue_q(value, now=now))
+            if desk.point_id is not None and not desk.is_superuser:
+                queryset = queryset.filter(**{selectors.OVERDUE_POINT_FIELD[value]: desk.point_id})
+            return queryset
         return queryset
 
 
@@ -128,16 +133,20 @@ class AppliedOnFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
+        if not value:
+            return queryset
+        # A point's list reads its link rows' (point, applied_at, card) index, as it is ordered.
+        field = scope.applied_at_field(scope.desk_of(request))
         today = timezone.localdate()
         days = {"today": 1, "7d": 7, "30d": 30}
         if value in days:
-            return queryset.filter(applied_at__gte=_start_of(today - _days(days[value] - 1)))
+            return queryset.filter(**{f"{field}__gte": _start_of(today - _days(days[value] - 1))})
         try:
-            day = datetime.date.fromisoformat(value or "")
+            day = datetime.date.fromisoformat(value)
         except ValueError:
             return queryset
         return queryset.filter(
-            applied_at__gte=_start_of(day), applied_at__lt=_start_of(day + _days(1))
+            **{f"{field}__gte": _start_of(day), f"{field}__lt": _start_of(day + _days(1))}
         )
 
 
@@ -171,11 +180,11 @@ class HereFilter(admin.SimpleListFilter):
             return queryset
         match self.value():
             case "applied":
-                return queryset.filter(**{f"{scope.HERE}__applied_here": True})
+                return queryset.filter(**{f"{scope.HERE}_applied_here": True})
             case "collect":
-                return queryset.filter(**{f"{scope.HERE}__collect_here": True})
+                return queryset.filter(**{f"{scope.HERE}_collect_here": True})
             case "loss":
-                return queryset.filter(**{f"{scope.HERE}__loss_report_here": True})
+                return queryset.filter(**{f"{scope.HERE}_loss_report_here": True})
         return queryset
 
 
@@ -190,9 +199,9 @@ class CardChangeList(ChangeList):
     and never sorted."""
 
     def get_ordering(self, request, queryset):
-        desk = scope.desk_of(request)
-        prefix = f"{scope.HERE}__" if desk.point is not None and not desk.is_superuser else ""
-        keys = [f"{prefix}applied_at", "pk"]
+        applied_at = scope.applied_at_field(scope.desk_of(request))
+        prefix = applied_at.removesuffix("applied_at")
+        keys = [applied_at, "pk"]
         descending = True
         order = self.params.get(ORDER_VAR, "").split(".")[0]
         if order:
@@ -234,7 +243,7 @@ class CardAdmin(NoSearchInUrl, CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
         HereFilter,
     )
     list_select_related = ("applicant", "bank", "service_point", "collection_point")
-    list_per_page = 100
+    list_per_page = CITY_LIST_PAGE
     show_full_result_count = False  # no second COUNT over every card on each page
     show_facets = admin.ShowFacets.NEVER  # facet counts are one COUNT per filter choice
     paginator = BoundedPaginator  # the filtered count stops at a thousand
@@ -544,9 +553,22 @@ class CardCenterNoticeAdmin(CityLogAdmin, ReadOnlyAdmin):
     )
     list_filter = (DeliveredFilter, "kind", "card_type")
     list_select_related = ("bank",)
-    search_fields = ("=card_number", "=notice_id")
+    search_fields = ("card_number", "notice_id")  # see get_search_results
+    search_help_text = _("A card number or a notice id, exactly.")
     show_full_result_count = False
     ordering = ("-id",)
+
+    def get_search_results(self, request, queryset, search_term):
+        """One exact lookup an index serves: a notice id (its unique index) or a card number
+        (ccnotice_card_number_idx). Django's own `=field` search compares both fields upper-cased
+        and OR-ed, which no index serves: a scan of every notice ever sent."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(notice_id=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.filter(card_number__in={term, term.upper()}), False
 
     def changelist_view(self, request, extra_context=None):
         from cards.cardcenter import notice_backlog

@@ -20,7 +20,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -158,6 +158,7 @@ def desk_of(request) -> Desk:
 # index. Nothing collects the ids of a point's whole history.
 
 HERE = "here"  # the alias of the desk's own PointCard row on a card queryset
+HERE_COLUMNS = ("applied_at", "bank_id", "applied_here", "collect_here", "loss_report_here")
 
 
 def cards_visible_to(desk: Desk) -> QuerySet[Card]:
@@ -175,9 +176,22 @@ def cards_visible_to(desk: Desk) -> QuerySet[Card]:
         return cards.filter(bank_id=desk.bank_id)  # a bank's own staff: their bank's cards
     here = FilteredRelation("point_links", condition=Q(point_links__service_point=desk.point_id))
     cards = cards.annotate(**{HERE: here}).filter(**{f"{HERE}__isnull": False})
+    # The link row's columns under names of their own (here_applied_at, ...): a later filter()
+    # on `here__...` would join the link table a second time (a reverse relation), and the list
+    # would then walk the point's whole history in order, testing each card on that second join.
+    cards = cards.alias(**{f"{HERE}_{name}": F(f"{HERE}__{name}") for name in HERE_COLUMNS})
     if desk.is_hotline:
         return cards.none()  # the counter search's masked rows are all the hotline sees
     return cards
+
+
+def applied_at_field(desk: Desk) -> str:
+    """The application time a desk's card list orders and filters by: for a service point's staff
+    the copy on the desk's own link row (its (point, applied_at, card) index serves both), for
+    everyone else the card's own column."""
+    if desk.point is not None and not desk.is_superuser:
+        return f"{HERE}_applied_at"
+    return "applied_at"
 
 
 def card_visible_to(desk: Desk, pk) -> Card | None:

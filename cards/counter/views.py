@@ -52,6 +52,7 @@ from cards.counter.forms import (
 from cards.counter.search import counter_find
 from cards.models import Card, IdNumberReveal, OverdueCount, PointPersonReason
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
+from common.admin_lists import bounded_count
 from common.errors import ApplicationError
 from common.masking import mask_name
 
@@ -260,7 +261,6 @@ OVERDUE_LISTS = (
 
 EXPIRING_SHOWN = 20
 OVERDUE_SHOWN = 10
-COUNT_LIMIT = 1000
 
 
 def dashboard(request: HttpRequest) -> dict[str, Any]:
@@ -270,7 +270,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
     Every figure is a few rows: the state counts and the chart from the counters kept as the work
     happens (cards.counts), corrected to the state in force by the loss reports past their
     deadline and not yet swept (a small range of the sweeps' own indexes); the expiring and
-    overdue lists are ranges of partial indexes, counted up to COUNT_LIMIT."""
+    overdue lists are ranges of partial indexes, counted up to a limit (common.admin_lists)."""
     desk = scope.desk_of(request)
     if not (desk.is_superuser or desk.staff):
         return {}
@@ -301,7 +301,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
         }
         for card in expiring[:EXPIRING_SHOWN]
     ]
-    board["expiring_count"], board["expiring_more"] = selectors.bounded_count(expiring, COUNT_LIMIT)
+    board["expiring_count"], board["expiring_more"] = bounded_count(expiring)
     board["expiring_url"] = changelist_url(deadline="expiring_today")
 
     if desk.is_supervisor:
@@ -312,7 +312,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
             if point_id is None and not desk.is_superuser:
                 queryset = queryset.filter(pk__in=visible.values("pk"))
             rows = list(queryset[:OVERDUE_SHOWN])
-            count, more = selectors.bounded_count(queryset, COUNT_LIMIT)
+            count, more = bounded_count(queryset)
             overdue.append(
                 {
                     "label": label,

@@ -26,7 +26,16 @@ S = CardStatus
 T = TransitionName
 pytestmark = pytest.mark.django_db
 
-BIG_TABLES = ("cards_card", "applicants_applicant", "cards_cardtransition")
+BIG_TABLES = (
+    "cards_card",
+    "applicants_applicant",
+    "cards_cardtransition",
+    "cards_cardcenternotice",
+    "cards_outboxevent",
+    "cards_pointcard",
+    "applicants_employer",
+    "applicants_employment",
+)
 SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
 STATES = [
     S.APPLIED,
@@ -142,6 +151,12 @@ def pages(world, card: Card) -> dict[str, tuple[str, str, dict | None]]:
         "employer list": ("superuser", "/admin/applicants/employer/", None),
         "employment list": ("clerk", "/admin/applicants/employment/", None),
         "employment list (superuser)": ("superuser", "/admin/applicants/employment/", None),
+        "employer by code": ("superuser", "/admin/applicants/employer/?q=91310000000000001x", None),
+        "employments by employer code": (
+            "superuser",
+            "/admin/applicants/employment/?q=91310000000000001X",
+            None,
+        ),
         "dashboard (clerk)": ("clerk", "/admin/", None),
         "dashboard (supervisor)": ("supervisor", "/admin/", None),
         "dashboard (hotline)": ("hotline", "/admin/", None),
@@ -162,6 +177,22 @@ def pages(world, card: Card) -> dict[str, tuple[str, str, dict | None]]:
             None,
         ),
         "expiring today": ("clerk", "/admin/cards/card/?deadline=expiring_today", None),
+        "applied in the last 7 days": ("clerk", "/admin/cards/card/?applied_on=7d", None),
+        "applied on a day (superuser)": (
+            "superuser",
+            f"/admin/cards/card/?applied_on={timezone.localdate().isoformat()}",
+            None,
+        ),
+        "card-center notices by card number": (
+            "superuser",
+            f"/admin/cards/cardcenternotice/?q={card.card_number}",
+            None,
+        ),
+        "card-center notices by notice id": (
+            "superuser",
+            "/admin/cards/cardcenternotice/?q=0b0e2a5e-5f2c-4f0e-9a49-6d0c8f1e2a3b",
+            None,
+        ),
         "card page": ("clerk", f"/admin/cards/card/{card.pk}/change/", None),
     }
 
@@ -260,3 +291,32 @@ def test_a_point_list_shows_its_own_work_newest_first(world, desks):
     by_bank = desks["clerk"].get("/admin/cards/card/?o=5").context["cl"].result_list
     banks = [c.bank_id for c in by_bank]
     assert banks == sorted(banks)
+
+
+def test_a_point_list_by_application_day_reads_the_link_rows_index(world, desks):
+    """The clerk's list filtered by the day of application (the dashboard's chart links) is a
+    range of the point's (point, applied_at, card) link index, in the list's order."""
+    cards = make_cards(world, 30)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    response, queries = run_page(desks["clerk"], "/admin/cards/card/?applied_on=7d", None)
+    first_day = timezone.localdate() - datetime.timedelta(days=6)
+    week_ago = timezone.make_aware(datetime.datetime.combine(first_day, datetime.time.min))
+    mine = {
+        c.pk for c in cards if c.service_point_id == world.community.pk and c.applied_at >= week_ago
+    }
+    listed = {c.pk for c in response.context["cl"].result_list}
+    assert mine and mine <= listed, (sorted(mine - listed), sorted(listed - mine))
+    page_query = next(q for q in queries if 'ORDER BY here."applied_at" DESC' in q)
+    assert page_query.count('JOIN "cards_pointcard"') == 1, page_query  # the desk's row, once
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("EXPLAIN " + page_query)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    # A range of the (point, applied_at) index, not a walk through the point's whole history.
+    a_range = (
+        r"pointcard_applied_idx[^\n]*\n\s*"
+        r"Index Cond: \(\(service_point_id = \d+\) AND \(applied_at >="
+    )
+    assert re.search(a_range, plan), plan

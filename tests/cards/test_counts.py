@@ -170,3 +170,30 @@ def test_the_reconciliation_sees_no_drift_on_its_first_day_whatever_the_hour(wor
     with time_machine.travel(first_day_morning + datetime.timedelta(days=40, hours=5), tick=False):
         drift = counts.reconcile_counts(days=40)
     assert drift.days == [] and drift.fixed == 0
+
+
+def links_of(card) -> dict[int, tuple[bool, bool, bool]]:
+    return {
+        link.service_point_id: (link.applied_here, link.collect_here, link.loss_report_here)
+        for link in PointCard.objects.filter(card=card)
+    }
+
+
+def test_the_links_and_counters_follow_a_changed_collection_point(world, card_in):
+    """Whoever changes a card's collection point (a service, an SQL fix), the new point sees the
+    card to collect and the old one no longer does, unless it is still that point's work."""
+    card = card_in(S.READY_FOR_COLLECTION)
+    applied_at = card.service_point_id
+    assert links_of(card)[card.collection_point_id][1]  # to be collected there
+    Card.objects.filter(pk=card.pk).update(collection_point=world.other_community)
+    links = links_of(card)
+    assert links[world.other_community.pk] == (False, True, False)
+    assert links[applied_at] == (True, False, False)  # still the application taken there
+    # Moved on again: the point that was only the collection point loses the card.
+    Card.objects.filter(pk=card.pk).update(collection_point=world.outlet)
+    links = links_of(card)
+    assert world.other_community.pk not in links
+    assert links[world.outlet.pk] == (False, True, False)
+    for point in (world.community, world.other_community, world.outlet):
+        assert kept(f"point:{point.pk}") == point_counted(point)
+    assert counts.reconcile_counts().fixed == 0

@@ -181,3 +181,27 @@ def test_card_center_backlog_and_oldest_undelivered(client, card_in):
     ) == pytest.approx(42)
     pending.update(delivered_at=oldest.created_at)
     assert value(client, "shebao_webhook_backlog", destination="card_center") == 0
+
+
+def test_the_delivery_panel_reads_any_number_of_banks_in_the_same_queries(world, card_in):
+    """The card-center notices' admin shows each bank's webhook backlog and last error
+    (cards.webhooks.webhook_backlog): two queries for all banks, not one more per bank."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cards.webhooks import webhook_backlog
+
+    card = card_in(S.VERIFIED)
+    bank_webhook_set(bank=world.bank, url="http://127.0.0.1:7203/hooks")
+    services.card_mark_ready(card=card, actor=world.bank_actor, card_number=card_number())
+    OutboxEvent.objects.filter(card=card).update(last_error="HTTP 503")
+    with CaptureQueriesContext(connection) as one:
+        rows = webhook_backlog()
+    assert [(r["destination"], r["count"], r["last_error"]) for r in rows] == [
+        ("bank:BOSC", 1, "HTTP 503")
+    ]
+    bank_webhook_set(bank=world.other_bank, url="http://127.0.0.1:7203/other")
+    with CaptureQueriesContext(connection) as two:
+        rows = webhook_backlog()
+    assert len(rows) == 2 and {r["last_error"] for r in rows} == {"HTTP 503", ""}
+    assert len(two.captured_queries) == len(one.captured_queries)
