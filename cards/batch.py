@@ -36,7 +36,7 @@ from agencies.models import PartnerBank
 from cards import services
 from cards.actors import Actor
 from cards.choices import CardStatus, TransitionName
-from cards.events import TransitionRow, record_transitions
+from cards.events import TransitionRow, event_time, record_transitions
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import Card
 from common.errors import ApplicationError
@@ -92,9 +92,18 @@ def _mark_ready(card: Card, values: dict, ctx: _Context) -> _Change:
     )
     if number in ctx.taken_numbers:
         raise services._invalid("card_number", _("This card number is already on another card."))
-    card.mark_ready(at=ctx.now, card_number=number)
+    card.mark_ready(
+        at=ctx.now,
+        card_number=number,
+        uncollected_cancels_at=services._uncollected_deadline(card, ctx.now),
+        collect_by=services._collect_by(card, ctx.now),
+    )
     ctx.taken_numbers.add(number)
     data: dict[str, Any] = {"card_number": card.card_number}
+    if card.uncollected_cancels_at is not None:
+        data["uncollected_cancels_at"] = event_time(card.uncollected_cancels_at)
+    if card.collect_by is not None:
+        data["collect_by"] = card.collect_by.isoformat()
     if card.ready_promised_by is not None:
         data["promised_by"] = card.ready_promised_by.isoformat()
         data["promise_kept"] = card.ready_promise_kept
@@ -114,7 +123,7 @@ def _hand_over(card: Card, values: dict, ctx: _Context) -> _Change:
         receipt_number=values["receipt_number"],
         agent=_agent(values),
     )
-    card.hand_over(at=ctx.now)
+    card.hand_over(at=ctx.now, expires_on=services._expires_on(card, ctx.now))
     return _Change(data=data)
 
 
@@ -136,9 +145,13 @@ class _Spec:
 
 _SPECS = {
     T.MARK_READY: _Spec(
-        T.MARK_READY, _mark_ready, ("ready_at", "card_number", "ready_promise_kept")
+        T.MARK_READY,
+        _mark_ready,
+        ("ready_at", "card_number", "ready_promise_kept", "uncollected_cancels_at", "collect_by"),
     ),
-    T.HAND_OVER: _Spec(T.HAND_OVER, _hand_over, ("issued_at",), related=("applicant",)),
+    T.HAND_OVER: _Spec(
+        T.HAND_OVER, _hand_over, ("issued_at", "expires_on"), related=("applicant",)
+    ),
     T.WITHDRAW: _Spec(T.WITHDRAW, _withdraw, ("closed_at",)),
 }
 
@@ -259,6 +272,12 @@ _LOCKED_FIELDS = (
     "updated_at",
     "phone_report_expires_at",
     "written_report_expires_at",
+    # The card's rule set (cards/rules.py) and the deadlines it gave.
+    "rule_set",
+    "rule_set_version",
+    "uncollected_cancels_at",
+    "collect_by",
+    "expires_on",
 )
 
 
