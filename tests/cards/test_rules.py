@@ -496,3 +496,34 @@ def test_a_non_hukou_student_insured_individually_gets_a_card_under_3rd_gen(worl
     )
     assert card_eligibility(foreigner, CardType.SOCIAL_SECURITY, rules=rules.get(GEN3))
     assert not card_eligibility(foreigner, CardType.SOCIAL_SECURITY, rules=rules.get(SEED))
+
+
+# --- Partner batches give the same dates as the one-card services ------------------------------
+
+
+def test_a_partner_batch_sets_the_rule_set_s_deadlines_as_the_services_do(world):
+    from cards.batch import BatchItem, cards_hand_over_batch, cards_mark_ready_batch
+
+    with override_settings(RULE_SET=GEN3), time_machine.travel(T0, tick=False):
+        card = bring_to(world, submit(world, eligible_person()), S.VERIFIED)
+        (ready,) = cards_mark_ready_batch(
+            bank=world.bank,
+            actor=world.bank_actor,
+            items=[BatchItem(card.public_id, {"card_number": card_number()})],
+        )
+        assert ready.error is None
+        card.refresh_from_db()
+        assert card.uncollected_cancels_at == T0 + 183 * DAY
+        (handed,) = cards_hand_over_batch(
+            bank=world.bank,
+            actor=world.bank_actor,
+            items=[
+                BatchItem(
+                    card.public_id,
+                    {"id_number": card.applicant.id_number, "receipt_number": card.receipt_number},
+                )
+            ],
+        )
+        assert handed.error is None
+    card.refresh_from_db()
+    assert card.status == S.ISSUED and card.expires_on == datetime.date(2036, 3, 2)
