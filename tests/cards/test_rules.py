@@ -527,3 +527,21 @@ def test_a_partner_batch_sets_the_rule_set_s_deadlines_as_the_services_do(world)
         assert handed.error is None
     card.refresh_from_db()
     assert card.status == S.ISSUED and card.expires_on == datetime.date(2036, 3, 2)
+
+
+def test_the_clerk_pages_show_a_formal_report_without_deadline(world):
+    card = issued_under(world, GEN3)
+    card = in_writing(world, card)
+    from tests.admin.conftest import login
+
+    client = login(world.clerk)
+    page = client.get(f"/admin/cards/card/{card.pk}/change/")
+    assert page.status_code == 200
+    assert "No deadline" in page.content.decode()
+    listed = client.get("/admin/cards/card/?state=written_lost")
+    assert listed.status_code == 200
+    assert card.receipt_number_display in listed.content.decode()
+    assert "no deadline" in listed.content.decode()
+    certificate = client.get(f"/admin/cards/card/{card.pk}/certificate/")
+    assert certificate.status_code == 200
+    assert "does not cancel the card by itself" in certificate.content.decode()
