@@ -66,6 +66,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "agencies.view_servicepoint",
         "agencies.add_servicepoint",
         "agencies.change_servicepoint",
+        # The rule sets in force (cards/rules.py), read-only.
+        "cards.view_ruleset",
     ),
     # Logins, staff and their roles, partner banks' API keys, lockouts, two-factor resets; no
     # person, card or log. (A user's groups and superuser flag are not theirs to set: a role

@@ -2,6 +2,9 @@
 
 The rules change by decree, so they are data: each row names a machine-readable code, the card types
 (or routes) it applies to, the condition under which it refuses, and the sentence a clerk reads out.
+Which card rows are in force is the rule set's (cards/rules.py `card_eligibility_rows`): under
+seed-2019 every row; under shanghai-3rd-gen a social security card is no longer for Shanghai hukou
+holders only (non-hukou insured people, students and foreign nationals get one).
 Sources: PRODUCT.md "People and eligibility"; Social Insurance Law arts. 2 and 58; seeds 000, 001.
 """
 
@@ -19,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from agencies.choices import District, ServicePointKind
 from applicants.choices import INDIVIDUAL_INSURANCES, EnrolmentRoute, Insurance
 from applicants.models import Applicant
+from cards import rules as rule_sets
 from cards.choices import CardType
 
 
@@ -230,12 +234,21 @@ def person_facts(
     )
 
 
-def card_eligibility(facts: PersonFacts, card_type: str) -> Answer:
-    """May a person with these facts have a card of `card_type`? Yes, or no with every reason."""
+def card_rules_in_force(rules: rule_sets.Rules | None = None) -> tuple[Rule, ...]:
+    """The rows of CARD_RULES the rule set (the one in force if not given) has on."""
+    on = (rules or rule_sets.in_force()).card_eligibility_rows
+    return tuple(rule for rule in CARD_RULES if rule.code in on)
+
+
+def card_eligibility(
+    facts: PersonFacts, card_type: str, *, rules: rule_sets.Rules | None = None
+) -> Answer:
+    """May a person with these facts have a card of `card_type` under `rules` (the rule set in
+    force if not given)? Yes, or no with every reason."""
     return Answer(
         tuple(
             rule.reason(facts)
-            for rule in CARD_RULES
+            for rule in card_rules_in_force(rules)
             if card_type in rule.applies_to and rule.refuses(facts)
         )
     )
@@ -252,6 +265,9 @@ def enrolment_eligibility(facts: PersonFacts, insurance: str, route: str) -> Ans
     )
 
 
-def applicant_card_eligibility(applicant: Applicant, card_type: str, *, point=None) -> Answer:
-    """The card eligibility of a person on record, applying at `point` if given."""
-    return card_eligibility(person_facts(applicant, point=point), card_type)
+def applicant_card_eligibility(
+    applicant: Applicant, card_type: str, *, point=None, rules: rule_sets.Rules | None = None
+) -> Answer:
+    """The card eligibility of a person on record, applying at `point` if given, under `rules`
+    (the rule set in force if not given)."""
+    return card_eligibility(person_facts(applicant, point=point), card_type, rules=rules)

@@ -92,7 +92,12 @@ def _mark_ready(card: Card, values: dict, ctx: _Context) -> _Change:
     )
     if number in ctx.taken_numbers:
         raise services.card_number_taken(number)
-    card.mark_ready(at=ctx.now, card_number=number)
+    card.mark_ready(
+        at=ctx.now,
+        card_number=number,
+        uncollected_cancels_at=services._uncollected_deadline(card, ctx.now),
+        collect_by=services._collect_by(card, ctx.now),
+    )
     ctx.taken_numbers.add(number)
     return _Change(data=services.mark_ready_data(card))
 
@@ -110,7 +115,7 @@ def _hand_over(card: Card, values: dict, ctx: _Context) -> _Change:
         receipt_number=values["receipt_number"],
         agent=_agent(values),
     )
-    card.hand_over(at=ctx.now)
+    card.hand_over(at=ctx.now, expires_on=services._expires_on(card, ctx.now))
     return _Change(data=data)
 
 
@@ -130,9 +135,13 @@ class _Spec:
 
 _SPECS = {
     T.MARK_READY: _Spec(
-        T.MARK_READY, _mark_ready, ("ready_at", "card_number", "ready_promise_kept")
+        T.MARK_READY,
+        _mark_ready,
+        ("ready_at", "card_number", "ready_promise_kept", "uncollected_cancels_at", "collect_by"),
     ),
-    T.HAND_OVER: _Spec(T.HAND_OVER, _hand_over, ("issued_at",), related=("applicant",)),
+    T.HAND_OVER: _Spec(
+        T.HAND_OVER, _hand_over, ("issued_at", "expires_on"), related=("applicant",)
+    ),
     T.WITHDRAW: _Spec(T.WITHDRAW, _withdraw, ("closed_at",)),
 }
 
@@ -295,6 +304,12 @@ _LOCKED_FIELDS = (
     "updated_at",
     "phone_report_expires_at",
     "written_report_expires_at",
+    # The card's rule set (cards/rules.py) and the deadlines it gave.
+    "rule_set",
+    "rule_set_version",
+    "uncollected_cancels_at",
+    "collect_by",
+    "expires_on",
 )
 
 

@@ -64,6 +64,7 @@ class TransitionName(models.TextChoices):
     EXPIRE_WRITTEN_REPORT = "expire_written_report", _("Cancelled automatically")
     REPLACE = "replace", _("Replaced")
     CANCEL = "cancel", _("Cancelled")
+    CANCEL_UNCOLLECTED = "cancel_uncollected", _("Cancelled: not collected in time")
 
 
 # The transitions that change whether a card may be used: each is notified to the municipal
@@ -79,6 +80,7 @@ CARD_CENTER_NOTICE_TRANSITIONS = frozenset(
         TransitionName.EXPIRE_WRITTEN_REPORT,
         TransitionName.REPLACE,
         TransitionName.CANCEL,
+        TransitionName.CANCEL_UNCOLLECTED,
     }
 )
 
@@ -114,6 +116,9 @@ class ActorKind(models.TextChoices):
 class ReplacementReason(models.TextChoices):
     LOST = "lost", _("Lost")
     DAMAGED = "damaged", _("Damaged")
+    # A renewal: the card's validity ends (cards/rules.py card_validity_years), from
+    # renewal_window_days before.
+    EXPIRED = "expired", _("Expired (renewal)")
 
 
 class OutboxEventKind(models.TextChoices):
@@ -127,3 +132,8 @@ class OverdueKind(models.TextChoices):
     MEDICAL_PROMISE = "medical_promise", _("Medical insurance card past its 3-working-day promise")
     VERIFICATION_WAITING = "verification_waiting", _("Application waiting for verification")
     UNCOLLECTED = "uncollected", _("Card not collected for 6 months")
+    STREET_COLLECTION = (
+        "street_collection",
+        _("Street medical point's card not collected in the set time"),
+    )
+    EXPIRING = "expiring", _("Card expiring next month")

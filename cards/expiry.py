@@ -1,4 +1,6 @@
-"""Expiry of loss reports: the one code that lapses phone reports and cancels written-lost cards.
+"""Expiry by deadline: the one code that lapses phone reports, cancels written-lost cards and
+cancels cards not collected in time (the deadlines each card's rule set gave it, cards/rules.py;
+an empty deadline never passes).
 
 Used both by every service that touches a due card (a passed deadline is in force before the
 scheduler runs) and by the sweeps of the scheduler. Set-based: one statement per batch claims due
@@ -42,6 +44,9 @@ EXPIRIES: dict[str, Expiry] = {
     ),
     TransitionName.EXPIRE_WRITTEN_REPORT: _from_state_machine(
         TransitionName.EXPIRE_WRITTEN_REPORT, "written_report_expires_at", closes=True
+    ),
+    TransitionName.CANCEL_UNCOLLECTED: _from_state_machine(
+        TransitionName.CANCEL_UNCOLLECTED, "uncollected_cancels_at", closes=True
     ),
 }
 

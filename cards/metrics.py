@@ -57,6 +57,7 @@ STATUS_LOOKUPS = Counter(
 EXPIRY_KINDS = {
     TransitionName.LAPSE_PHONE_REPORT: "phone",
     TransitionName.EXPIRE_WRITTEN_REPORT: "written",
+    TransitionName.CANCEL_UNCOLLECTED: "uncollected",
 }
 
 

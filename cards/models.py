@@ -19,6 +19,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 from agencies.models import PartnerBank, ServicePoint
 from applicants.choices import IdDocumentType
 from applicants.models import Applicant
+from cards import rules
 from cards.choices import (
     LIVE_STATES,
     ActorKind,
@@ -36,6 +37,48 @@ from cards.permissions import fsm_permission
 
 S = CardStatus
 T = TransitionName
+
+
+def _written_report_has_deadline() -> Q:
+    """A written_lost card has a deadline, unless the card's rule set gives its formal report
+    none (cards.rules.open_ended_written_reports)."""
+    q = Q(written_report_expires_at__isnull=False)
+    for name, version in rules.open_ended_written_reports():
+        q |= Q(rule_set=name, rule_set_version=version)
+    return q
+
+
+class RuleSet(models.Model):
+    """A named, versioned rule set as it was put in force (cards/rules.py holds the values; a
+    data migration stores each version here, never changed afterwards)."""
+
+    name = models.CharField(_("name"), max_length=32)
+    version = models.PositiveSmallIntegerField(_("version"))
+    values = models.JSONField(_("values"))
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "version"]
+        verbose_name = _("rule set")
+        verbose_name_plural = _("rule sets")
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="ruleset_name_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        try:
+            rules.from_values(self.name, self.version, self.values or {})
+        except ValueError as exc:
+            raise ValidationError({"values": str(exc)}) from exc
+
+    @property
+    def rules(self) -> rules.Rules:
+        return rules.from_values(self.name, self.version, self.values)
 
 
 class Card(FSMModelMixin, models.Model):
@@ -133,6 +176,35 @@ class Card(FSMModelMixin, models.Model):
         verbose_name=_("replaces"),
         editable=False,
     )
+    # The rule set the card was made under (cards/rules.py): its deadlines, validity and fees come
+    # from it for the card's whole life, whatever rule set is in force later.
+    rule_set = models.CharField(
+        _("rule set"),
+        max_length=32,
+        default=rules.in_force_name,
+        db_default=rules.SEED_2019,
+        editable=False,
+    )
+    rule_set_version = models.PositiveSmallIntegerField(
+        _("rule set version"), default=rules.in_force_version, db_default=1, editable=False
+    )
+    expires_on = models.DateField(
+        _("valid until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The card is expired from this day; empty: valid without end."),
+    )
+    uncollected_cancels_at = models.DateTimeField(
+        _("cancelled if not collected by"), null=True, blank=True, editable=False
+    )
+    collect_by = models.DateField(
+        _("to be collected by"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("A street medical insurance point's card is collected within the set time."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
@@ -153,8 +225,10 @@ class Card(FSMModelMixin, models.Model):
                 | Q(phone_report_expires_at__isnull=False),
                 name="card_phone_report_has_deadline",
             ),
+            # A written report has a deadline, unless the card's rule set gives it none
+            # (shanghai-3rd-gen: a formal report never expires by itself).
             models.CheckConstraint(
-                condition=~Q(status=S.WRITTEN_LOST) | Q(written_report_expires_at__isnull=False),
+                condition=~Q(status=S.WRITTEN_LOST) | _written_report_has_deadline(),
                 name="card_written_report_has_deadline",
             ),
             models.CheckConstraint(
@@ -176,6 +250,33 @@ class Card(FSMModelMixin, models.Model):
                 fields=["written_report_expires_at"],
                 condition=Q(status=S.WRITTEN_LOST),
                 name="card_written_report_due_idx",
+            ),
+            models.Index(
+                fields=["uncollected_cancels_at"],
+                condition=Q(status=S.READY_FOR_COLLECTION),
+                name="card_uncollected_due_idx",
+            ),
+            # Cards expiring soon (the supervisors' list), a point's and the city's.
+            models.Index(
+                fields=["collection_point", "expires_on", "id"],
+                condition=Q(status=S.ISSUED, expires_on__isnull=False),
+                name="card_point_expiring_idx",
+            ),
+            models.Index(
+                fields=["expires_on", "id"],
+                condition=Q(status=S.ISSUED, expires_on__isnull=False),
+                name="card_expiring_idx",
+            ),
+            # A street medical point's cards not collected in the set time.
+            models.Index(
+                fields=["collection_point", "collect_by", "id"],
+                condition=Q(status=S.READY_FOR_COLLECTION, collect_by__isnull=False),
+                name="card_point_collect_by_idx",
+            ),
+            models.Index(
+                fields=["collect_by", "id"],
+                condition=Q(status=S.READY_FOR_COLLECTION, collect_by__isnull=False),
+                name="card_collect_by_idx",
             ),
             # A bank's incremental sync: its cards by update time.
             models.Index(fields=["bank", "updated_at", "id"], name="card_bank_updated_idx"),
@@ -231,19 +332,34 @@ class Card(FSMModelMixin, models.Model):
         return self.status in LIVE_STATES
 
     def due_expiry(self, now: datetime.datetime) -> str | None:
-        """The expiry transition whose deadline has passed at `now`, if any."""
+        """The expiry transition whose deadline has passed at `now`, if any (a deadline left
+        empty by the card's rule set never passes)."""
         if self.status == S.PHONE_REPORTED_LOST and self.phone_report_expires_at <= now:
             return T.LAPSE_PHONE_REPORT
-        if self.status == S.WRITTEN_LOST and self.written_report_expires_at <= now:
+        if (
+            self.status == S.WRITTEN_LOST
+            and self.written_report_expires_at is not None
+            and self.written_report_expires_at <= now
+        ):
             return T.EXPIRE_WRITTEN_REPORT
+        if (
+            self.status == S.READY_FOR_COLLECTION
+            and self.uncollected_cancels_at is not None
+            and self.uncollected_cancels_at <= now
+        ):
+            return T.CANCEL_UNCOLLECTED
         return None
+
+    def is_expired(self, on: datetime.date | None = None) -> bool:
+        """Past its validity (an issued card whose rule set gives cards an end)."""
+        return self.expires_on is not None and self.expires_on <= (on or timezone.localdate())
 
     def status_at(self, now: datetime.datetime | None = None) -> str:
         """The state in force at `now`: a passed deadline counts even before the sweep runs."""
         expiry = self.due_expiry(now or timezone.now())
         if expiry == T.LAPSE_PHONE_REPORT:
             return S.ISSUED
-        if expiry == T.EXPIRE_WRITTEN_REPORT:
+        if expiry in (T.EXPIRE_WRITTEN_REPORT, T.CANCEL_UNCOLLECTED):
             return S.CANCELLED
         return self.status
 
@@ -268,6 +384,11 @@ class Card(FSMModelMixin, models.Model):
     def _written_report_expired(self) -> bool:
         return self.written_report_expires_at is not None and (
             self.written_report_expires_at <= self.acting_at()
+        )
+
+    def _uncollected_expired(self) -> bool:
+        return self.uncollected_cancels_at is not None and (
+            self.uncollected_cancels_at <= self.acting_at()
         )
 
     def _loss_report_live(self) -> bool:
@@ -302,9 +423,18 @@ class Card(FSMModelMixin, models.Model):
         target=S.READY_FOR_COLLECTION,
         permission=fsm_permission(T.MARK_READY),
     )
-    def mark_ready(self, *, at: datetime.datetime, card_number: str) -> None:
+    def mark_ready(
+        self,
+        *,
+        at: datetime.datetime,
+        card_number: str,
+        uncollected_cancels_at: datetime.datetime | None = None,
+        collect_by: datetime.date | None = None,
+    ) -> None:
         self.ready_at = at
         self.card_number = card_number
+        self.uncollected_cancels_at = uncollected_cancels_at
+        self.collect_by = collect_by
         if self.ready_promised_by is not None:
             self.ready_promise_kept = timezone.localdate(at) <= self.ready_promised_by
 
@@ -315,10 +445,13 @@ class Card(FSMModelMixin, models.Model):
         conditions=[_is_medical],
         permission=fsm_permission(T.ISSUE_ON_THE_SPOT),
     )
-    def issue_on_the_spot(self, *, at: datetime.datetime, card_number: str) -> None:
+    def issue_on_the_spot(
+        self, *, at: datetime.datetime, card_number: str, expires_on: datetime.date | None = None
+    ) -> None:
         self.ready_at = at
         self.issued_at = at
         self.card_number = card_number
+        self.expires_on = expires_on
 
     @transition(
         field=status,
@@ -326,8 +459,9 @@ class Card(FSMModelMixin, models.Model):
         target=S.ISSUED,
         permission=fsm_permission(T.HAND_OVER),
     )
-    def hand_over(self, *, at: datetime.datetime) -> None:
+    def hand_over(self, *, at: datetime.datetime, expires_on: datetime.date | None = None) -> None:
         self.issued_at = at
+        self.expires_on = expires_on
 
     @transition(
         field=status,
@@ -367,7 +501,11 @@ class Card(FSMModelMixin, models.Model):
         permission=fsm_permission(T.REPORT_LOST_IN_WRITING),
     )
     def report_lost_in_writing(
-        self, *, at: datetime.datetime, expires_at: datetime.datetime, certificate_number: str
+        self,
+        *,
+        at: datetime.datetime,
+        expires_at: datetime.datetime | None,
+        certificate_number: str,
     ) -> None:
         self.written_reported_at = at
         self.written_report_expires_at = expires_at
@@ -382,6 +520,17 @@ class Card(FSMModelMixin, models.Model):
     )
     def expire_written_report(self) -> None:
         """Applied in bulk by cards/expiry.py; declared here for the state machine's record."""
+
+    @transition(
+        field=status,
+        source=S.READY_FOR_COLLECTION,
+        target=S.CANCELLED,
+        conditions=[_uncollected_expired],
+        permission=fsm_permission(T.CANCEL_UNCOLLECTED),
+    )
+    def cancel_uncollected(self) -> None:
+        """Not collected within the rule set's period: cancelled (and the card destroyed).
+        Applied in bulk by cards/expiry.py; declared here for the state machine's record."""
 
     @transition(
         field=status,

@@ -46,6 +46,7 @@ RULES: dict[str, Rule] = {
     TransitionName.WITHDRAW_LOSS_REPORT: Rule(STAFF, Operation.WRITTEN_LOSS_REPORT, "any_card"),
     TransitionName.REPORT_LOST_IN_WRITING: Rule(STAFF, Operation.WRITTEN_LOSS_REPORT, "any_card"),
     TransitionName.EXPIRE_WRITTEN_REPORT: Rule(system=True),
+    TransitionName.CANCEL_UNCOLLECTED: Rule(system=True),
     TransitionName.REPLACE: Rule(STAFF, Operation.WRITTEN_LOSS_REPORT, "any_card"),
     TransitionName.CANCEL: Rule(
         frozenset({StaffRole.SUPERVISOR}), Operation.WRITTEN_LOSS_REPORT, "any_card"

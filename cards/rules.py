@@ -12,6 +12,7 @@ set, settings.RULE_SET) for something new, or `for_card(card)` for anything abou
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,12 @@ class Rules:
     assign_social_security_numbers: bool
     # The social security PIN locks after this many wrong tries (recorded, never stored).
     pin_tries: int
+    # The eligibility rows (applicants/policy.py CARD_RULES codes) that are in force.
+    card_eligibility_rows: frozenset[str] = frozenset()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} v{self.version}"
 
 
 RULE_SETS: dict[str, Rules] = {
@@ -74,6 +81,16 @@ RULE_SETS: dict[str, Rules] = {
         one_person_one_card=False,
         assign_social_security_numbers=False,
         pin_tries=6,
+        card_eligibility_rows=frozenset(
+            {
+                "not_insured",
+                "foreign_national_needs_employer",
+                "non_hukou_needs_employer",
+                "social_security_card_needs_hukou",
+                "apply_at_hukou_street_station",
+                "no_medical_insurance",
+            }
+        ),
     ),
     SHANGHAI_3RD_GEN: Rules(
         name=SHANGHAI_3RD_GEN,
@@ -92,15 +109,37 @@ RULE_SETS: dict[str, Rules] = {
         one_person_one_card=True,
         assign_social_security_numbers=True,
         pin_tries=6,
+        # Non-hukou insured people, students (insured through their school, not an employer) and
+        # foreign nationals (insured through their employer) get a social security card.
+        card_eligibility_rows=frozenset(
+            {
+                "not_insured",
+                "foreign_national_needs_employer",
+                "apply_at_hukou_street_station",
+                "no_medical_insurance",
+            }
+        ),
     ),
+}
+# Earlier versions of a rule set, kept as they were: cards made under them keep their rules. A
+# changed value is a new version (the stored rows, cards.models.RuleSet, refuse a changed one).
+PAST_VERSIONS: tuple[Rules, ...] = ()
+
+
+ALL_VERSIONS: dict[tuple[str, int], Rules] = {
+    (rules.name, rules.version): rules for rules in (*PAST_VERSIONS, *RULE_SETS.values())
 }
 
 
-def get(name: str) -> Rules:
+def get(name: str, version: int | None = None) -> Rules:
+    """A rule set by name (its current version) or by name and version."""
     try:
-        return RULE_SETS[name]
+        if version is None:
+            return RULE_SETS[name]
+        return ALL_VERSIONS[(name, version)]
     except KeyError:
-        raise LookupError(f"No rule set named {name!r}; known: {', '.join(RULE_SETS)}") from None
+        known = ", ".join(f"{n} v{v}" for n, v in ALL_VERSIONS)
+        raise LookupError(f"No rule set {name!r} v{version}; known: {known}") from None
 
 
 def in_force() -> Rules:
@@ -108,7 +147,123 @@ def in_force() -> Rules:
     return get(getattr(settings, "RULE_SET", SEED_2019))
 
 
+def in_force_name() -> str:
+    """The default of Card.rule_set: a card is made under the rules in force."""
+    return in_force().name
+
+
+def in_force_version() -> int:
+    """The default of Card.rule_set_version."""
+    return in_force().version
+
+
 def for_card(card: Any) -> Rules:
-    """The rule set a card was made under (until cards carry one: the one in force)."""
+    """The rule set a card was made under (its name and version), whatever is in force now."""
     name = getattr(card, "rule_set", "") or ""
-    return get(name) if name else in_force()
+    if not name:
+        return in_force()
+    return get(name, getattr(card, "rule_set_version", None))
+
+
+def open_ended_written_reports() -> list[tuple[str, int]]:
+    """(name, version) of every rule set whose formal loss report has no deadline: the database
+    lets a written_lost card of these have no written_report_expires_at (cards.models.Card)."""
+    return sorted(
+        key for key, rules in ALL_VERSIONS.items() if rules.written_report_validity is None
+    )
+
+
+# --- As data: the stored rows (cards.models.RuleSet) ------------------------------------------
+
+
+def as_values(rules: Rules) -> dict[str, Any]:
+    """The rule set's values as JSON: durations in seconds, sets as sorted lists."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(rules):
+        if f.name in ("name", "version"):
+            continue
+        value = getattr(rules, f.name)
+        if isinstance(value, datetime.timedelta):
+            value = int(value.total_seconds())
+        elif isinstance(value, frozenset):
+            value = sorted(value)
+        values[f.name] = value
+    return values
+
+
+_DURATIONS = {"phone_report_validity", "written_report_validity"}
+
+
+def from_values(name: str, version: int, values: dict[str, Any]) -> Rules:
+    """A Rules from stored values, validated against the dataclass: every field present, no
+    unknown field, each of its type. Raises ValueError naming the field."""
+    fields = {f.name: f for f in dataclasses.fields(Rules) if f.name not in ("name", "version")}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown rule(s): {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for field_name, f in fields.items():
+        if field_name not in values:
+            raise ValueError(f"{field_name}: missing")
+        value = values[field_name]
+        optional = "None" in str(f.type)
+        if value is None:
+            if not optional:
+                raise ValueError(f"{field_name}: required")
+        elif field_name in _DURATIONS:
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{field_name}: a positive number of seconds")
+            value = datetime.timedelta(seconds=value)
+        elif field_name == "card_eligibility_rows":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{field_name}: a list of row codes")
+            value = frozenset(value)
+        elif str(f.type).startswith("bool"):
+            if not isinstance(value, bool):
+                raise ValueError(f"{field_name}: true or false")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{field_name}: a whole number, 0 or more")
+        kwargs[field_name] = value
+    return Rules(name=name, version=version, **kwargs)
+
+
+def record_rule_sets(rule_set_model) -> list[str]:
+    """Store a row per (name, version) of the code's rule sets (a data migration, with its
+    historical model, and `manage.py migrate` every release); a stored row whose values differ
+    from the code's is refused: a changed rule is a new version, never an edit."""
+    created = []
+    for (name, version), rules in ALL_VERSIONS.items():
+        values = as_values(rules)
+        row, made = rule_set_model.objects.get_or_create(
+            name=name, version=version, defaults={"values": values}
+        )
+        if made:
+            created.append(rules.label)
+        elif row.values != values:
+            raise RuntimeError(
+                f"Rule set {rules.label} was stored with other values: give the change a new "
+                "version (cards/rules.py PAST_VERSIONS keeps the old one)."
+            )
+    return created
+
+
+# --- Dates a rule set gives a card ----------------------------------------------------------
+
+
+def card_expires_on(rules: Rules, issued_on: datetime.date) -> datetime.date | None:
+    """The day a card issued on `issued_on` stops being valid (card_validity_years later; 29
+    February falls on 28 February), or None when the rule set gives cards no end."""
+    years = rules.card_validity_years
+    if years is None:
+        return None
+    try:
+        return issued_on.replace(year=issued_on.year + years)
+    except ValueError:
+        return issued_on.replace(year=issued_on.year + years, day=28)
+
+
+def renewal_opens_on(rules: Rules, expires_on: datetime.date | None) -> datetime.date | None:
+    """The first day a renewal may be applied for: renewal_window_days before the expiry."""
+    if expires_on is None:
+        return None
+    return expires_on - datetime.timedelta(days=rules.renewal_window_days)

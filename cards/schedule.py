@@ -34,6 +34,14 @@ SCHEDULE: tuple[Entry, ...] = (
         description="written_lost -> cancelled when the 30-day written report passed.",
     ),
     Entry(
+        name="Cancel cards not collected in time",
+        task="cards.tasks.sweep_uncollected_cards",
+        every_seconds=300,
+        expire_seconds=290,
+        description="ready_for_collection -> cancelled when the rule set's uncollected period "
+        "passed (shanghai-3rd-gen: 183 days; seed-2019: never).",
+    ),
+    Entry(
         name="Re-drive undelivered partner events",
         task="cards.webhooks.redrive_undelivered_events",
         every_seconds=60,

@@ -30,6 +30,10 @@ def with_effective_status(
                 Q(status=S.WRITTEN_LOST, written_report_expires_at__lte=now),
                 then=Value(S.CANCELLED),
             ),
+            When(
+                Q(status=S.READY_FOR_COLLECTION, uncollected_cancels_at__lte=now),
+                then=Value(S.CANCELLED),
+            ),
             default=F("status"),
             output_field=CharField(),
         )
@@ -111,12 +115,44 @@ def overdue_uncollected(*, now: datetime.datetime | None = None) -> QuerySet[Car
     return card_list().filter(overdue_q("overdue_uncollected", now=now)).order_by("ready_at", "id")
 
 
+def overdue_street_collection(*, on: datetime.date | None = None) -> QuerySet[Card]:
+    """Street medical insurance point cards not collected by their collect-by day (seed 001:
+    "within the specified time", the rule set's street_collection_days)."""
+    on = on or timezone.localdate()
+    return (
+        card_list()
+        .filter(status=S.READY_FOR_COLLECTION, collect_by__isnull=False, collect_by__lt=on)
+        .order_by("collect_by", "id")
+    )
+
+
+def month_after(on: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The first day of the month after `on`'s, and of the one after that."""
+    first = (on.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    return first, (first + datetime.timedelta(days=32)).replace(day=1)
+
+
+def expiring_next_month(*, on: datetime.date | None = None) -> QuerySet[Card]:
+    """Issued cards whose validity ends next month (their rule set's card_validity_years): the
+    holders to invite for a renewal."""
+    start, end = month_after(on or timezone.localdate())
+    return (
+        card_list()
+        .filter(
+            status=S.ISSUED, expires_on__isnull=False, expires_on__gte=start, expires_on__lt=end
+        )
+        .order_by("expires_on", "id")
+    )
+
+
 # Which point's work each overdue list is (as cards.sweeps.flag_overdue_work counts them); each
 # list of one point, or of the city, is a range of a partial index (cards.models.Card.Meta).
 OVERDUE_POINT_FIELD = {
     "overdue_medical_promise": "collection_point_id",
     "overdue_verification": "service_point_id",
     "overdue_uncollected": "collection_point_id",
+    "overdue_street_collection": "collection_point_id",
+    "expiring_next_month": "collection_point_id",
 }
 
 
@@ -126,6 +162,8 @@ def overdue_list(name: str, *, point_id: int | None = None) -> QuerySet[Card]:
         "overdue_medical_promise": overdue_medical_promise,
         "overdue_verification": overdue_verification,
         "overdue_uncollected": overdue_uncollected,
+        "overdue_street_collection": overdue_street_collection,
+        "expiring_next_month": expiring_next_month,
     }[name]()
     if point_id is not None:
         queryset = queryset.filter(**{OVERDUE_POINT_FIELD[name]: point_id})

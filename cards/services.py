@@ -46,6 +46,7 @@ from applicants.registry import (
     compare_with_registry,
     get_registry,
 )
+from cards import rules
 from cards.actors import Actor
 from cards.choices import (
     LIVE_STATES,
@@ -134,13 +135,13 @@ def _permission_denied(name: str) -> ApplicationError:
 
 
 def _deadline_passed(card: Card, expired: str) -> ApplicationError:
-    deadline = (
-        card.phone_report_expires_at
-        if expired == T.LAPSE_PHONE_REPORT
-        else card.written_report_expires_at
-    )
+    deadline = getattr(card, EXPIRIES[expired].deadline_field)
     shown = timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M")
-    if expired == T.LAPSE_PHONE_REPORT:
+    if expired == T.CANCEL_UNCOLLECTED:
+        message = _(
+            "The card was not collected by %(deadline)s and was cancelled; apply for a new one."
+        ) % {"deadline": shown}
+    elif expired == T.LAPSE_PHONE_REPORT:
         message = _("The phone report lapsed at %(deadline)s; the card is issued again.") % {
             "deadline": shown
         }
@@ -246,6 +247,10 @@ def mark_ready_data(card: Card) -> dict[str, Any]:
     """What the log records of a card made ready: its number and whether the 3-working-day
     promise was kept. Shared by `card_mark_ready` and the partner batch (cards/batch.py)."""
     data: dict[str, Any] = {"card_number": card.card_number}
+    if card.uncollected_cancels_at is not None:
+        data["uncollected_cancels_at"] = event_time(card.uncollected_cancels_at)
+    if card.collect_by is not None:
+        data["collect_by"] = card.collect_by.isoformat()
     if card.ready_promised_by is not None:
         data["promised_by"] = card.ready_promised_by.isoformat()
         data["promise_kept"] = card.ready_promise_kept
@@ -477,7 +482,8 @@ def card_submit(
                 )
             if Card.objects.filter(replaces=replaces).exists():
                 raise _invalid("replaces", _("That card has been replaced already."))
-        answer = applicant_card_eligibility(applicant, card_type, point=point)
+        current = rules.in_force()
+        answer = applicant_card_eligibility(applicant, card_type, point=point, rules=current)
         if not answer:
             raise ApplicationError(
                 " ".join(reason.message for reason in answer.reasons),
@@ -503,6 +509,8 @@ def card_submit(
             photo_receipt_number=photo_receipt_number.strip(),
             applied_at=now,
             replaces=replaces,
+            rule_set=current.name,
+            rule_set_version=current.version,
         )
         try:
             with transaction.atomic():
@@ -731,13 +739,49 @@ def card_withdraw(*, card: Card, actor: Actor, reason: str) -> Card:
 # --- Production and issue --
 
 
+def _uncollected_deadline(card: Card, now: datetime.datetime) -> datetime.datetime | None:
+    """When a card waiting for collection is cancelled (the card's rule set; None: never)."""
+    days = rules.for_card(card).uncollected_period_days
+    return None if days is None else now + datetime.timedelta(days=days)
+
+
+def _collect_by(card: Card, now: datetime.datetime) -> datetime.date | None:
+    """Seed 001: a street medical insurance point's card is collected "within the specified
+    time": street_collection_days of the card's rule set from the day it is ready."""
+    days = rules.for_card(card).street_collection_days
+    if (
+        days is None
+        or card.card_type != CardType.MEDICAL_INSURANCE
+        or card.collection_point.kind != ServicePointKind.STREET_MEDICAL_POINT
+    ):
+        return None
+    return timezone.localdate(now) + datetime.timedelta(days=days)
+
+
+def _expires_on(card: Card, now: datetime.datetime) -> datetime.date | None:
+    """A card's validity from its hand-over (card_validity_years of its rule set)."""
+    return rules.card_expires_on(rules.for_card(card), timezone.localdate(now))
+
+
 def card_mark_ready(*, card: Card, actor: Actor, card_number: str) -> Card:
     """The card is produced (by the bank, or completed by the street medical insurance point) and
     waits for collection. Records whether the 3-working-day promise was kept."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
-        card.mark_ready(at=now, card_number=_card_number(card_number))
-        _save_numbered(card, "ready_at", "card_number", "ready_promise_kept")
+        card.mark_ready(
+            at=now,
+            card_number=_card_number(card_number),
+            uncollected_cancels_at=_uncollected_deadline(card, now),
+            collect_by=_collect_by(card, now),
+        )
+        _save_numbered(
+            card,
+            "ready_at",
+            "card_number",
+            "ready_promise_kept",
+            "uncollected_cancels_at",
+            "collect_by",
+        )
         record_transition(
             card=card,
             name=T.MARK_READY,
@@ -757,8 +801,10 @@ def card_issue_on_the_spot(*, card: Card, actor: Actor, card_number: str) -> Car
     def perform(card: Card, now: datetime.datetime) -> Card:
         if card.card_type != CardType.MEDICAL_INSURANCE:
             raise _invalid("card_type", _("Only a medical insurance card is issued on the spot."))
-        card.issue_on_the_spot(at=now, card_number=_card_number(card_number))
-        _save_numbered(card, "ready_at", "issued_at", "card_number")
+        card.issue_on_the_spot(
+            at=now, card_number=_card_number(card_number), expires_on=_expires_on(card, now)
+        )
+        _save_numbered(card, "ready_at", "issued_at", "card_number", "expires_on")
         record_transition(
             card=card,
             name=T.ISSUE_ON_THE_SPOT,
@@ -805,8 +851,8 @@ def card_hand_over(
         data = hand_over_checked(
             card, id_number=id_number, receipt_number=receipt_number, agent=agent
         )
-        card.hand_over(at=now)
-        _save(card, "issued_at")
+        card.hand_over(at=now, expires_on=_expires_on(card, now))
+        _save(card, "issued_at", "expires_on")
         record_transition(
             card=card,
             name=T.HAND_OVER,
@@ -833,7 +879,8 @@ def card_report_lost_by_phone(
     home_address: str,
 ) -> Card:
     """A hotline pre-report of loss: the caller's name and ID number must be the holder's; valid
-    for PHONE_REPORT_VALIDITY (24 hours), fixed on the card when it is made."""
+    for the card's rule set's phone_report_validity (seed-2019: 24 hours; shanghai-3rd-gen: 5
+    days), fixed on the card when it is made."""
     for field, value in (
         ("caller_name", caller_name),
         ("contact_phone", contact_phone),
@@ -847,7 +894,8 @@ def card_report_lost_by_phone(
         if " ".join(caller_name.split()) != " ".join(applicant.name.split()):
             raise _invalid("caller_name", _("The name is not the card holder's."))
         _holder_id_matches(card, caller_id_number, "caller_id_number")
-        card.report_lost_by_phone(at=now, expires_at=now + settings.PHONE_REPORT_VALIDITY)
+        card_rules = rules.for_card(card)
+        card.report_lost_by_phone(at=now, expires_at=now + card_rules.phone_report_validity)
         _save(card, "phone_reported_at", "phone_report_expires_at")
         record_transition(
             card=card,
@@ -859,6 +907,7 @@ def card_report_lost_by_phone(
                 "contact_phone": contact_phone.strip(),
                 "home_address": home_address.strip(),
                 "expires_at": card.phone_report_expires_at.isoformat(),
+                "rule_set": card_rules.label,
             },
         )
         return card
@@ -925,8 +974,9 @@ def card_report_lost_in_writing(
     request_replacement: bool = False,
 ) -> Card:
     """The formal loss report at a service center (PRODUCT.md): the holder's resident ID seen, or an
-    agent carrying both persons' documents. Issues a numbered certificate; valid for
-    WRITTEN_REPORT_VALIDITY (30 days), after which the card is cancelled automatically. With
+    agent carrying both persons' documents. Issues a numbered certificate; valid for the card's
+    rule set's written_report_validity (seed-2019: 30 days), after which the card is cancelled
+    automatically; under a rule set without one (shanghai-3rd-gen) it never expires. With
     `request_replacement` the replacement is taken in the same step (the card becomes `replaced`
     and the new card is linked to it); the card returned is then the new one."""
 
@@ -936,15 +986,22 @@ def card_report_lost_in_writing(
         _holder_id_matches(card, id_number)
         valid_agent = _validated_agent(agent, card.applicant, social_security_card_accepted=True)
         from_status = card.status
+        card_rules = rules.for_card(card)
+        validity = card_rules.written_report_validity
         card.report_lost_in_writing(
             at=now,
-            expires_at=now + settings.WRITTEN_REPORT_VALIDITY,
+            expires_at=None if validity is None else now + validity,
             certificate_number=_next_certificate_number(actor.service_point, now),
         )
         _save(card, "written_reported_at", "written_report_expires_at", "loss_certificate_number")
         data: dict[str, Any] = {
             "certificate_number": card.loss_certificate_number,
-            "expires_at": card.written_report_expires_at.isoformat(),
+            "expires_at": (
+                card.written_report_expires_at.isoformat()
+                if card.written_report_expires_at
+                else None
+            ),
+            "rule_set": card_rules.label,
             "identity": _identity_record(agent=valid_agent),
         }
         if valid_agent:
@@ -977,10 +1034,11 @@ def _replace(
     entry: RegistryEntry | bool | None,
     identity: dict[str, Any] | None = None,
 ) -> Card:
-    expected = (
+    if reason == ReplacementReason.EXPIRED:
+        _renewal_open(card, now)
+    elif reason != (
         ReplacementReason.LOST if card.status == S.WRITTEN_LOST else ReplacementReason.DAMAGED
-    )
-    if reason != expected:
+    ):
         raise _invalid(
             "reason",
             _(
@@ -1011,6 +1069,8 @@ def _replace(
         channel=Channel.COUNTER,
         replaces=card,
         applied_at=now,
+        rule_set=rules.in_force().name,
+        rule_set_version=rules.in_force().version,
     )
     new.save()
     record_transition(
@@ -1040,6 +1100,24 @@ def _replace(
             data={"automatic": True, "replaces": str(card.public_id)},
         )
     return new
+
+
+def _renewal_open(card: Card, now: datetime.datetime) -> None:
+    """A renewal (replacement as expired) is for an issued card with an expiry date, from the
+    card's rule set's renewal_window_days before it."""
+    opens = rules.renewal_opens_on(rules.for_card(card), card.expires_on)
+    if card.status != S.ISSUED or opens is None:
+        raise _invalid("reason", _("Only an issued card with a validity period is renewed."))
+    if timezone.localdate(now) < opens:
+        raise _invalid(
+            "reason",
+            _("A renewal may be applied for from %(opens)s (%(days)s days before %(expires)s).")
+            % {
+                "opens": opens.isoformat(),
+                "days": rules.for_card(card).renewal_window_days,
+                "expires": card.expires_on.isoformat(),
+            },
+        )
 
 
 def card_replace(
@@ -1097,6 +1175,10 @@ def card_cancel(*, card: Card, actor: Actor, reason: str) -> Card:
 # --- Expiry (the scheduler's own transitions) --
 
 
+def _isoformat(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None  # None: the rule set sets no end
+
+
 def _card_expire(card: Card, actor: Actor, name: str) -> Card:
     if actor.kind != ActorKind.SYSTEM:
         raise _permission_denied(name)
@@ -1110,7 +1192,7 @@ def _card_expire(card: Card, actor: Actor, name: str) -> Card:
             raise ApplicationError(
                 _("The report has not expired yet."),
                 code="deadline_not_reached",
-                details={"deadline": getattr(locked, expiry.deadline_field).isoformat()},
+                details={"deadline": _isoformat(getattr(locked, expiry.deadline_field))},
                 status=409,
             )
         expire_batch(expiry, now=now, limit=1, card_ids=[locked.pk])
@@ -1126,3 +1208,8 @@ def card_lapse_phone_report(*, card: Card, actor: Actor) -> Card:
 def card_expire_written_report(*, card: Card, actor: Actor) -> Card:
     """The 30-day written report passed: the card is cancelled automatically."""
     return _card_expire(card, actor, T.EXPIRE_WRITTEN_REPORT)
+
+
+def card_cancel_uncollected(*, card: Card, actor: Actor) -> Card:
+    """Not collected within the card's rule set's uncollected_period_days: cancelled."""
+    return _card_expire(card, actor, T.CANCEL_UNCOLLECTED)

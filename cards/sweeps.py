@@ -1,10 +1,11 @@
 """The scheduler's units of work, callable directly (tests, `manage.py expire_due`) or from the
 Celery tasks in cards/tasks.py.
 
-`sweep` clears every due loss report of one kind, oldest deadline first, in bounded batches: each
-batch is one transaction that claims its rows with FOR UPDATE SKIP LOCKED (cards/expiry.py), so
-clerks' work on other cards is never blocked, two sweeps at once never take the same card, and a
-sweep killed mid-way loses at most its uncommitted batch, which the next run takes.
+`sweep` clears every due deadline of one kind (a loss report, a card not collected in time),
+oldest deadline first, in bounded batches: each batch is one transaction that claims its rows
+with FOR UPDATE SKIP LOCKED (cards/expiry.py), so clerks' work on other cards is never blocked,
+two sweeps at once never take the same card, and a sweep killed mid-way loses at most its
+uncommitted batch, which the next run takes.
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ def flag_overdue_work(*, day: datetime.date | None = None) -> dict[str, int]:
         ),
         OverdueKind.VERIFICATION_WAITING: (selectors.overdue_verification(), "service_point"),
         OverdueKind.UNCOLLECTED: (selectors.overdue_uncollected(), "collection_point"),
+        OverdueKind.STREET_COLLECTION: (
+            selectors.overdue_street_collection(on=day),
+            "collection_point",
+        ),
+        OverdueKind.EXPIRING: (selectors.expiring_next_month(on=day), "collection_point"),
     }
     for kind, (queryset, point_field) in card_lists.items():
         rows = queryset.order_by().values(point_field).annotate(n=Count("id"))

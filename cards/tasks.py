@@ -70,6 +70,12 @@ def sweep_written_reports(self) -> int:
     return _sweep(self, TransitionName.EXPIRE_WRITTEN_REPORT)
 
 
+@shared_task(bind=True, **SWEEP_OPTIONS)
+def sweep_uncollected_cards(self) -> int:
+    """ready_for_collection -> cancelled for every card past its rule set's uncollected period."""
+    return _sweep(self, TransitionName.CANCEL_UNCOLLECTED)
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def flag_overdue_work() -> dict[str, int]:
     """The daily counts of overdue work per service point (cards.models.OverdueCount)."""

@@ -269,10 +269,11 @@ class CardAdmin(NoSearchInUrl, CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
 
     @admin.display(description=_("state in force"), ordering="status")
     def state_in_force(self, card):
+        label = CardStatus(card.effective_status).label
+        if card.effective_status == S.ISSUED and card.is_expired():
+            label = gettext("Expired")  # past the validity its rule set gave it
         return format_html(
-            '<span class="card-state state-{}">{}</span>',
-            card.effective_status,
-            CardStatus(card.effective_status).label,
+            '<span class="card-state state-{}">{}</span>', card.effective_status, label
         )
 
     @admin.display(description=_("holder"))
@@ -313,6 +314,8 @@ class CardAdmin(NoSearchInUrl, CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
             )
         if card.status == S.VERIFIED and card.ready_promised_by:
             return gettext("promised by %(day)s") % {"day": card.ready_promised_by.isoformat()}
+        if card.status == S.WRITTEN_LOST and card.written_report_expires_at is None:
+            return gettext("no deadline")  # the card's rule set gives the formal report none
         return ""
 
     # --- The card page --

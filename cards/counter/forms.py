@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -20,7 +21,7 @@ from agencies.models import ServicePoint
 from applicants.choices import IdDocumentType, Sex
 from applicants.models import Applicant
 from applicants.services import applicant_create
-from cards import services
+from cards import rules, services
 from cards.actors import Actor
 from cards.choices import AgentDocument, CardStatus, CardType, ReplacementReason, TransitionName
 from cards.counter.search import SearchKey, parse_search
@@ -49,6 +50,12 @@ def add_refusal(form: forms.Form, exc: ApplicationError | ValidationError) -> No
             placed = True
     if not placed or exc.code != "invalid":
         form.add_error(None, exc.message)
+
+
+def _renewal_open(card: Card) -> bool:
+    """Whether today is in the renewal window the card's rule set gives (cards/rules.py)."""
+    opens = rules.renewal_opens_on(rules.for_card(card), card.expires_on)
+    return opens is not None and timezone.localdate() >= opens
 
 
 def _id_number_field(label: Promise, help_text: Promise | str = "") -> forms.CharField:
@@ -359,6 +366,11 @@ class ReplaceForm(AgentFields, TransitionForm):
         )
         self.fields["reason"].initial = expected
         self.fields["reason"].choices = [(expected.value, expected.label)]
+        if expected == ReplacementReason.DAMAGED and _renewal_open(card):
+            # A renewal: the card's rule set gives it an end, and the renewal window is open.
+            self.fields["reason"].choices.append(
+                (ReplacementReason.EXPIRED.value, ReplacementReason.EXPIRED.label)
+            )
         if expected == ReplacementReason.LOST:
             del self.fields["card_presented"]  # there is no card to hand in
 

@@ -249,14 +249,22 @@ def effective_state_q(state: str, now: datetime.datetime | None = None) -> Q:
     now = now or timezone.now()
     phone_lapsed = Q(status=S.PHONE_REPORTED_LOST, phone_report_expires_at__lte=now)
     written_expired = Q(status=S.WRITTEN_LOST, written_report_expires_at__lte=now)
+    uncollected = Q(status=S.READY_FOR_COLLECTION, uncollected_cancels_at__lte=now)
     if state == S.ISSUED:
         return Q(status=S.ISSUED) | phone_lapsed
     if state == S.CANCELLED:
-        return Q(status=S.CANCELLED) | written_expired
+        return Q(status=S.CANCELLED) | written_expired | uncollected
     if state == S.PHONE_REPORTED_LOST:
         return Q(status=S.PHONE_REPORTED_LOST, phone_report_expires_at__gt=now)
     if state == S.WRITTEN_LOST:
-        return Q(status=S.WRITTEN_LOST, written_report_expires_at__gt=now)
+        # A formal report without a deadline (its rule set gives none) stays in force.
+        return Q(status=S.WRITTEN_LOST) & (
+            Q(written_report_expires_at__gt=now) | Q(written_report_expires_at__isnull=True)
+        )
+    if state == S.READY_FOR_COLLECTION:
+        return Q(status=S.READY_FOR_COLLECTION) & (
+            Q(uncollected_cancels_at__gt=now) | Q(uncollected_cancels_at__isnull=True)
+        )
     return Q(status=state)
 
 

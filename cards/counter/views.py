@@ -28,7 +28,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from agencies.choices import ServicePointKind
 from applicants.models import Applicant
@@ -39,7 +39,7 @@ from applicants.registry import (
     compare_with_registry,
     get_registry,
 )
-from cards import counts, selectors
+from cards import counts, rules, selectors
 from cards.choices import LIVE_STATES, CardStatus, CardType, OverdueKind, TransitionName
 from cards.counter import scope
 from cards.counter.forms import (
@@ -143,16 +143,33 @@ def state_in_words(card: Card, now: datetime.datetime | None = None) -> str:
             ) % {"at": _when(card.verified_at)}
         return _("Verified on %(at)s. The card can be issued.") % {"at": _when(card.verified_at)}
     if state == S.READY_FOR_COLLECTION:
-        return _(
+        text = _(
             "Ready since %(at)s: the holder collects it at %(point)s with the original identity "
             "document and the application receipt."
         ) % {"at": _when(card.ready_at), "point": card.collection_point.name}
+        if card.collect_by:
+            text += " " + _("To be collected by %(day)s.") % {"day": card.collect_by.isoformat()}
+        if card.uncollected_cancels_at:
+            text += " " + _("Cancelled if not collected by %(at)s.") % {
+                "at": _when(card.uncollected_cancels_at)
+            }
+        return text
     if state == S.ISSUED:
         if card.status == S.PHONE_REPORTED_LOST:
             return _(
                 "Issued. A phone pre-report lapsed at %(at)s without a written report: "
                 "the card is in use again."
             ) % {"at": _when(card.phone_report_expires_at)}
+        if card.is_expired(timezone.localdate(now)):
+            return _("Expired on %(day)s (issued on %(at)s): the holder applies for a renewal.") % {
+                "day": card.expires_on.isoformat(),
+                "at": _when(card.issued_at),
+            }
+        if card.expires_on:
+            return _("Issued on %(at)s: the card is in use, valid until %(day)s.") % {
+                "at": _when(card.issued_at),
+                "day": card.expires_on.isoformat(),
+            }
         return _("Issued on %(at)s: the card is in use.") % {"at": _when(card.issued_at)}
     if state == S.PHONE_REPORTED_LOST:
         return _(
@@ -163,6 +180,11 @@ def state_in_words(card: Card, now: datetime.datetime | None = None) -> str:
             "until": _when(card.phone_report_expires_at),
             "left": countdown(card.phone_report_expires_at, now),
         }
+    if state == S.WRITTEN_LOST and card.written_report_expires_at is None:
+        return _(
+            "Reported lost in writing on %(at)s (certificate %(number)s). No deadline: the "
+            "card's rule set never cancels it by itself."
+        ) % {"at": _when(card.written_reported_at), "number": card.loss_certificate_number}
     if state == S.WRITTEN_LOST:
         return _(
             "Reported lost in writing on %(at)s (certificate %(number)s). Unless the card is "
@@ -178,6 +200,10 @@ def state_in_words(card: Card, now: datetime.datetime | None = None) -> str:
             "The written loss report expired at %(at)s: the card is cancelled. A replacement is "
             "a new application."
         ) % {"at": _when(card.written_report_expires_at)}
+    if state == S.CANCELLED and card.status == S.READY_FOR_COLLECTION:
+        return _("Not collected by %(at)s: the card is cancelled.") % {
+            "at": _when(card.uncollected_cancels_at)
+        }
     return _("Closed on %(at)s (%(state)s).") % {
         "at": _when(card.closed_at),
         "state": CardStatus(state).label,
@@ -256,6 +282,11 @@ OVERDUE_LISTS = (
     ("overdue_medical_promise", gettext_lazy("Medical insurance cards past the promised day")),
     ("overdue_verification", gettext_lazy("Applications waiting too long for verification")),
     ("overdue_uncollected", gettext_lazy("Cards not collected for 6 months")),
+    (
+        "overdue_street_collection",
+        gettext_lazy("Street medical point cards past their collect-by day"),
+    ),
+    ("expiring_next_month", gettext_lazy("Cards expiring next month")),
 )
 
 
@@ -366,6 +397,7 @@ def counts_in_force(desk, visible, now: datetime.datetime) -> dict[str, int]:
         visible.filter(
             Q(status=S.PHONE_REPORTED_LOST, phone_report_expires_at__lte=now)
             | Q(status=S.WRITTEN_LOST, written_report_expires_at__lte=now)
+            | Q(status=S.READY_FOR_COLLECTION, uncollected_cancels_at__lte=now)
         )
         .values("status")
         .annotate(n=Count("pk"))
@@ -816,6 +848,15 @@ def collection_advice(card: Card) -> list[str]:
             where += " " + _("Promised ready by %(day)s.") % {
                 "day": card.ready_promised_by.isoformat()
             }
+        days = rules.for_card(card).street_collection_days
+        if card.collect_by:
+            where += " " + _("Collect it by %(day)s.") % {"day": card.collect_by.isoformat()}
+        elif days is not None:
+            where += " " + ngettext(
+                "Collect it within %(days)s day of its being ready.",
+                "Collect it within %(days)s days of its being ready.",
+                days,
+            ) % {"days": days}
     else:
         where = _("The card is issued on the spot at %(point)s, %(address)s.") % {
             "point": point.name,

@@ -41,7 +41,9 @@ from django.utils.translation import get_language, ngettext
 from agencies.models import PartnerBank, ServicePoint
 from applicants.identity import normalise_id_number
 from applicants.models import Applicant
+from cards import rules
 from cards.choices import CardStatus, CardType, TransitionName
+from cards.expiry import EXPIRIES
 from cards.models import Card, CardTransition
 from cards.numbers import format_receipt_number, is_valid_receipt_number, normalise_receipt_number
 from common.masking import mask_name
@@ -149,6 +151,11 @@ CARD_FIELDS = frozenset(
         "written_report_expires_at",
         "loss_certificate_number",
         "closed_at",
+        "rule_set",
+        "rule_set_version",
+        "expires_on",
+        "uncollected_cancels_at",
+        "collect_by",
     }
 )
 LINKED_FIELDS = frozenset(
@@ -160,6 +167,7 @@ LINKED_FIELDS = frozenset(
         "receipt_number",
         "phone_report_expires_at",
         "written_report_expires_at",
+        "uncollected_cancels_at",
     }
 )
 POINT_FIELDS = ("name", "address", "opening_hours", "phone")
@@ -386,7 +394,9 @@ def status_answer(*, found: Found, now: datetime.datetime) -> StatusAnswer:
         holder=mask_name(found.holder_name),
         receipt_number=format_receipt_number(card.receipt_number),
         status=status,
-        status_label=str(S(status).label),
+        status_label=str(_("Expired"))
+        if status == S.ISSUED and card.is_expired(timezone.localdate(now))
+        else str(S(status).label),
         guidance=guidance,
         linked=_linked_cards(found, now),
         timeline=_timeline(card, found.history, now),
@@ -442,8 +452,19 @@ def _bring_to_collect() -> list[str]:
     ]
 
 
-def _lose_it_step() -> str:
-    hours = int(settings.PHONE_REPORT_VALIDITY.total_seconds() // 3600)
+def _lose_it_step(card: Card) -> str:
+    hours = int(rules.for_card(card).phone_report_validity.total_seconds() // 3600)
+    if hours % 24 == 0 and hours > 24:
+        days = hours // 24
+        return ngettext(
+            "If you lose the card: call %(hotline)s at once to report it lost by phone (valid for "
+            "%(days)s day), then report it lost in writing at a community affairs acceptance "
+            "center with your resident identity card.",
+            "If you lose the card: call %(hotline)s at once to report it lost by phone (valid for "
+            "%(days)s days), then report it lost in writing at a community affairs acceptance "
+            "center with your resident identity card.",
+            days,
+        ) % {"hotline": HOTLINE, "days": days}
     return ngettext(
         "If you lose the card: call %(hotline)s at once to report it lost by phone (valid for "
         "%(hours)s hour), then report it lost in writing at a community affairs acceptance "
@@ -524,11 +545,25 @@ def _verified(ctx: _Context) -> Guidance:
 
 def _ready_for_collection(ctx: _Context) -> Guidance:
     card = ctx.card
+    explanation = [_("Your card has been ready since %(date)s.") % {"date": _day(card.ready_at)}]
+    deadline = deadline_label = None
+    if card.collect_by is not None:
+        # Seed 001: a street medical point's card is collected within the specified time.
+        explanation.append(_("Please collect it by %(date)s.") % {"date": _day(card.collect_by)})
+        deadline, deadline_label = _day(card.collect_by), _("Collect the card by")
+    if card.uncollected_cancels_at is not None:
+        explanation.append(
+            _("A card not collected by %(time)s is cancelled and destroyed.")
+            % {"time": _when(card.uncollected_cancels_at)}
+        )
+        if deadline is None:
+            deadline = _when(card.uncollected_cancels_at)
+            deadline_label = _("The card is cancelled if not collected by")
     return Guidance(
         headline=_("Your card is ready to collect"),
-        explanation=[
-            _("Your card has been ready since %(date)s.") % {"date": _day(card.ready_at)},
-        ],
+        explanation=explanation,
+        deadline=deadline,
+        deadline_label=deadline_label,
         next_steps=[
             _("Collect it at the place below, during its opening hours."),
             _("You can collect it yourself, or someone you trust can collect it for you."),
@@ -567,10 +602,35 @@ def _issued(ctx: _Context) -> Guidance:
             _("Your loss report was withdrawn on %(date)s: the card can be used again.")
             % {"date": _day(last.at)}
         )
+    if card.expires_on is not None:
+        if card.is_expired(timezone.localdate(ctx.now)):
+            return Guidance(
+                headline=_("Your card has expired"),
+                explanation=[
+                    *explanation,
+                    _("The card was valid until %(date)s.") % {"date": _day(card.expires_on)},
+                ],
+                next_steps=[
+                    _(
+                        "Apply for a renewal at a service point with your ID document; the new "
+                        "card replaces this one."
+                    )
+                ],
+            )
+        explanation.append(
+            _("The card is valid until %(date)s; you can renew it from %(opens)s.")
+            % {
+                "date": _day(card.expires_on),
+                "opens": _day(rules.renewal_opens_on(rules.for_card(card), card.expires_on)),
+            }
+        )
     return Guidance(
         headline=_("Your card has been issued and can be used"),
         explanation=explanation,
-        next_steps=[_("Keep the card safe. You do not need to do anything."), _lose_it_step()],
+        next_steps=[
+            _("Keep the card safe. You do not need to do anything."),
+            _lose_it_step(card),
+        ],
     )
 
 
@@ -607,6 +667,8 @@ def _phone_reported_lost(ctx: _Context) -> Guidance:
 
 def _written_lost(ctx: _Context) -> Guidance:
     card = ctx.card
+    if card.written_report_expires_at is None:
+        return _written_lost_open_ended(ctx)
     cancels = _when(card.written_report_expires_at)
     return Guidance(
         headline=_("Reported lost in writing: the card is blocked"),
@@ -636,10 +698,45 @@ def _written_lost(ctx: _Context) -> Guidance:
     )
 
 
+def _written_lost_open_ended(ctx: _Context) -> Guidance:
+    """A formal loss report under a rule set that gives it no deadline (shanghai-3rd-gen)."""
+    card = ctx.card
+    return Guidance(
+        headline=_("Reported lost in writing: the card is blocked"),
+        explanation=[
+            _(
+                "The card was reported lost in writing on %(time)s (loss-report certificate "
+                "%(certificate)s)."
+            )
+            % {
+                "time": _when(card.written_reported_at),
+                "certificate": card.loss_certificate_number,
+            },
+            _("The report has no deadline: the card stays blocked until you act."),
+        ],
+        next_steps=[
+            _(
+                "To get a new card, apply for a replacement at a community affairs acceptance "
+                "center with your resident identity card."
+            ),
+            _(
+                "Found the card? Withdraw the report at a community affairs acceptance center "
+                "with your resident identity card."
+            ),
+        ],
+    )
+
+
 def _cancelled(ctx: _Context) -> Guidance:
     card = ctx.card
-    last = ctx.last(T.EXPIRE_WRITTEN_REPORT, T.CANCEL)
-    if card.due_expiry(ctx.now) == T.EXPIRE_WRITTEN_REPORT or (
+    last = ctx.last(T.EXPIRE_WRITTEN_REPORT, T.CANCEL, T.CANCEL_UNCOLLECTED)
+    if card.due_expiry(ctx.now) == T.CANCEL_UNCOLLECTED or (
+        last is not None and last.name == T.CANCEL_UNCOLLECTED
+    ):
+        why = _("The card was not collected by %(time)s and was cancelled.") % {
+            "time": _when(card.uncollected_cancels_at)
+        }
+    elif card.due_expiry(ctx.now) == T.EXPIRE_WRITTEN_REPORT or (
         last is not None and last.name == T.EXPIRE_WRITTEN_REPORT
     ):
         why = _(
@@ -825,11 +922,7 @@ def _timeline(card: Card, history: list[LogRow], now: datetime.datetime) -> list
     ]
     due = card.due_expiry(now)
     if due is not None:  # in force, not yet written by the scheduler
-        deadline = (
-            card.phone_report_expires_at
-            if due == T.LAPSE_PHONE_REPORT
-            else card.written_report_expires_at
-        )
+        deadline = getattr(card, EXPIRIES[due].deadline_field)
         events.append(
             Event(
                 at=deadline,

@@ -400,10 +400,8 @@ DELIVERY_REDRIVE_GRACE = timedelta(seconds=env.float("DELIVERY_REDRIVE_GRACE_SEC
 # The rule set in force for what is made now (cards/rules.py): seed-2019 (the seeds' rules, the
 # default) or shanghai-3rd-gen. A card keeps the rule set it was made under.
 RULE_SET = env.str("RULE_SET", default="seed-2019")
-# How long a loss report stays valid (PRODUCT.md, "The card lifecycle"). Fixed on the card when the
-# report is made: changing these later changes no existing report.
-PHONE_REPORT_VALIDITY = timedelta(hours=env.int("PHONE_REPORT_VALIDITY_HOURS", default=24))
-WRITTEN_REPORT_VALIDITY = timedelta(days=env.int("WRITTEN_REPORT_VALIDITY_DAYS", default=30))
+# How long a loss report stays valid, a card's validity, the uncollected period...: the rule set's
+# values (cards/rules.py), fixed on the card and its reports when made.
 # Social Insurance Law art. 58: an employer registers an employee within 30 days of employment.
 EMPLOYER_REGISTRATION_DAYS = env.int("EMPLOYER_REGISTRATION_DAYS", default=30)
 # A street/town medical insurance service point completes a card within 3 working days.

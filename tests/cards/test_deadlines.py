@@ -122,16 +122,16 @@ def test_a_written_report_cancels_the_card_at_30_days(world, card_in):
     assert card.status == S.CANCELLED and card.replaced_by == new
 
 
-def test_a_changed_validity_setting_changes_no_existing_report(world, card_in):
+def test_a_changed_rule_set_changes_no_existing_report(world, card_in):
     card = card_in(S.ISSUED)
     with time_machine.travel(T0, tick=False):
         card = report_by_phone(world, card)
-    with override_settings(PHONE_REPORT_VALIDITY=datetime.timedelta(hours=48)):
+    with override_settings(RULE_SET="shanghai-3rd-gen"):
         assert effective(card, T0 + DAY) == S.ISSUED
         other = card_in(S.ISSUED, applicant=eligible_person())
         with time_machine.travel(T0, tick=False):
             other = report_by_phone(world, other)
-        assert other.phone_report_expires_at == T0 + 2 * DAY
+        assert other.phone_report_expires_at == T0 + 5 * DAY
 
 
 def test_the_sweep_and_the_touch_write_the_same_rows(world, card_in):

@@ -1,12 +1,14 @@
-"""The whole (state, transition) matrix, generated from the choices: every allowed pair works and
-writes exactly one log row; every other pair is refused and changes nothing."""
+"""The whole (state, transition) matrix, generated from the choices, under each rule set
+(cards/rules.py): every allowed pair works and writes exactly one log row; every other pair is
+refused and changes nothing. A deadline the rule set does not give never falls due."""
 
 import datetime
 
 import pytest
 import time_machine
+from django.test import override_settings
 
-from cards import services
+from cards import rules, services
 from cards.choices import CardStatus, CardType, TransitionName
 from cards.models import Card, CardTransition, OutboxEvent
 from common.errors import ApplicationError
@@ -30,8 +32,16 @@ ALLOWED: dict[str, tuple[set[str], str]] = {
     T.EXPIRE_WRITTEN_REPORT: ({S.WRITTEN_LOST}, S.CANCELLED),
     T.REPLACE: ({S.WRITTEN_LOST, S.ISSUED}, S.REPLACED),
     T.CANCEL: ({S.ISSUED}, S.CANCELLED),
+    T.CANCEL_UNCOLLECTED: ({S.READY_FOR_COLLECTION}, S.CANCELLED),
 }
-EXPIRY_TRANSITIONS = {T.LAPSE_PHONE_REPORT, T.EXPIRE_WRITTEN_REPORT}
+EXPIRY_TRANSITIONS = {T.LAPSE_PHONE_REPORT, T.EXPIRE_WRITTEN_REPORT, T.CANCEL_UNCOLLECTED}
+# Per rule set, the expiries whose deadline it does not give: from their source state they are
+# refused as not due (deadline_not_reached), however long one waits.
+NEVER_DUE: dict[str, set[str]] = {
+    rules.SEED_2019: {T.CANCEL_UNCOLLECTED},  # uncollected cards are only flagged
+    rules.SHANGHAI_3RD_GEN: {T.EXPIRE_WRITTEN_REPORT},  # a formal report never cancels by itself
+}
+WAIT = {T.CANCEL_UNCOLLECTED: datetime.timedelta(days=184)}  # else 31 days: past every deadline
 
 
 def perform(world, name: str, card: Card) -> Card:
@@ -80,6 +90,9 @@ def perform(world, name: str, card: Card) -> Card:
             card_presented=True,
         ),
         T.CANCEL: lambda: services.card_cancel(card=card, actor=world.supervisor, reason="Died."),
+        T.CANCEL_UNCOLLECTED: lambda: services.card_cancel_uncollected(
+            card=card, actor=world.system
+        ),
     }
     return calls[name]()
 
@@ -107,19 +120,31 @@ def snapshot(card: Card):
     )
 
 
-MATRIX = [(name, state) for name in ALLOWED for state in CardStatus.values]
+MATRIX = [
+    (rule_set, name, state)
+    for rule_set in rules.RULE_SETS
+    for name in ALLOWED
+    for state in CardStatus.values
+]
 
 
-@pytest.mark.parametrize(("name", "state"), MATRIX, ids=[f"{n}-from-{s}" for n, s in MATRIX])
-def test_transition_matrix(world, name, state):
+@pytest.mark.parametrize(
+    ("rule_set", "name", "state"), MATRIX, ids=[f"{r}-{n}-from-{s}" for r, n, s in MATRIX]
+)
+def test_transition_matrix(world, rule_set, name, state):
     sources, target = ALLOWED[name]
-    with time_machine.travel(T0, tick=False) as clock:
+    with override_settings(RULE_SET=rule_set), time_machine.travel(T0, tick=False) as clock:
         card = card_for(world, name, state)
-        assert card.status == state
+        assert card.status == state and card.rule_set == rule_set
         before = snapshot(card)
         if name in EXPIRY_TRANSITIONS:
-            clock.shift(datetime.timedelta(days=31))  # past every deadline
-        if state in sources:
+            clock.shift(WAIT.get(name, datetime.timedelta(days=31)))
+        if state in sources and name in NEVER_DUE[rule_set]:
+            with pytest.raises(ApplicationError) as refused:
+                perform(world, name, card)
+            assert refused.value.code == "deadline_not_reached", refused.value.message
+            assert snapshot(card) == before
+        elif state in sources:
             result = perform(world, name, card)
             card.refresh_from_db()
             assert card.status == target
@@ -139,4 +164,4 @@ def test_transition_matrix(world, name, state):
 
 def test_matrix_covers_every_transition_and_state():
     assert set(ALLOWED) == set(TransitionName.values) - {T.SUBMIT}
-    assert len(MATRIX) == 13 * 10
+    assert len(MATRIX) == len(rules.RULE_SETS) * 14 * 10

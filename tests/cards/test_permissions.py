@@ -107,6 +107,7 @@ CARD_A: dict[str, set[str]] = {
     T.WITHDRAW_LOSS_REPORT: WRITTEN_DESK,
     T.REPORT_LOST_IN_WRITING: WRITTEN_DESK,
     T.EXPIRE_WRITTEN_REPORT: {"system"},
+    T.CANCEL_UNCOLLECTED: {"system"},
     T.REPLACE: WRITTEN_DESK,
     T.CANCEL: {"supervisor"},
 }

@@ -37,6 +37,7 @@ PAGES = {
     "calendar": "/admin/common/calendaryear/",
     "service_points": "/admin/agencies/servicepoint/",
     "banks": "/admin/agencies/partnerbank/",
+    "rule_sets": "/admin/cards/ruleset/",
     "groups": "/admin/auth/group/",
     "authenticators": "/admin/otp_totp/totpdevice/",
 }
@@ -53,7 +54,7 @@ SEES = {
         "card_center_deliveries",
     },
     R.HOTLINE_OPERATOR: {"cards"},
-    R.SYSTEM_ADMINISTRATOR: {"schedules", "calendar", "service_points", "banks"},
+    R.SYSTEM_ADMINISTRATOR: {"schedules", "calendar", "service_points", "banks", "rule_sets"},
     R.SECURITY_ADMINISTRATOR: {"staff", "users", "api_keys", "lockouts", "service_points", "banks"},
     R.AUDITOR: {
         "reveal_log",

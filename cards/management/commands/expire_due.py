@@ -7,19 +7,21 @@ from cards.expiry import EXPIRIES
 KINDS = {
     "phone": TransitionName.LAPSE_PHONE_REPORT,
     "written": TransitionName.EXPIRE_WRITTEN_REPORT,
+    "uncollected": TransitionName.CANCEL_UNCOLLECTED,
 }
 
 
 class Command(BaseCommand):
     help = (
         "Run the expiry sweeps once, now: lapse phone reports past 24 hours and cancel cards "
-        "past their 30-day written report. --dry-run shows what it would do."
+        "past their 30-day written report, and cancel cards not collected in their rule set's "
+        "period. --dry-run shows what it would do."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="Count, change nothing.")
         parser.add_argument(
-            "--only", choices=sorted(KINDS), help="Run one sweep: phone or written."
+            "--only", choices=sorted(KINDS), help="Run one sweep: phone, written or uncollected."
         )
         parser.add_argument("--batch-size", type=int, default=None)
 
