@@ -337,7 +337,7 @@ class ReplaceForm(AgentFields, TransitionForm):
     )
     reason = forms.ChoiceField(label=_("Why"), choices=ReplacementReason.choices)
     id_number = _id_number_field(_("Holder's document number, as presented"))
-    card_presented = CardPresentedField(_("The damaged card was handed in"))
+    card_presented = CardPresentedField(_("The old card was handed in"))
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
     field_order = (
         "reason",
@@ -351,15 +351,12 @@ class ReplaceForm(AgentFields, TransitionForm):
 
     def __init__(self, *args, card: Card, **kwargs) -> None:
         super().__init__(*args, card=card, **kwargs)
-        # A card reported lost in writing is replaced as lost; an issued one only as damaged.
-        expected = (
-            ReplacementReason.LOST
-            if card.status_at() == S.WRITTEN_LOST
-            else ReplacementReason.DAMAGED
-        )
-        self.fields["reason"].initial = expected
-        self.fields["reason"].choices = [(expected.value, expected.label)]
-        if expected == ReplacementReason.LOST:
+        # A card reported lost in writing is replaced as lost; an issued one as damaged, for
+        # changed personal information or as expired (services.replacement_reasons_for).
+        reasons = services.replacement_reasons_for(card) or [ReplacementReason.DAMAGED]
+        self.fields["reason"].initial = reasons[0]
+        self.fields["reason"].choices = [(r, ReplacementReason(r).label) for r in reasons]
+        if reasons == [ReplacementReason.LOST]:
             del self.fields["card_presented"]  # there is no card to hand in
 
     def perform(self, *, actor: Actor) -> Card:
