@@ -214,6 +214,10 @@ def _batch(
             results.append(BatchResult(card=card))
         _update(spec, [row.card for row in rows], now)
         record_transitions(rows=rows, name=spec.name, actor=actor, now=now)
+        if spec.name == T.HAND_OVER:  # one person, one card (issue #17), as card_hand_over
+            services.cards_one_person_one_card(
+                issued=[row.card for row in rows], actor=actor, now=now
+            )
     return results
 
 
