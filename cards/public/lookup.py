@@ -41,7 +41,13 @@ from django.utils.translation import get_language, ngettext
 from agencies.models import PartnerBank, ServicePoint
 from applicants.identity import normalise_id_number
 from applicants.models import Applicant
-from cards.choices import CardStatus, CardType, TransitionName
+from cards.choices import (
+    CardStatus,
+    CardType,
+    ElectronicCardStatus,
+    FinancialStatus,
+    TransitionName,
+)
 from cards.models import Card, CardTransition
 from cards.numbers import format_receipt_number, is_valid_receipt_number, normalise_receipt_number
 from common.masking import mask_name
@@ -126,6 +132,8 @@ class StatusAnswer:
     guidance: Guidance
     linked: list[LinkedCard]
     timeline: list[Event]
+    # The third-generation card's functions (issue #17): (label, state) pairs, none under seed-2019.
+    functions: list[tuple[str, str]] = field(default_factory=list)
 
 
 # --- The reads ----------------------------------------------------------------------------------
@@ -149,7 +157,10 @@ CARD_FIELDS = frozenset(
         "written_report_expires_at",
         "loss_certificate_number",
         "closed_at",
+        "financial_status",  # issue #17: the card's functions
     }
+    # The rule set a card was made under, once cards carry it (cards/rules.py `for_card`).
+    | ({"rule_set"} if any(f.name == "rule_set" for f in Card._meta.concrete_fields) else set())
 )
 LINKED_FIELDS = frozenset(
     {
@@ -390,7 +401,25 @@ def status_answer(*, found: Found, now: datetime.datetime) -> StatusAnswer:
         guidance=guidance,
         linked=_linked_cards(found, now),
         timeline=_timeline(card, found.history, now),
+        functions=_functions(found, status),
     )
+
+
+def _functions(found: Found, status: str) -> list[tuple[str, str]]:
+    """The financial function and the electronic card, where the card's rule set has them."""
+    from cards import electronic
+
+    card = found.card
+    shown = []
+    if card.financial_status:
+        shown.append((_("Financial function"), str(FinancialStatus(card.financial_status).label)))
+    if electronic.has_electronic_card(card):
+        e_status = electronic.status_for(status, is_replacement=found.replaces is not None)
+        if e_status:
+            shown.append(
+                (_("Electronic social security card"), str(ElectronicCardStatus(e_status).label))
+            )
+    return shown
 
 
 @dataclass(frozen=True)

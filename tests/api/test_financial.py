@@ -103,3 +103,19 @@ def test_a_card_without_a_fee(api, card_in):
     card = card_in(S.ISSUED)
     response = api.post(f"/cards/{card.public_id}/fee/paid", {"payment_reference": "PAY-1"})
     assert response.status_code == 409 and error_of(response)["code"] == "no_fee"
+
+
+def test_the_card_shows_its_functions_and_the_social_security_number(
+    third_gen, world, api, card_in
+):
+    card = card_in(S.ISSUED)
+    body = api.get(f"/cards/{card.public_id}").json()
+    assert body["financial_status"] == F.NOT_ACTIVATED
+    assert body["electronic_card_status"] == "active"
+    assert body["fee"] is None
+    assert body["holder"]["social_security_number"] == card.applicant.id_number
+    world.bank.api_full_id_number = False
+    world.bank.save()
+    body = api.get(f"/cards/{card.public_id}").json()
+    assert body["holder"]["social_security_number"] == body["holder"]["id_number"]
+    assert body["holder"]["social_security_number"] != card.applicant.id_number
