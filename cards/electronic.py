@@ -150,12 +150,14 @@ def events_for_cards(
     if not card_ids or not with_ecard:
         return
     cards = Card.objects.filter(pk__in=card_ids, card_type=CardType.SOCIAL_SECURITY)
-    if any(f.name == "rule_set" for f in Card._meta.get_fields()):
+    fields = ["id", "card_type", "replaces_id", "status", at_field]
+    if any(f.name == "rule_set" for f in Card._meta.concrete_fields):
         cards = cards.filter(rule_set__in=with_ecard)
+        fields.append("rule_set")
     elif not rules.in_force().electronic_card:
         return
     events = []
-    for card in cards.only("id", "card_type", "replaces_id", at_field, "status"):
+    for card in cards.only(*fields):
         if not has_electronic_card(card):
             continue
         event = _event(card, name, from_status, to_status, getattr(card, at_field))

@@ -581,6 +581,9 @@ FUNCTION_EVENT_ACTIONS = [
 FUNCTION_EVENT_VALUES = [
     (v.value, v.label) for v in (*FinancialStatus, *FeeStatus) if v.value not in CardStatus.values
 ]
+# An event's `transition`, `from` and `to` (SPECTACULAR_SETTINGS names their enums).
+EVENT_TRANSITIONS = TransitionName.choices + FUNCTION_EVENT_ACTIONS
+EVENT_STATES = CardStatus.choices + FUNCTION_EVENT_VALUES
 
 
 class EventSerializer(serializers.Serializer):
@@ -590,21 +593,15 @@ class EventSerializer(serializers.Serializer):
             "event": serializers.CharField(source="kind"),
             "card": serializers.UUIDField(source="payload.card"),
             "transition": serializers.ChoiceField(
-                TransitionName.choices + FUNCTION_EVENT_ACTIONS,
+                EVENT_TRANSITIONS,
                 source="payload.transition",
                 help_text=_(
                     "A transition of the card; for `card.financial_status_changed` and "
                     "`card.fee_status_changed`, the action on the function."
                 ),
             ),
-            "from": serializers.ChoiceField(
-                CardStatus.choices + FUNCTION_EVENT_VALUES,
-                source="payload.from",
-                allow_blank=True,
-            ),
-            "to": serializers.ChoiceField(
-                CardStatus.choices + FUNCTION_EVENT_VALUES, source="payload.to"
-            ),
+            "from": serializers.ChoiceField(EVENT_STATES, source="payload.from", allow_blank=True),
+            "to": serializers.ChoiceField(EVENT_STATES, source="payload.to"),
             "at": UtcDateTimeField(source="payload.at", help_text=_("UTC, ISO 8601.")),
         }
 

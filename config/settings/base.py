@@ -345,6 +345,12 @@ SPECTACULAR_SETTINGS = {
         "IdDocumentTypeEnum": "applicants.choices.IdDocumentType",
         "SexEnum": "applicants.choices.Sex",
         "EmployerKindEnum": "applicants.choices.EmployerKind",
+        # A card's functions (issue #17) and the events of them beside the transitions.
+        "FinancialStatusEnum": "cards.choices.FinancialStatus",
+        "FeeStatusEnum": "cards.choices.FeeStatus",
+        "ElectronicCardStatusEnum": "cards.choices.ElectronicCardStatus",
+        "EventTransitionEnum": "cards.api.serializers.EVENT_TRANSITIONS",
+        "EventStateEnum": "cards.api.serializers.EVENT_STATES",
     },
 }
 
