@@ -38,6 +38,15 @@ def same_document(id_type: str, id_number: str, issuing_country: str = "") -> di
     return lookup
 
 
+def has_own_social_security_number(id_type: str, id_number: str) -> bool:
+    """Whether the document's number is the person's social security number: a resident ID, a
+    Hong Kong/Macao/Taiwan residence permit, or a foreign permanent resident ID card of the 2023
+    18-character layout (the 2017 15-character one, like a passport, is not)."""
+    if id_type in (IdDocumentType.RESIDENT_ID, IdDocumentType.HMT_RESIDENCE_PERMIT):
+        return True
+    return id_type == IdDocumentType.FOREIGN_PERMANENT_RESIDENT_ID and len(id_number) == 18
+
+
 class IdentityFields(models.Model):
     """The identity fields a person and a registry record share."""
 
@@ -135,6 +144,16 @@ class Applicant(IdentityFields):
 
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     address = models.CharField(_("home address"), max_length=255, blank=True)
+    # A foreign national with no 18-character permit number: the number the service assigned
+    # under its rule set (applicants.services.applicant_assign_social_security_number).
+    assigned_social_security_number = models.CharField(
+        _("assigned social security number"),
+        max_length=18,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -167,8 +186,12 @@ class Applicant(IdentityFields):
 
     @property
     def social_security_number(self) -> str:
-        """Social Insurance Law art. 58: the citizen identity number, where there is one."""
-        return self.id_number if self.id_type == IdDocumentType.RESIDENT_ID else ""
+        """Social Insurance Law art. 58: the citizen identity number; for holders of a Hong
+        Kong/Macao/Taiwan residence permit or an 18-character foreign permanent resident ID card,
+        that number; for other foreign nationals the number the service assigned, if any."""
+        if has_own_social_security_number(self.id_type, self.id_number):
+            return self.id_number
+        return self.assigned_social_security_number or ""
 
     @property
     def is_foreign_national(self) -> bool:

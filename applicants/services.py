@@ -306,3 +306,51 @@ def employment_find_or_create(
         message = _("The employment has not started yet.")
         raise ApplicationError(message, code="invalid", details={"start_date": [message]})
     return employment_create(applicant=applicant, employer=employer, start_date=start_date)
+
+
+# --- Social security numbers (issue #17) --
+
+# An assigned number: 9, Shanghai's province code 31, 999 (no nationality code: the service's
+# own series), an 11-digit sequence number, and a GB 11643 check character; 18 characters like
+# the permanent resident ID cards it sits beside, but never one of theirs (no country is 999).
+ASSIGNED_NUMBER_PREFIX = "931999"
+
+
+def _assigned_number(sequence: int) -> str:
+    from stdnum.cn import ric
+
+    body = f"{ASSIGNED_NUMBER_PREFIX}{sequence:011d}"
+    return body + ric.calc_check_digit(body)
+
+
+def _next_sequence() -> int:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval('applicants_social_security_number_seq')")
+            return cursor.fetchone()[0]
+    # SQLite (`make run`, one writer): the highest number assigned, plus one.
+    last = (
+        Applicant.objects.filter(assigned_social_security_number__isnull=False)
+        .order_by("-assigned_social_security_number")
+        .values_list("assigned_social_security_number", flat=True)
+        .first()
+    )
+    return int(last[len(ASSIGNED_NUMBER_PREFIX) : -1]) + 1 if last else 1
+
+
+def applicant_assign_social_security_number(*, applicant: Applicant) -> str:
+    """Give a foreign national without an 18-character permit number a social security number of
+    the service's own (issue #17: assigned by the agency, 18 characters starting with 9, not the
+    passport number). The caller holds the person's row lock and decided that the rule set in
+    force assigns numbers. Returns the person's social security number (assigned now or before;
+    the document's own number where it is one)."""
+    if applicant.social_security_number:
+        return applicant.social_security_number
+    number = _assigned_number(_next_sequence())
+    Applicant.objects.filter(pk=applicant.pk, assigned_social_security_number__isnull=True).update(
+        assigned_social_security_number=number, updated_at=timezone.now()
+    )
+    applicant.refresh_from_db(fields=["assigned_social_security_number"])
+    return applicant.social_security_number

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cards import rules
 from cards.counter import admin as counter_admin  # noqa: F401
+from cards.counter import functions as counter_functions  # noqa: F401 - issue #17's screens
 from cards.models import RuleSet
 from common.admin import ReadOnly
 

@@ -219,6 +219,10 @@ def _batch(
             results.append(BatchResult(card=card))
         rows = _write_cards(spec, rows, positions, results, now)
         record_transitions(rows=rows, name=spec.name, actor=actor, now=now)
+        if spec.name == T.HAND_OVER:  # one person, one card (issue #17), as card_hand_over
+            services.cards_one_person_one_card(
+                issued=[row.card for row in rows], actor=actor, now=now
+            )
     return results
 
 

@@ -116,13 +116,79 @@ class ActorKind(models.TextChoices):
 class ReplacementReason(models.TextChoices):
     LOST = "lost", _("Lost")
     DAMAGED = "damaged", _("Damaged")
+    # A change of name or ID number, through a corrected registry record (issue #17).
+    CHANGED_INFORMATION = "changed_information", _("Changed personal information")
     # A renewal: the card's validity ends (cards/rules.py card_validity_years), from
     # renewal_window_days before.
     EXPIRED = "expired", _("Expired (renewal)")
 
 
+# The reasons an issued (not lost) card is replaced for; a card lost in writing only as lost.
+ISSUED_CARD_REPLACEMENT_REASONS = frozenset(
+    {
+        ReplacementReason.DAMAGED,
+        ReplacementReason.CHANGED_INFORMATION,
+        ReplacementReason.EXPIRED,
+    }
+)
+
+
 class OutboxEventKind(models.TextChoices):
     CARD_STATUS_CHANGED = "card.status_changed", _("Card status changed")
+    FINANCIAL_STATUS_CHANGED = (
+        "card.financial_status_changed",
+        _("Card's financial function changed"),
+    )
+    FEE_STATUS_CHANGED = "card.fee_status_changed", _("Replacement fee changed")
+
+
+class FinancialStatus(models.TextChoices):
+    """The third-generation card's financial (bank) function, separate from the social security
+    function: activated in person at the bank, frozen and reported lost at the bank (issue #17)."""
+
+    NOT_ACTIVATED = "not_activated", _("Not activated")
+    ACTIVE = "active", _("Active")
+    FROZEN = "frozen", _("Frozen")
+    LOST = "lost", _("Reported lost")
+
+
+class FunctionAction(models.TextChoices):
+    """What a card's functions and services record besides the lifecycle (CardFunctionEvent)."""
+
+    FINANCIAL_ACTIVATE = "financial_activate", _("Financial function activated")
+    FINANCIAL_FREEZE = "financial_freeze", _("Financial function frozen")
+    FINANCIAL_UNFREEZE = "financial_unfreeze", _("Financial function unfrozen")
+    FINANCIAL_REPORT_LOST = "financial_report_lost", _("Financial function reported lost")
+    FEE_DUE = "fee_due", _("Replacement fee due")
+    FEE_PAID = "fee_paid", _("Replacement fee paid")
+    FEE_WAIVED = "fee_waived", _("Replacement fee waived")
+    PIN_RESET = "pin_reset", _("PIN reset")
+    PIN_UNLOCK = "pin_unlock", _("PIN unlocked")
+
+
+FINANCIAL_ACTIONS = frozenset(
+    {
+        FunctionAction.FINANCIAL_ACTIVATE,
+        FunctionAction.FINANCIAL_FREEZE,
+        FunctionAction.FINANCIAL_UNFREEZE,
+        FunctionAction.FINANCIAL_REPORT_LOST,
+    }
+)
+PIN_ACTIONS = frozenset({FunctionAction.PIN_RESET, FunctionAction.PIN_UNLOCK})
+
+
+class FeeStatus(models.TextChoices):
+    DUE = "due", _("Due")
+    PAID = "paid", _("Paid")
+    WAIVED = "waived", _("Waived")
+
+
+class ElectronicCardStatus(models.TextChoices):
+    """The electronic social security card's status, derived from its card's (issue #17)."""
+
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class OverdueKind(models.TextChoices):

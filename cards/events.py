@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 from django.db import transaction
 
-from cards import cardcenter, metrics, webhooks
+from cards import cardcenter, electronic, metrics, webhooks
 from cards.actors import Actor
 from cards.choices import OutboxEventKind
-from cards.models import Card, CardTransition, OutboxEvent
+from cards.models import Card, CardFunctionEvent, CardTransition, OutboxEvent
 
 logger = logging.getLogger("cards.transitions")
 
@@ -91,6 +91,7 @@ def record_transition(
     if event.next_attempt_at is not None:  # the bank has a webhook: send it after the commit
         transaction.on_commit(functools.partial(webhooks.enqueue_delivery, event.pk))
     cardcenter.notice_for_transition(card=card, name=name, from_status=from_status, at=now)
+    electronic.event_for_transition(card=card, name=name, from_status=from_status, at=now)
     if not from_status and card.replaces_id is not None:
         cardcenter.new_card_recorded(card)
     # Side effects wait for the commit; the line names no person (PIPL).
@@ -98,6 +99,61 @@ def record_transition(
     transaction.on_commit(
         lambda: logger.info(
             "card %s %s: %s -> %s by %s", card_id, name, from_status or "-", to_status, who
+        )
+    )
+    return row
+
+
+def record_function_event(
+    *,
+    card: Card,
+    action: str,
+    from_value: str,
+    to_value: str,
+    actor: Actor,
+    now: datetime.datetime,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    emit: str | None = None,
+) -> CardFunctionEvent:
+    """Append the log row of one act on a card's functions or services (cards.services, issue
+    #17) and, with `emit` (an OutboxEventKind), the outbox event that tells the card's bank."""
+    row = CardFunctionEvent.objects.create(
+        card=card,
+        action=action,
+        from_value=from_value,
+        to_value=to_value,
+        at=now,
+        actor_kind=actor.kind,
+        actor_user=actor.user,
+        bank=actor.bank,
+        service_point=actor.service_point,
+        channel=actor.channel,
+        reason=reason,
+        data=data or {},
+    )
+    if emit is not None and card.bank_id is not None:
+        event = OutboxEvent.objects.create(
+            kind=emit,
+            card=card,
+            bank_id=card.bank_id,
+            payload={
+                "event": emit,
+                "card": str(card.public_id),
+                "transition": action,
+                "from": from_value,
+                "to": to_value,
+                "at": event_time(now),
+            },
+            created_at=now,
+            next_attempt_at=webhooks.first_attempt_at(card.bank_id, now),
+        )
+        if event.next_attempt_at is not None:
+            transaction.on_commit(functools.partial(webhooks.enqueue_delivery, event.pk))
+    card_id, who = card.public_id, actor.describe()
+    transaction.on_commit(
+        lambda: logger.info(
+            "card %s %s: %s -> %s by %s", card_id, action, from_value or "-", to_value or "-", who
         )
     )
     return row
@@ -169,6 +225,7 @@ def record_transitions(
         transaction.on_commit(functools.partial(webhooks.enqueue_delivery, event_id))
     if notices:
         cardcenter.deliver_after_commit()
+    electronic.events_for_changes([(row.card, row.from_status) for row in rows], name=name, at=now)
     metrics.transition_recorded(name, actor.kind, len(rows))
     lines = [(row.card.public_id, row.from_status, row.card.status) for row in rows]
     who = actor.describe()

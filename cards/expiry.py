@@ -136,7 +136,21 @@ def _expire_batch_postgresql(expiry, *, now, limit, card_ids) -> list[int]:
         ids = [row[0] for row in cursor.fetchall()]
     if ids:
         cardcenter.deliver_after_commit()
+        _electronic_events(expiry, ids)
     return ids
+
+
+def _electronic_events(expiry: Expiry, ids: list[int]) -> None:
+    """The electronic cards' status changes of these expiries (cards/electronic.py)."""
+    from cards import electronic
+
+    electronic.events_for_cards(
+        ids,
+        name=expiry.name,
+        from_status=expiry.source,
+        to_status=expiry.target,
+        at_field=expiry.deadline_field,
+    )
 
 
 def _expire_batch_portable(expiry, *, now, limit, card_ids) -> list[int]:
@@ -199,6 +213,7 @@ def _expire_batch_portable(expiry, *, now, limit, card_ids) -> list[int]:
         ]
     )
     cardcenter.deliver_after_commit()
+    _electronic_events(expiry, ids)
     return ids
 
 

@@ -26,6 +26,10 @@ from cards.choices import (
     CardStatus,
     CardType,
     Channel,
+    ElectronicCardStatus,
+    FeeStatus,
+    FinancialStatus,
+    FunctionAction,
     OnlineCheck,
     OnlineCheckResult,
     OutboxEventKind,
@@ -204,6 +208,17 @@ class Card(FSMModelMixin, models.Model):
         blank=True,
         editable=False,
         help_text=_("A street medical insurance point's card is collected within the set time."),
+    )
+    # The third-generation card's financial function (issue #17); empty where the card's rule set
+    # has none (seed-2019) or the card is not a bank card. Changed only by the owning bank
+    # (cards.services.card_financial_*), never by a lifecycle transition.
+    financial_status = models.CharField(  # noqa: DJ001 - null: the card has no such function
+        _("financial function"),
+        max_length=16,
+        choices=FinancialStatus.choices,
+        null=True,
+        blank=True,
+        editable=False,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
@@ -540,6 +555,18 @@ class Card(FSMModelMixin, models.Model):
         permission=fsm_permission(T.REPLACE),
     )
     def replace(self, *, at: datetime.datetime) -> None:
+        self.closed_at = at
+
+    @transition(
+        field=status,
+        source=sorted(LIVE_STATES),
+        target=S.REPLACED,
+        conditions=[_is_medical],
+        permission=fsm_permission(T.REPLACE),
+    )
+    def replace_by_social_security_card(self, *, at: datetime.datetime) -> None:
+        """One person, one card (issue #17): the holder's social security card was handed over;
+        cards.services.cards_one_person_one_card calls it, logged as a replacement."""
         self.closed_at = at
 
     @transition(
@@ -1035,3 +1062,166 @@ class SandboxCard(models.Model):
 
     def __str__(self) -> str:
         return f"sandbox {self.receipt_number} {self.status}"
+
+
+class CardFee(models.Model):
+    """The fee of a replacement card, from the rule set it was made under (issue #17): due when
+    the replacement is taken, then paid (the bank collects it, through the API) or waived (a
+    supervisor, with the reason). Amounts in fen (1 yuan = 100 fen)."""
+
+    card = models.OneToOneField(
+        Card, on_delete=models.PROTECT, related_name="fee", verbose_name=_("card")
+    )
+    amount_fen = models.PositiveIntegerField(_("amount (fen)"))
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    status = models.CharField(_("status"), max_length=8, choices=FeeStatus.choices)
+    due_at = models.DateTimeField(_("due since"))
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    payment_reference = models.CharField(_("payment reference"), max_length=64, blank=True)
+    waived_at = models.DateTimeField(_("waived at"), null=True, blank=True)
+    waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("waived by"),
+    )
+    waiver_reason = models.CharField(_("reason for the waiver"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("replacement fee")
+        verbose_name_plural = _("replacement fees")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=FeeStatus.PAID) | Q(paid_at__isnull=False),
+                name="cardfee_paid_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=FeeStatus.WAIVED) | ~Q(waiver_reason=""),
+                name="cardfee_waived_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_yuan} {self.currency} {self.status}"
+
+    @property
+    def amount_yuan(self) -> str:
+        return f"{self.amount_fen // 100}.{self.amount_fen % 100:02d}"
+
+
+class CardFunctionEvent(models.Model):
+    """One act on a card's functions and services that is not a lifecycle transition: the
+    financial function's changes (by the bank), the replacement fee's, the PIN's reset and unlock
+    at the counter (no PIN is ever stored). Append-only, like the transition log."""
+
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="function_events", verbose_name=_("card")
+    )
+    action = models.CharField(_("action"), max_length=32, choices=FunctionAction.choices)
+    from_value = models.CharField(_("from"), max_length=16, blank=True)
+    to_value = models.CharField(_("to"), max_length=16, blank=True)
+    at = models.DateTimeField(_("at"))
+    actor_kind = models.CharField(_("actor"), max_length=16, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    bank = models.ForeignKey(
+        PartnerBank,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("bank"),
+    )
+    service_point = models.ForeignKey(
+        ServicePoint,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("service point"),
+    )
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["card", "id"]
+        verbose_name = _("card function event")
+        verbose_name_plural = _("card function events")
+        indexes = [models.Index(fields=["card", "id"], name="cardfunctionevent_card_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.from_value or '-'} -> {self.to_value or '-'}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise RuntimeError("The function event log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("The function event log is append-only.")
+
+
+class ElectronicCardEvent(DeliveryState):
+    """A change of an electronic social security card's status (derived from its card's), for
+    the national platform, written in the same transaction as the card's transition; delivered
+    after the commit through cards/electronic.py (the card-center notices' machinery)."""
+
+    event_id = models.UUIDField(_("event id"), default=uuid.uuid4, unique=True, editable=False)
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="electronic_events", verbose_name=_("card")
+    )
+    transition = models.CharField(_("transition"), max_length=32, choices=TransitionName.choices)
+    from_status = models.CharField(
+        _("from"), max_length=16, choices=ElectronicCardStatus.choices, blank=True
+    )
+    to_status = models.CharField(_("to"), max_length=16, choices=ElectronicCardStatus.choices)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("electronic card event")
+        verbose_name_plural = _("electronic card events")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(delivered_at__isnull=True),
+                name="ecard_undelivered_idx",
+            ),
+            models.Index(
+                fields=["card", "id"],
+                condition=Q(delivered_at__isnull=True),
+                name="ecard_card_undelivered_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status} #{self.pk}"
+
+
+class ElectronicCardReceipt(models.Model):
+    """What the local national-platform backend received (the default; `make run`, tests): one
+    row per event id, as the platform deduplicates."""
+
+    event_id = models.UUIDField(_("event id"), unique=True, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=ElectronicCardStatus.choices)
+    card_number = models.CharField(_("card number"), max_length=20, blank=True)
+    body = models.JSONField(_("event"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    times_received = models.PositiveIntegerField(_("times received"), default=1)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("national platform receipt (local)")
+        verbose_name_plural = _("national platform receipts (local)")
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.card_number or '-'}"

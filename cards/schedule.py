@@ -54,6 +54,13 @@ SCHEDULE: tuple[Entry, ...] = (
         description="Queues notices to the municipal information service center that are overdue.",
     ),
     Entry(
+        name="Re-drive undelivered electronic card events",
+        task="cards.electronic.redrive_events",
+        every_seconds=60,
+        description="Queues electronic card status events to the national platform that are "
+        "overdue.",
+    ),
+    Entry(
         name="Flag overdue work for supervisors",
         task="cards.tasks.flag_overdue_work",
         crontab=("5", "0"),

@@ -33,11 +33,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_fsm import can_proceed
 
-from agencies.choices import ServicePointKind
+from agencies.choices import ServicePointKind, StaffRole
 from agencies.models import PartnerBank, ServicePoint
 from applicants.choices import IdDocumentType
 from applicants.identity import normalise_id_number, validate_identity_document
-from applicants.models import Applicant
+from applicants.models import Applicant, has_own_social_security_number
 from applicants.policy import applicant_card_eligibility
 from applicants.registry import (
     COMPARED_FIELDS,
@@ -46,9 +46,11 @@ from applicants.registry import (
     compare_with_registry,
     get_registry,
 )
+from applicants.services import applicant_assign_social_security_number
 from cards import rules
 from cards.actors import Actor
 from cards.choices import (
+    ISSUED_CARD_REPLACEMENT_REASONS,
     LIVE_STATES,
     ONLINE_CHANNELS,
     ActorKind,
@@ -56,14 +58,18 @@ from cards.choices import (
     CardStatus,
     CardType,
     Channel,
+    FeeStatus,
+    FinancialStatus,
+    FunctionAction,
     OnlineCheck,
     OnlineCheckResult,
+    OutboxEventKind,
     ReplacementReason,
     TransitionName,
 )
-from cards.events import event_time, record_transition
+from cards.events import event_time, record_function_event, record_transition
 from cards.expiry import EXPIRIES, expire_batch, expire_card_if_due
-from cards.models import Card, LossCertificateCounter, OnlineVerification
+from cards.models import Card, CardFee, LossCertificateCounter, OnlineVerification
 from cards.numbers import normalise_receipt_number
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
 from common.errors import ApplicationError
@@ -494,6 +500,10 @@ def card_submit(
         existing = applicant.cards.filter(card_type=card_type, status__in=LIVE_STATES).first()
         if existing is not None:
             raise _duplicate_live_card(existing)
+        if rules.in_force().assign_social_security_numbers and not (
+            has_own_social_security_number(applicant.id_type, applicant.id_number)
+        ):
+            applicant_assign_social_security_number(applicant=applicant)
         card = Card(
             applicant=applicant,
             card_type=card_type,
@@ -512,6 +522,7 @@ def card_submit(
             rule_set=current.name,
             rule_set_version=current.version,
         )
+        card.financial_status = _initial_financial_status(card)
         try:
             with transaction.atomic():
                 card.save()
@@ -544,6 +555,8 @@ def card_submit(
         if checks:
             data["online_checks"] = [check.as_dict() for check in checks.values()]
         record_transition(card=card, name=T.SUBMIT, from_status="", actor=actor, now=now, data=data)
+        if replaces is not None:
+            _fee_due(card, actor, now)
     return card
 
 
@@ -861,6 +874,7 @@ def card_hand_over(
             now=now,
             data=data,
         )
+        cards_one_person_one_card(issued=[card], actor=actor, now=now)
         return card
 
     return _act(card, actor, T.HAND_OVER, perform)
@@ -1034,18 +1048,7 @@ def _replace(
     entry: RegistryEntry | bool | None,
     identity: dict[str, Any] | None = None,
 ) -> Card:
-    if reason == ReplacementReason.EXPIRED:
-        _renewal_open(card, now)
-    elif reason != (
-        ReplacementReason.LOST if card.status == S.WRITTEN_LOST else ReplacementReason.DAMAGED
-    ):
-        raise _invalid(
-            "reason",
-            _(
-                "A card reported lost in writing is replaced as lost; an issued card only as "
-                "damaged."
-            ),
-        )
+    _replacement_reason_checked(card, reason, entry, now)
     from_status = card.status
     card.replace(at=now)
     _save(card, "closed_at")  # first, so the new card can be the one live card
@@ -1072,6 +1075,7 @@ def _replace(
         rule_set=rules.in_force().name,
         rule_set_version=rules.in_force().version,
     )
+    new.financial_status = _initial_financial_status(new)
     new.save()
     record_transition(
         card=new,
@@ -1099,25 +1103,89 @@ def _replace(
             now=now,
             data={"automatic": True, "replaces": str(card.public_id)},
         )
+    _fee_due(new, actor, now)
     return new
 
 
-def _renewal_open(card: Card, now: datetime.datetime) -> None:
-    """A renewal (replacement as expired) is for an issued card with an expiry date, from the
-    card's rule set's renewal_window_days before it."""
-    opens = rules.renewal_opens_on(rules.for_card(card), card.expires_on)
-    if card.status != S.ISSUED or opens is None:
-        raise _invalid("reason", _("Only an issued card with a validity period is renewed."))
-    if timezone.localdate(now) < opens:
+def replacement_reasons_for(card: Card) -> list[str]:
+    """The reasons a card in its state in force may be replaced for (the counter's form)."""
+    status = card.status_at()
+    if status == S.WRITTEN_LOST:
+        return [ReplacementReason.LOST]
+    if status == S.ISSUED:
+        reasons = [r for r in ReplacementReason.values if r in ISSUED_CARD_REPLACEMENT_REASONS]
+        # A renewal only inside the window the card's rule set opens before its expiry.
+        opens = rules.renewal_opens_on(rules.for_card(card), card_expires_on(card))
+        if opens is None or timezone.localdate() < opens:
+            reasons.remove(ReplacementReason.EXPIRED)
+        return reasons
+    return []
+
+
+def card_expires_on(card: Card) -> datetime.date | None:
+    """The card's expiry date: as fixed on the card by its rule set, or its hand-over day plus the
+    rule set's validity; None for a card that does not expire."""
+    fixed = getattr(card, "expires_on", None)
+    if fixed is not None:
+        return fixed
+    years = rules.for_card(card).card_validity_years
+    if years is None or card.issued_at is None:
+        return None
+    issued = timezone.localdate(card.issued_at)
+    try:
+        return issued.replace(year=issued.year + years)
+    except ValueError:  # 29 February
+        return issued.replace(year=issued.year + years, day=28)
+
+
+def _replacement_reason_checked(
+    card: Card, reason: str, entry: RegistryEntry | bool | None, now: datetime.datetime
+) -> None:
+    """Issue #17: a card lost in writing is replaced as lost; an issued card as damaged, for a
+    change of name or ID number (once the registry record is corrected and the person's record
+    matches it), or as expired (from the rule set's renewal window on)."""
+    if reason not in ReplacementReason.values:
+        raise _invalid("reason", _("Unknown replacement reason."))
+    if card.status == S.WRITTEN_LOST:
+        if reason != ReplacementReason.LOST:
+            raise _invalid("reason", _("A card reported lost in writing is replaced as lost."))
+        return
+    if reason not in ISSUED_CARD_REPLACEMENT_REASONS:
         raise _invalid(
             "reason",
-            _("A renewal may be applied for from %(opens)s (%(days)s days before %(expires)s).")
-            % {
-                "opens": opens.isoformat(),
-                "days": rules.for_card(card).renewal_window_days,
-                "expires": card.expires_on.isoformat(),
-            },
+            _(
+                "An issued card is replaced as damaged, for changed personal information or as "
+                "expired; a lost card is first reported lost in writing."
+            ),
         )
+    if reason == ReplacementReason.CHANGED_INFORMATION:
+        if entry is False:
+            raise _registry_unavailable()
+        applicant = card.applicant
+        if (
+            not entry
+            or (entry.id_type, entry.id_number) != (applicant.id_type, applicant.id_number)
+            or compare_with_registry(_registration_form(applicant), entry)
+        ):
+            raise _invalid(
+                "reason",
+                _(
+                    "A replacement for changed personal information needs the corrected registry "
+                    "record: correct the person's name or ID number to match it first."
+                ),
+            )
+    if reason == ReplacementReason.EXPIRED:
+        expires_on = card_expires_on(card)
+        if expires_on is None:
+            raise _invalid("reason", _("Cards under this card's rule set do not expire."))
+        window = rules.for_card(card).renewal_window_days
+        opens = expires_on - datetime.timedelta(days=window)
+        if timezone.localdate(now) < opens:
+            raise _invalid(
+                "reason",
+                _("Renewal opens on %(day)s, %(days)d days before the card expires on %(expiry)s.")
+                % {"day": opens.isoformat(), "days": window, "expiry": expires_on.isoformat()},
+            )
 
 
 def card_replace(
@@ -1141,7 +1209,8 @@ def card_replace(
             id_number=id_number,
             card_presented=card_presented,
             agent=agent,
-            card_required=reason == ReplacementReason.DAMAGED,
+            # Only a lost card is not handed in.
+            card_required=reason != ReplacementReason.LOST,
         )
         return _replace(
             card, actor, now, reason=reason, note=note.strip(), entry=entry, identity=identity
@@ -1213,3 +1282,321 @@ def card_expire_written_report(*, card: Card, actor: Actor) -> Card:
 def card_cancel_uncollected(*, card: Card, actor: Actor) -> Card:
     """Not collected within the card's rule set's uncollected_period_days: cancelled."""
     return _card_expire(card, actor, T.CANCEL_UNCOLLECTED)
+
+
+# --- The card's functions and services (issue #17) --
+# Not lifecycle transitions: the financial function, the replacement fee and the PIN each have
+# their own log rows (CardFunctionEvent), written, like a transition's, in the transaction that
+# locks the card; the bank hears of the financial function's and the fee's changes (outbox).
+
+
+def _initial_financial_status(card: Card) -> str | None:
+    """A bank card made under a rule set with the financial function starts with it sealed: it
+    is activated in person at the bank (issue #17)."""
+    if card.card_type == CardType.SOCIAL_SECURITY and rules.for_card(card).financial_function:
+        return FinancialStatus.NOT_ACTIVATED
+    return None
+
+
+def _function_frame(card: Card, act: Callable[[Card, datetime.datetime], R]) -> R:
+    """Lock the card, apply a due loss-report expiry (a passed deadline is in force), act."""
+    with transaction.atomic():
+        locked = Card.objects.select_for_update().get(pk=card.pk)
+        now = timezone.now()
+        locked.as_of(now)
+        expire_card_if_due(locked, now=now)
+        with transaction.atomic():
+            return act(locked, now)
+
+
+def _function_refused(message: str, *, code: str, status: int, **details: Any) -> ApplicationError:
+    return ApplicationError(message, code=code, details=details, status=status)
+
+
+# The financial function's changes: action -> (the states it is taken from, the state it sets).
+# `lost` is final: a replacement card brings a new financial function, sealed again.
+FINANCIAL_CHANGES: dict[str, tuple[frozenset[str], str]] = {
+    FunctionAction.FINANCIAL_ACTIVATE: (
+        frozenset({FinancialStatus.NOT_ACTIVATED}),
+        FinancialStatus.ACTIVE,
+    ),
+    FunctionAction.FINANCIAL_FREEZE: (frozenset({FinancialStatus.ACTIVE}), FinancialStatus.FROZEN),
+    FunctionAction.FINANCIAL_UNFREEZE: (
+        frozenset({FinancialStatus.FROZEN}),
+        FinancialStatus.ACTIVE,
+    ),
+    FunctionAction.FINANCIAL_REPORT_LOST: (
+        frozenset({FinancialStatus.NOT_ACTIVATED, FinancialStatus.ACTIVE, FinancialStatus.FROZEN}),
+        FinancialStatus.LOST,
+    ),
+}
+# The card states in which the bank may act on the financial function. The two functions are
+# reported lost separately (issue #17): a social security loss report leaves the financial
+# function as it is, and the bank may still freeze it or record its loss; activating and
+# unfreezing need a card in use.
+_FINANCIAL_CARD_STATES: dict[str, frozenset[str]] = {
+    FunctionAction.FINANCIAL_ACTIVATE: frozenset({S.ISSUED}),
+    FunctionAction.FINANCIAL_UNFREEZE: frozenset({S.ISSUED}),
+    FunctionAction.FINANCIAL_FREEZE: frozenset({S.ISSUED, S.PHONE_REPORTED_LOST, S.WRITTEN_LOST}),
+    FunctionAction.FINANCIAL_REPORT_LOST: frozenset(
+        {S.ISSUED, S.PHONE_REPORTED_LOST, S.WRITTEN_LOST}
+    ),
+}
+
+
+def card_financial_change(*, card: Card, actor: Actor, action: str, reference: str = "") -> Card:
+    """Change the financial function of a third-generation card (issue #17): only the owning
+    bank, through its API, activates it (in person at the bank, on an issued card), freezes,
+    unfreezes, or records its loss. Refused (409 `not_applicable`) for a card whose rule set has
+    no financial function, or that is not a bank card; (409 `financial_change_not_allowed`) when
+    the function's or the card's state does not allow it."""
+    if action not in FINANCIAL_CHANGES:
+        raise _invalid("action", _("Unknown financial function action."))
+    sources, target = FINANCIAL_CHANGES[action]
+
+    def act(card: Card, now: datetime.datetime) -> Card:
+        if actor.kind != ActorKind.BANK or actor.bank is None or card.bank_id != actor.bank.pk:
+            raise _function_refused(
+                _("Only the card's own bank changes its financial function."),
+                code="permission_denied",
+                status=403,
+                action=action,
+            )
+        if card.financial_status is None:
+            raise _function_refused(
+                _("This card has no financial function under its rule set."),
+                code="not_applicable",
+                status=409,
+                rule_set=rules.for_card(card).name,
+            )
+        if (
+            card.financial_status not in sources
+            or card.status not in _FINANCIAL_CARD_STATES[action]
+        ):
+            raise _function_refused(
+                _(
+                    "Not allowed for a financial function %(function)s on a card in the state "
+                    "%(status)s: %(action)s."
+                )
+                % {
+                    "function": FinancialStatus(card.financial_status).label,
+                    "status": S(card.status).label,
+                    "action": FunctionAction(action).label,
+                },
+                code="financial_change_not_allowed",
+                status=409,
+                financial_status=card.financial_status,
+                status_in_force=card.status,
+                action=action,
+            )
+        before = card.financial_status
+        card.financial_status = target
+        card.save(update_fields=["financial_status", "updated_at"])
+        record_function_event(
+            card=card,
+            action=action,
+            from_value=before,
+            to_value=target,
+            actor=actor,
+            now=now,
+            data={"reference": reference.strip()} if reference.strip() else None,
+            emit=OutboxEventKind.FINANCIAL_STATUS_CHANGED,
+        )
+        return card
+
+    return _function_frame(card, act)
+
+
+def _fee_due(card: Card, actor: Actor, now: datetime.datetime) -> CardFee | None:
+    """A replacement card's fee, from its rule set, recorded as due (first issue is free: the
+    rule set's first_issue_fee_fen is for cards that replace none). None when it is free."""
+    amount = rules.for_card(card).replacement_fee_fen
+    if amount <= 0:
+        return None
+    fee = CardFee.objects.create(card=card, amount_fen=amount, status=FeeStatus.DUE, due_at=now)
+    record_function_event(
+        card=card,
+        action=FunctionAction.FEE_DUE,
+        from_value="",
+        to_value=FeeStatus.DUE,
+        actor=actor,
+        now=now,
+        data={"amount_fen": amount, "currency": fee.currency},
+        emit=OutboxEventKind.FEE_STATUS_CHANGED,
+    )
+    return fee
+
+
+def _fee_locked(card: Card) -> CardFee:
+    fee = CardFee.objects.select_for_update().filter(card=card).first()
+    if fee is None:
+        raise _function_refused(_("No fee is recorded for this card."), code="no_fee", status=409)
+    if fee.status != FeeStatus.DUE:
+        raise _function_refused(
+            _("The fee is not due: it is %(status)s.") % {"status": FeeStatus(fee.status).label},
+            code="fee_not_due",
+            status=409,
+            fee_status=fee.status,
+        )
+    return fee
+
+
+def card_fee_pay(*, card: Card, actor: Actor, payment_reference: str) -> Card:
+    """The bank collected a replacement card's fee (issue #17: collected by the bank), with its
+    payment reference; only the card's own bank."""
+    reference = payment_reference.strip()
+    if not reference:
+        raise _invalid("payment_reference", _("Give the payment reference."))
+
+    def act(card: Card, now: datetime.datetime) -> Card:
+        if actor.kind != ActorKind.BANK or actor.bank is None or card.bank_id != actor.bank.pk:
+            raise _permission_denied("fee_paid")
+        fee = _fee_locked(card)
+        fee.status, fee.paid_at, fee.payment_reference = FeeStatus.PAID, now, reference
+        fee.save(update_fields=["status", "paid_at", "payment_reference"])
+        card.save(update_fields=["updated_at"])
+        record_function_event(
+            card=card,
+            action=FunctionAction.FEE_PAID,
+            from_value=FeeStatus.DUE,
+            to_value=FeeStatus.PAID,
+            actor=actor,
+            now=now,
+            data={"payment_reference": reference, "amount_fen": fee.amount_fen},
+            emit=OutboxEventKind.FEE_STATUS_CHANGED,
+        )
+        return card
+
+    return _function_frame(card, act)
+
+
+def card_fee_waive(*, card: Card, actor: Actor, reason: str) -> Card:
+    """A supervisor waives a replacement card's fee at the counter, giving the reason (issue #17:
+    with waivers); a card of their own point's work."""
+    reason = reason.strip()
+    if not reason:
+        raise _invalid("reason", _("Give the reason for the waiver."))
+
+    def act(card: Card, now: datetime.datetime) -> Card:
+        point = actor.service_point
+        if (
+            actor.kind != ActorKind.USER
+            or actor.role != StaffRole.SUPERVISOR
+            or point is None
+            or point.pk not in (card.service_point_id, card.collection_point_id)
+        ):
+            raise _permission_denied("fee_waived")
+        fee = _fee_locked(card)
+        fee.status, fee.waived_at, fee.waived_by, fee.waiver_reason = (
+            FeeStatus.WAIVED,
+            now,
+            actor.user,
+            reason,
+        )
+        fee.save(update_fields=["status", "waived_at", "waived_by", "waiver_reason"])
+        card.save(update_fields=["updated_at"])
+        record_function_event(
+            card=card,
+            action=FunctionAction.FEE_WAIVED,
+            from_value=FeeStatus.DUE,
+            to_value=FeeStatus.WAIVED,
+            actor=actor,
+            now=now,
+            reason=reason,
+            data={"amount_fen": fee.amount_fen},
+            emit=OutboxEventKind.FEE_STATUS_CHANGED,
+        )
+        return card
+
+    return _function_frame(card, act)
+
+
+def card_pin_service(
+    *,
+    card: Card,
+    actor: Actor,
+    action: str,
+    id_number: str,
+    card_presented: bool = False,
+    agent: Agent | None = None,
+) -> Card:
+    """Reset or unlock the social security PIN at the counter (issue #17: it locks after the rule
+    set's number of wrong tries and is reset with ID and card at a window). The holder's identity
+    document and the card itself, or an agent with both persons' documents; recorded on the
+    card's history. No PIN is taken, stored or shown here: the holder sets it on the terminal."""
+    if action not in (FunctionAction.PIN_RESET, FunctionAction.PIN_UNLOCK):
+        raise _invalid("action", _("Unknown PIN service."))
+
+    def act(card: Card, now: datetime.datetime) -> Card:
+        point = actor.service_point
+        if (
+            actor.kind != ActorKind.USER
+            or actor.role not in (StaffRole.CLERK, StaffRole.SUPERVISOR)
+            or point is None
+            or point.kind == "hotline"
+        ):
+            raise _permission_denied(action)
+        if card.card_type != CardType.SOCIAL_SECURITY or card.status != S.ISSUED:
+            raise _function_refused(
+                _("The PIN is reset or unlocked only on an issued social security card."),
+                code="transition_not_allowed",
+                status=409,
+                status_in_force=card.status,
+                action=action,
+            )
+        valid_agent, identity = _proof_of_control(
+            card,
+            id_number=id_number,
+            card_presented=card_presented,
+            agent=agent,
+            card_required=True,
+        )
+        data: dict[str, Any] = {"identity": identity, "pin_tries": rules.for_card(card).pin_tries}
+        if valid_agent:
+            data["agent"] = True
+        record_function_event(
+            card=card, action=action, from_value="", to_value="", actor=actor, now=now, data=data
+        )
+        return card
+
+    return _function_frame(card, act)
+
+
+def cards_one_person_one_card(
+    *, issued: Sequence[Card], actor: Actor, now: datetime.datetime
+) -> list[Card]:
+    """One person, one card (issue #17): under a rule set with one_person_one_card, handing a
+    social security card over replaces the holder's live medical insurance card, in the same
+    transaction, logged as its replacement and notified like one. The caller holds the social
+    security cards' locks. Returns the medical cards replaced."""
+    holders = {
+        card.applicant_id: card
+        for card in issued
+        if card.card_type == CardType.SOCIAL_SECURITY and rules.for_card(card).one_person_one_card
+    }
+    if not holders:
+        return []
+    replaced = []
+    medical = Card.objects.select_for_update().filter(
+        applicant_id__in=holders, card_type=CardType.MEDICAL_INSURANCE, status__in=LIVE_STATES
+    )
+    for old in medical.order_by("pk"):
+        old.as_of(now)
+        expire_card_if_due(old, now=now)
+        if old.status not in LIVE_STATES:
+            continue
+        social = holders[old.applicant_id]
+        from_status = old.status
+        old.replace_by_social_security_card(at=now)
+        _save(old, "closed_at")
+        record_transition(
+            card=old,
+            name=T.REPLACE,
+            from_status=from_status,
+            actor=actor,
+            now=now,
+            reason=gettext_noop("One person, one card: replaced by the social security card."),
+            data={"one_person_one_card": True, "social_security_card": str(social.public_id)},
+        )
+        replaced.append(old)
+    return replaced

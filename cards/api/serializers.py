@@ -21,16 +21,21 @@ from applicants.identity import (
 )
 from cards.api.selectors import bank_outlet_find
 from cards.choices import (
+    FINANCIAL_ACTIONS,
     ActorKind,
     CardStatus,
     CardType,
     Channel,
+    ElectronicCardStatus,
+    FeeStatus,
+    FinancialStatus,
+    FunctionAction,
     OnlineCheck,
     OnlineCheckResult,
     TransitionName,
 )
 from cards.events import event_time
-from cards.models import Card
+from cards.models import Card, CardFee
 from common.masking import mask_id_number, mask_name
 
 # Where a partner bank takes applications: its outlets, its app, WeChat, Alipay (PRODUCT.md).
@@ -374,6 +379,15 @@ class HolderSerializer(serializers.Serializer):
     phone = serializers.CharField(
         allow_blank=True, help_text=_("Empty unless the bank's data policy allows it.")
     )
+    social_security_number = serializers.CharField(
+        allow_blank=True,
+        help_text=_(
+            "The citizen identity number; a Hong Kong/Macao/Taiwan residence permit's or an "
+            "18-character foreign permanent resident ID card's number; or the number the service "
+            "assigned to a foreign national (18 characters starting with 9). Masked like the ID "
+            "number. Empty if none."
+        ),
+    )
 
 
 def _own_card_id(card: Card, other: Card | None) -> str | None:
@@ -471,6 +485,15 @@ class TransitionSerializer(serializers.Serializer):
         return details
 
 
+class FeeSerializer(serializers.Serializer):
+    amount_fen = serializers.IntegerField(help_text=_("In fen: 1 yuan = 100 fen."))
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(FeeStatus.choices)
+    paid_at = UtcDateTimeField(allow_null=True)
+    payment_reference = serializers.CharField(allow_blank=True)
+    waived_at = UtcDateTimeField(allow_null=True)
+
+
 class OnlineVerificationSerializer(serializers.Serializer):
     check = serializers.ChoiceField(OnlineCheck.choices, source="check_kind")
     provider = serializers.CharField()
@@ -493,9 +516,32 @@ class CardSerializer(CardSummarySerializer):
     phone_report_expires_at = UtcDateTimeField(allow_null=True)
     written_report_expires_at = UtcDateTimeField(allow_null=True)
     transitions = TransitionSerializer(many=True, source="history")
+    # The card's functions (issue #17; cards/api/functions.py).
+    financial_status = serializers.ChoiceField(
+        FinancialStatus.choices,
+        allow_null=True,
+        help_text=_("The financial function; null where the card's rule set has none."),
+    )
+    electronic_card_status = serializers.SerializerMethodField(
+        help_text=_("The electronic social security card; null where there is none.")
+    )
+    fee = serializers.SerializerMethodField(
+        help_text=_("A replacement card's fee, in fen (CNY); null when free.")
+    )
 
     def get_agent_id_number(self, card: Card) -> str:
         return mask_id_number(card.agent_id_number)
+
+    @extend_schema_field(serializers.ChoiceField(ElectronicCardStatus.choices, allow_null=True))
+    def get_electronic_card_status(self, card: Card) -> str | None:
+        from cards.electronic import electronic_status
+
+        return electronic_status(card)
+
+    @extend_schema_field(FeeSerializer(allow_null=True))
+    def get_fee(self, card: Card) -> dict | None:
+        fee = CardFee.objects.filter(card_id=card.pk).first()
+        return FeeSerializer(fee).data if fee is not None else None
 
 
 # Bound once: rendering one card then builds no fields (DRF copies every declared field each time
@@ -511,6 +557,7 @@ def card_representation(card: Card, bank=None) -> dict:
     holder = data["holder"]
     if bank is None or not bank.api_full_id_number:
         holder["id_number"] = mask_id_number(holder["id_number"])
+        holder["social_security_number"] = mask_id_number(holder["social_security_number"])
     if bank is None or not bank.api_phone:
         holder["phone"] = ""
     return data
@@ -525,6 +572,20 @@ class CardPageSerializer(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
+# The events of the card's functions (issue #17): their actions and values, beside the lifecycle's.
+FUNCTION_EVENT_ACTIONS = [
+    (a.value, a.label)
+    for a in FunctionAction
+    if a.value in FINANCIAL_ACTIONS or a.value.startswith("fee_")
+]
+FUNCTION_EVENT_VALUES = [
+    (v.value, v.label) for v in (*FinancialStatus, *FeeStatus) if v.value not in CardStatus.values
+]
+# An event's `transition`, `from` and `to` (SPECTACULAR_SETTINGS names their enums).
+EVENT_TRANSITIONS = TransitionName.choices + FUNCTION_EVENT_ACTIONS
+EVENT_STATES = CardStatus.choices + FUNCTION_EVENT_VALUES
+
+
 class EventSerializer(serializers.Serializer):
     def get_fields(self):
         return {
@@ -532,12 +593,15 @@ class EventSerializer(serializers.Serializer):
             "event": serializers.CharField(source="kind"),
             "card": serializers.UUIDField(source="payload.card"),
             "transition": serializers.ChoiceField(
-                TransitionName.choices, source="payload.transition"
+                EVENT_TRANSITIONS,
+                source="payload.transition",
+                help_text=_(
+                    "A transition of the card; for `card.financial_status_changed` and "
+                    "`card.fee_status_changed`, the action on the function."
+                ),
             ),
-            "from": serializers.ChoiceField(
-                CardStatus.choices, source="payload.from", allow_blank=True
-            ),
-            "to": serializers.ChoiceField(CardStatus.choices, source="payload.to"),
+            "from": serializers.ChoiceField(EVENT_STATES, source="payload.from", allow_blank=True),
+            "to": serializers.ChoiceField(EVENT_STATES, source="payload.to"),
             "at": UtcDateTimeField(source="payload.at", help_text=_("UTC, ISO 8601.")),
         }
 

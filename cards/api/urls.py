@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from cards.api import platform, sandbox, views
+from cards.api import functions, platform, sandbox, views
 
 app_name = "api"
 
@@ -17,6 +17,27 @@ urlpatterns = [
     path("cards/<str:card_id>/ready", views.CardReadyView.as_view(), name="card-ready"),
     path("cards/<str:card_id>/hand-over", views.CardHandOverView.as_view(), name="card-hand-over"),
     path("cards/<str:card_id>/withdraw", views.CardWithdrawView.as_view(), name="card-withdraw"),
+    path(
+        "cards/<str:card_id>/financial/activate",
+        functions.FinancialActivateView.as_view(),
+        name="card-financial-activate",
+    ),
+    path(
+        "cards/<str:card_id>/financial/freeze",
+        functions.FinancialFreezeView.as_view(),
+        name="card-financial-freeze",
+    ),
+    path(
+        "cards/<str:card_id>/financial/unfreeze",
+        functions.FinancialUnfreezeView.as_view(),
+        name="card-financial-unfreeze",
+    ),
+    path(
+        "cards/<str:card_id>/financial/report-lost",
+        functions.FinancialReportLostView.as_view(),
+        name="card-financial-report-lost",
+    ),
+    path("cards/<str:card_id>/fee/paid", functions.FeePaidView.as_view(), name="card-fee-paid"),
     path("events", views.EventListView.as_view(), name="events"),
     # The city's online service platform (cards/api/platform.py)
     path(

@@ -24,6 +24,7 @@ from cards import selectors
 from cards.choices import ActorKind, CardStatus, Channel, OnlineCheck, TransitionName
 from cards.counter import scope
 from cards.counter.forms import TRANSITION_FORMS
+from cards.counter.functions import functions_panel
 from cards.counter.views import (
     OVERDUE_LISTS,
     CounterViews,
@@ -391,6 +392,7 @@ class CardAdmin(NoSearchInUrl, CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
             "history_older_url": f"?history_before={older}" if older else None,
             "history_newest_url": "?" if before is not None else None,
             "online": card.channel not in (Channel.COUNTER, Channel.BANK_OUTLET),
+            "functions": functions_panel(request, card),  # issue #17 (cards/counter/functions.py)
         }
 
 

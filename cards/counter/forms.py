@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -21,7 +20,7 @@ from agencies.models import ServicePoint
 from applicants.choices import IdDocumentType, Sex
 from applicants.models import Applicant
 from applicants.services import applicant_create
-from cards import rules, services
+from cards import services
 from cards.actors import Actor
 from cards.choices import AgentDocument, CardStatus, CardType, ReplacementReason, TransitionName
 from cards.counter.search import SearchKey, parse_search
@@ -50,12 +49,6 @@ def add_refusal(form: forms.Form, exc: ApplicationError | ValidationError) -> No
             placed = True
     if not placed or exc.code != "invalid":
         form.add_error(None, exc.message)
-
-
-def _renewal_open(card: Card) -> bool:
-    """Whether today is in the renewal window the card's rule set gives (cards/rules.py)."""
-    opens = rules.renewal_opens_on(rules.for_card(card), card.expires_on)
-    return opens is not None and timezone.localdate() >= opens
 
 
 def _id_number_field(label: Promise, help_text: Promise | str = "") -> forms.CharField:
@@ -344,7 +337,7 @@ class ReplaceForm(AgentFields, TransitionForm):
     )
     reason = forms.ChoiceField(label=_("Why"), choices=ReplacementReason.choices)
     id_number = _id_number_field(_("Holder's document number, as presented"))
-    card_presented = CardPresentedField(_("The damaged card was handed in"))
+    card_presented = CardPresentedField(_("The old card was handed in"))
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
     field_order = (
         "reason",
@@ -358,20 +351,12 @@ class ReplaceForm(AgentFields, TransitionForm):
 
     def __init__(self, *args, card: Card, **kwargs) -> None:
         super().__init__(*args, card=card, **kwargs)
-        # A card reported lost in writing is replaced as lost; an issued one only as damaged.
-        expected = (
-            ReplacementReason.LOST
-            if card.status_at() == S.WRITTEN_LOST
-            else ReplacementReason.DAMAGED
-        )
-        self.fields["reason"].initial = expected
-        self.fields["reason"].choices = [(expected.value, expected.label)]
-        if expected == ReplacementReason.DAMAGED and _renewal_open(card):
-            # A renewal: the card's rule set gives it an end, and the renewal window is open.
-            self.fields["reason"].choices.append(
-                (ReplacementReason.EXPIRED.value, ReplacementReason.EXPIRED.label)
-            )
-        if expected == ReplacementReason.LOST:
+        # A card reported lost in writing is replaced as lost; an issued one as damaged, for
+        # changed personal information or as expired (services.replacement_reasons_for).
+        reasons = services.replacement_reasons_for(card) or [ReplacementReason.DAMAGED]
+        self.fields["reason"].initial = reasons[0]
+        self.fields["reason"].choices = [(r, ReplacementReason(r).label) for r in reasons]
+        if reasons == [ReplacementReason.LOST]:
             del self.fields["card_presented"]  # there is no card to hand in
 
     def perform(self, *, actor: Actor) -> Card:

@@ -49,6 +49,7 @@ from cards.counter.forms import (
     NewPersonForm,
     add_refusal,
 )
+from cards.counter.functions import receipt_functions
 from cards.counter.search import counter_find
 from cards.models import Card, IdNumberReveal, OverdueCount, PointPersonReason
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
@@ -787,6 +788,7 @@ class CounterViews:
             "qr_svg": mark_safe(qr.svg_inline(scale=4, title=status_url)),  # noqa: S308
             "status_url": status_url,
             "collect": collection_advice(card),
+            **receipt_functions(card),  # issue #17: fee, social security number
             "printed_at": timezone.now(),
             "change_url": _change_url(card),
         }

@@ -42,7 +42,13 @@ from agencies.models import PartnerBank, ServicePoint
 from applicants.identity import normalise_id_number
 from applicants.models import Applicant
 from cards import rules
-from cards.choices import CardStatus, CardType, TransitionName
+from cards.choices import (
+    CardStatus,
+    CardType,
+    ElectronicCardStatus,
+    FinancialStatus,
+    TransitionName,
+)
 from cards.expiry import EXPIRIES
 from cards.models import Card, CardTransition
 from cards.numbers import format_receipt_number, is_valid_receipt_number, normalise_receipt_number
@@ -128,6 +134,8 @@ class StatusAnswer:
     guidance: Guidance
     linked: list[LinkedCard]
     timeline: list[Event]
+    # The third-generation card's functions (issue #17): (label, state) pairs, none under seed-2019.
+    functions: list[tuple[str, str]] = field(default_factory=list)
 
 
 # --- The reads ----------------------------------------------------------------------------------
@@ -156,6 +164,7 @@ CARD_FIELDS = frozenset(
         "expires_on",
         "uncollected_cancels_at",
         "collect_by",
+        "financial_status",  # issue #17: the card's functions
     }
 )
 LINKED_FIELDS = frozenset(
@@ -400,7 +409,25 @@ def status_answer(*, found: Found, now: datetime.datetime) -> StatusAnswer:
         guidance=guidance,
         linked=_linked_cards(found, now),
         timeline=_timeline(card, found.history, now),
+        functions=_functions(found, status),
     )
+
+
+def _functions(found: Found, status: str) -> list[tuple[str, str]]:
+    """The financial function and the electronic card, where the card's rule set has them."""
+    from cards import electronic
+
+    card = found.card
+    shown = []
+    if card.financial_status:
+        shown.append((_("Financial function"), str(FinancialStatus(card.financial_status).label)))
+    if electronic.has_electronic_card(card):
+        e_status = electronic.status_for(status, is_replacement=found.replaces is not None)
+        if e_status:
+            shown.append(
+                (_("Electronic social security card"), str(ElectronicCardStatus(e_status).label))
+            )
+    return shown
 
 
 @dataclass(frozen=True)

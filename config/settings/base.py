@@ -294,7 +294,7 @@ CELERY_BEAT_SYNC_EVERY = 1
 CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules that are not an app's tasks.py (which autodiscovery finds).
-CELERY_IMPORTS = ("cards.webhooks", "cards.cardcenter")
+CELERY_IMPORTS = ("cards.webhooks", "cards.cardcenter", "cards.electronic")
 # Acknowledge after the task ran, and requeue it if its pool process is killed: a sweep killed
 # mid-way runs again (it is idempotent: it takes only what is still due).
 CELERY_TASK_ACKS_LATE = True
@@ -309,6 +309,7 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ROUTES = {
     "cards.webhooks.*": {"queue": env("WEBHOOK_QUEUE", default="webhooks")},
     "cards.cardcenter.*": {"queue": env("CARD_CENTER_QUEUE", default="cardcenter")},
+    "cards.electronic.*": {"queue": env("NATIONAL_PLATFORM_QUEUE", default="cardcenter")},
 }
 
 # --- REST framework -----------------------------------------------------------------------------
@@ -344,6 +345,12 @@ SPECTACULAR_SETTINGS = {
         "IdDocumentTypeEnum": "applicants.choices.IdDocumentType",
         "SexEnum": "applicants.choices.Sex",
         "EmployerKindEnum": "applicants.choices.EmployerKind",
+        # A card's functions (issue #17) and the events of them beside the transitions.
+        "FinancialStatusEnum": "cards.choices.FinancialStatus",
+        "FeeStatusEnum": "cards.choices.FeeStatus",
+        "ElectronicCardStatusEnum": "cards.choices.ElectronicCardStatus",
+        "EventTransitionEnum": "cards.api.serializers.EVENT_TRANSITIONS",
+        "EventStateEnum": "cards.api.serializers.EVENT_STATES",
     },
 }
 
@@ -383,6 +390,15 @@ CARD_CENTER_CONNECT_TIMEOUT = env.float("CARD_CENTER_CONNECT_TIMEOUT_SECONDS", d
 CARD_CENTER_TIMEOUT = env.float("CARD_CENTER_TIMEOUT_SECONDS", default=10.0)
 CARD_CENTER_RETRY_BASE = timedelta(seconds=env.float("CARD_CENTER_RETRY_BASE_SECONDS", default=30))
 CARD_CENTER_RETRY_MAX = timedelta(seconds=env.float("CARD_CENTER_RETRY_MAX_SECONDS", default=3600))
+# The national platform of electronic social security cards (cards/electronic.py): the adapter
+# (a local table by default), its endpoint and secret (HTTP backend), its queue (by default the
+# card center's, which the deliveries worker consumes); timeouts and retries as the card center's.
+NATIONAL_PLATFORM_BACKEND = env(
+    "NATIONAL_PLATFORM_BACKEND", default="cards.electronic.LocalTablePlatform"
+)
+NATIONAL_PLATFORM_URL = env("NATIONAL_PLATFORM_URL", default="")
+NATIONAL_PLATFORM_SECRET = env("NATIONAL_PLATFORM_SECRET", default="")
+NATIONAL_PLATFORM_QUEUE = env("NATIONAL_PLATFORM_QUEUE", default="cardcenter")
 # Deliveries of both (cards/delivery.py): their own queues, at most this many in flight to one
 # destination, and a circuit breaker per destination.
 WEBHOOK_QUEUE = env("WEBHOOK_QUEUE", default="webhooks")

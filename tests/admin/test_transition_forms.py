@@ -64,7 +64,7 @@ def test_a_lost_card_replacement_does_not_ask_for_the_card(clients, written_lost
     url = f"/admin/cards/card/{written_lost.pk}/do/replace/"
     page = text(clients.clerk.get(url))
     assert "Holder&#x27;s document number, as presented" in page
-    assert "The damaged card was handed in" not in page
+    assert "The old card was handed in" not in page
     wrong = text(clients.clerk.post(url, {"reason": "lost", "id_number": resident_id(32)}))
     assert "The identity document presented is not the card holder" in wrong
     clients.clerk.post(url, {"reason": "lost", "id_number": written_lost.applicant.id_number})

@@ -148,7 +148,8 @@ def test_foreign_national_with_a_2023_permanent_resident_id_derives_sex_and_birt
     )
     assert (applicant.sex, applicant.birth_date) == (Sex.FEMALE, datetime.date(1988, 11, 3))
     assert applicant.is_foreign_national
-    assert applicant.social_security_number == ""
+    # Issue #17: the 18-character permit number is the holder's social security number.
+    assert applicant.social_security_number == number
 
 
 @pytest.mark.parametrize(
