@@ -37,7 +37,7 @@ from agencies.choices import ServicePointKind
 from agencies.models import PartnerBank, ServicePoint
 from applicants.choices import IdDocumentType
 from applicants.identity import normalise_id_number, validate_identity_document
-from applicants.models import Applicant
+from applicants.models import Applicant, id_number_index
 from applicants.policy import applicant_card_eligibility
 from applicants.registry import (
     COMPARED_FIELDS,
@@ -215,7 +215,7 @@ def card_number_checked(value: str) -> str:
 
 def _card_number(value: str) -> str:
     number = card_number_checked(value)
-    if Card.objects.filter(card_number=number).exists():
+    if Card.objects.filter(card_number_bidx=Card.blind_index("card_number", number)).exists():
         raise _invalid("card_number", _("This card number is already on another card."))
     return number
 
@@ -259,7 +259,7 @@ def _agent_by_social_security_card(agent: Agent, applicant: Applicant, accepted:
         raise _invalid("agent_id_number", _("The entrusted agent cannot be the applicant."))
     issued = Card.objects.filter(
         applicant__id_type=IdDocumentType.RESIDENT_ID,
-        applicant__id_number=number,
+        applicant__id_number_bidx=id_number_index(number),
         card_type=CardType.SOCIAL_SECURITY,
         status=S.ISSUED,
     ).exists()

@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.fields import EncryptedTextField
+
 
 class CalendarYear(models.Model):
     """A year whose official holiday schedule is known; without one, weekends-only applies."""
@@ -62,11 +64,15 @@ class IdempotencyKey(models.Model):
     request_fingerprint = models.CharField(
         _("request fingerprint"),
         max_length=64,
-        help_text=_("SHA-256 of the method, the path and the body of the first request."),
+        help_text=_("HMAC-SHA256 of the method, the path and the body of the first request."),
     )
     response_status = models.PositiveSmallIntegerField(_("response status"))
-    response_body = models.TextField(
-        _("response body"), help_text=_("The JSON document answered, byte for byte.")
+    response_body = EncryptedTextField(
+        _("response body"),
+        help_text=_(
+            "The JSON document answered, byte for byte (encrypted: it holds personal data)."
+        ),
+        context="idempotency.response_body",
     )
     created_at = models.DateTimeField(_("created at"))
     expires_at = models.DateTimeField(_("expires at"), db_index=True)

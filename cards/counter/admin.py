@@ -32,6 +32,7 @@ from cards.counter.views import (
     state_in_words,
     take_revealed,
 )
+from cards.events import open_log_data
 from cards.models import (
     Card,
     CardCenterNotice,
@@ -411,7 +412,7 @@ def history_row(row) -> dict:
         who = row.bank.code
     else:
         who = gettext("System")
-    data = row.data or {}
+    data = open_log_data(row.data)
     notes = []
     if data.get("certificate_number"):
         notes.append(gettext("certificate %(n)s") % {"n": data["certificate_number"]})
@@ -544,7 +545,7 @@ class CardCenterNoticeAdmin(CityLogAdmin, ReadOnlyAdmin):
     )
     list_filter = (DeliveredFilter, "kind", "card_type")
     list_select_related = ("bank",)
-    search_fields = ("=card_number", "=notice_id")
+    search_fields = ("=notice_id",)  # the card number is encrypted: not searchable here
     show_full_result_count = False
     ordering = ("-id",)
 
