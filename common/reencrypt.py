@@ -137,8 +137,14 @@ def reencrypt_batch(
     the end of the table; the rows written)."""
     names = [plan.pk, *plan.columns, *(c for c, *_ in plan.indexes)]
     selected = ", ".join(f'"{c}"' for c in names)
+    # A table of documents only (the log): its empty documents hold nothing to seal.
+    non_empty = (
+        " AND (" + " OR ".join(f"\"{c}\" <> '{{}}'::jsonb" for c, *_ in plan.documents) + ")"
+        if plan.documents and not plan.texts
+        else ""
+    )
     cursor.execute(
-        f'SELECT {selected} FROM "{plan.table}" WHERE "{plan.pk}" > %s '  # noqa: S608
+        f'SELECT {selected} FROM "{plan.table}" WHERE "{plan.pk}" > %s{non_empty} '  # noqa: S608
         f'ORDER BY "{plan.pk}" LIMIT %s',
         [after_id, batch_size],
     )
