@@ -64,14 +64,12 @@ class IdempotencyKey(models.Model):
     request_fingerprint = models.CharField(
         _("request fingerprint"),
         max_length=64,
-        help_text=_("HMAC-SHA256 of the method, the path and the body of the first request."),
+        help_text=_("SHA-256 of the method, the path and the body of the first request."),
     )
     response_status = models.PositiveSmallIntegerField(_("response status"))
     response_body = EncryptedTextField(
         _("response body"),
-        help_text=_(
-            "The JSON document answered, byte for byte (encrypted: it holds personal data)."
-        ),
+        help_text=_("The JSON document answered, byte for byte."),
         context="idempotency.response_body",
     )
     created_at = models.DateTimeField(_("created at"))

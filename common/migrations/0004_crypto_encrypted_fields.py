@@ -2,7 +2,7 @@
 
 import common.fields
 from common.reencrypt import encrypt_existing
-from django.db import migrations, models
+from django.db import migrations
 
 
 class Migration(migrations.Migration):
@@ -14,13 +14,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterField(
             model_name='idempotencykey',
-            name='request_fingerprint',
-            field=models.CharField(help_text='HMAC-SHA256 of the method, the path and the body of the first request.', max_length=64, verbose_name='request fingerprint'),
-        ),
-        migrations.AlterField(
-            model_name='idempotencykey',
             name='response_body',
-            field=common.fields.EncryptedTextField(context='idempotency.response_body', help_text='The JSON document answered, byte for byte (encrypted: it holds personal data).', verbose_name='response body'),
+            field=common.fields.EncryptedTextField(context='idempotency.response_body', help_text='The JSON document answered, byte for byte.', verbose_name='response body'),
         ),
         migrations.RunPython(
             encrypt_existing("common.IdempotencyKey"), migrations.RunPython.noop, elidable=False
