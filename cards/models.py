@@ -740,8 +740,15 @@ class CardCenterReceipt(models.Model):
 
     notice_id = models.UUIDField(_("notice id"), unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=32, choices=TransitionName.choices)
-    card_number = models.CharField(_("card number"), max_length=20, blank=True)
-    body = models.JSONField(_("notice"))
+    # Encrypted like the card's own (the local center is a table of this database).
+    card_number = EncryptedCharField(
+        _("card number"), max_length=20, blank=True, context=CARD_NUMBER_CONTEXT
+    )
+    body = SealedJSONField(
+        _("notice"),
+        sealed_keys=frozenset({"card_number", "replaces_card_number"}),
+        context="cardcenterreceipt.body",
+    )
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     times_received = models.PositiveIntegerField(_("times received"), default=1)
 
