@@ -104,8 +104,9 @@ class _BlindIn(_BlindExact):
     def as_sql(self, compiler, connection):
         index_field = self.lhs.output_field.blind_index_field()
         lhs_sql, lhs_params = compiler.compile(Col(self.lhs.alias, index_field))
-        indexes = [self._index(index_field, value) for value in self.rhs]
-        return f"{lhs_sql} = ANY(%s)", [*lhs_params, indexes]
+        indexes = [self._index(index_field, value) for value in self.rhs] or [None]
+        placeholders = ", ".join(["%s"] * len(indexes))
+        return f"{lhs_sql} IN ({placeholders})", [*lhs_params, *indexes]
 
 
 _BLIND_LOOKUPS = {"exact": _BlindExact, "in": _BlindIn}

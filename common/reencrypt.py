@@ -140,7 +140,7 @@ def reencrypt_batch(
     # A table of documents only (the log): its empty documents hold nothing to seal.
     non_empty = (
         " AND (" + " OR ".join(f"\"{c}\" <> '{{}}'::jsonb" for c, *_ in plan.documents) + ")"
-        if plan.documents and not plan.texts
+        if plan.documents and not plan.texts and _is_postgresql(cursor)
         else ""
     )
     cursor.execute(
@@ -177,6 +177,11 @@ def reencrypt_batch(
     return rows[-1][0], len(changed)
 
 
+def _is_postgresql(cursor) -> bool:
+    db = getattr(cursor, "db", None)  # a Django cursor; a bare psycopg one is PostgreSQL's
+    return db is None or db.vendor == "postgresql"
+
+
 def _as_json(value):
     if value is None or isinstance(value, str):
         return value
@@ -191,6 +196,13 @@ def _write(cursor, plan: TablePlan, rows: list[list]) -> None:
         + ["jsonb"] * len(plan.documents)
         + ["bytea"] * len(plan.indexes)
     )
+    if not _is_postgresql(cursor):  # SQLite (`make run`): row by row
+        sets = ", ".join(f'"{n}" = %s' for n in names[1:])
+        cursor.executemany(
+            f'UPDATE "{plan.table}" SET {sets} WHERE "{plan.pk}" = %s',  # noqa: S608
+            [[*row[1:], row[0]] for row in rows],
+        )
+        return
     columns = list(zip(*rows, strict=True))
     source = ", ".join(f"%s::{t}[]" for t in types)
     aliases = ", ".join(f'"{n}"' for n in names)
@@ -214,6 +226,8 @@ def encrypt_existing(*models: str):
 
         ring = crypto.keyring()
         append_only = set(getattr(settings, "DB_APPEND_ONLY_TABLES", []))
+        if schema_editor.connection.vendor != "postgresql":
+            append_only = set()  # the triggers are PostgreSQL's
         with schema_editor.connection.cursor() as cursor:
             for plan in plans(apps.get_model(name) for name in models):
                 if plan.table in append_only:
