@@ -16,7 +16,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from applicants.choices import IdDocumentType
 from applicants.forms import EnrolmentForm
 from applicants.identity import normalise_id_number
 from applicants.models import (
@@ -25,6 +24,7 @@ from applicants.models import (
     Employment,
     InsuranceEnrolment,
     RegistryRecord,
+    id_number_index,
 )
 from applicants.selectors import employment_overdue_list
 from cards.counter import scope
@@ -393,7 +393,7 @@ class RegistryRecordAdmin(PostedSearchMixin, admin.ModelAdmin):
         record = None
         if number:
             record = (
-                RegistryRecord.objects.filter(id_type__in=IdDocumentType.values, id_number=number)
+                RegistryRecord.objects.filter(id_number_bidx=id_number_index(number))
                 .order_by("pk")
                 .first()
             )

@@ -26,13 +26,25 @@ from applicants.identity import (
     validate_identity_document,
     validate_uscc,
 )
+from common import crypto
+from common.fields import BlindIndexed, BlindIndexField, EncryptedCharField
 from common.masking import mask_id_number, mask_name
+
+# Identity document numbers share one context: a person's, a registry record's and an agent's
+# number have the same blind index, so one can be looked up by the other.
+ID_NUMBER_CONTEXT = "id_number"
+
+
+def id_number_index(id_number: str) -> bytes | None:
+    """The blind index of a normalised identity document number (common/crypto.py)."""
+    return crypto.blind_index(id_number, context=ID_NUMBER_CONTEXT) if id_number else None
 
 
 def same_document(id_type: str, id_number: str, issuing_country: str = "") -> dict[str, str]:
     """The lookup of one identity document: a passport by (issuing country, number), any other
-    document by its number. `id_number` normalised; a passport's country defaults as on save."""
-    lookup = {"id_type": id_type, "id_number": id_number}
+    document by its number (its blind index: the number is stored encrypted). `id_number`
+    normalised; a passport's country defaults as on save."""
+    lookup: dict = {"id_type": id_type, "id_number_bidx": id_number_index(id_number)}
     if id_type == IdDocumentType.PASSPORT:
         lookup["id_issuing_country"] = (issuing_country or "").strip().upper()
     return lookup
@@ -47,14 +59,18 @@ def has_own_social_security_number(id_type: str, id_number: str) -> bool:
     return id_type == IdDocumentType.FOREIGN_PERMANENT_RESIDENT_ID and len(id_number) == 18
 
 
-class IdentityFields(models.Model):
+class IdentityFields(BlindIndexed):
     """The identity fields a person and a registry record share."""
 
     name = models.CharField(_("name"), max_length=64)
     id_type = models.CharField(
         _("identity document type"), max_length=32, choices=IdDocumentType.choices
     )
-    id_number = models.CharField(_("identity document number"), max_length=32)
+    id_number = EncryptedCharField(
+        _("identity document number"), max_length=32, context=ID_NUMBER_CONTEXT
+    )
+    # The number's keyed blind index (common/crypto.py): exact lookups and uniqueness.
+    id_number_bidx = BlindIndexField(source="id_number", context=ID_NUMBER_CONTEXT)
     id_issuing_country = models.CharField(
         _("issuing country"),
         max_length=3,
@@ -129,6 +145,8 @@ class IdentityFields(models.Model):
             raise ValidationError(
                 {"birth_date": _("The birth date is required for this document type.")}
             )
+        # Uniqueness is checked on the blind index: bring it in step before validation.
+        self.refresh_blind_indexes()
 
     @property
     def id_number_masked(self) -> str:
@@ -142,8 +160,8 @@ class IdentityFields(models.Model):
 class Applicant(IdentityFields):
     """A person who is insured and applies for, holds or reports lost a card."""
 
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
-    address = models.CharField(_("home address"), max_length=255, blank=True)
+    phone = EncryptedCharField(_("phone"), max_length=32, blank=True, context="phone")
+    address = EncryptedCharField(_("home address"), max_length=255, blank=True, context="address")
     # A foreign national with no 18-character permit number: the number the service assigned
     # under its rule set (applicants.services.applicant_assign_social_security_number).
     assigned_social_security_number = models.CharField(
@@ -163,13 +181,13 @@ class Applicant(IdentityFields):
         verbose_name_plural = _("applicants")
         constraints = [
             models.UniqueConstraint(
-                fields=["id_type", "id_number"],
+                fields=["id_type", "id_number_bidx"],
                 condition=~Q(id_type=IdDocumentType.PASSPORT),
                 name="applicant_unique_identity_document",
                 violation_error_message=_("A person with this identity document already exists."),
             ),
             models.UniqueConstraint(
-                fields=["id_type", "id_issuing_country", "id_number"],
+                fields=["id_type", "id_issuing_country", "id_number_bidx"],
                 condition=Q(id_type=IdDocumentType.PASSPORT),
                 name="applicant_unique_passport",
                 violation_error_message=_("A person with this identity document already exists."),
@@ -178,7 +196,7 @@ class Applicant(IdentityFields):
         indexes = [
             # The counter's exact search by a document number of any type (and any passport's
             # issuing country): one probe (applicants.selectors.applicant_get_by_document).
-            models.Index(fields=["id_number"], name="applicant_id_number_idx"),
+            models.Index(fields=["id_number_bidx"], name="applicant_id_number_bidx_idx"),
         ]
 
     def __str__(self) -> str:
@@ -340,7 +358,9 @@ class RegistryRecord(IdentityFields):
     """The local copy of a person's record at the municipal information service center; the
     default backend of the registry adapter (applicants/registry.py)."""
 
-    registered_address = models.CharField(_("registered address"), max_length=255, blank=True)
+    registered_address = EncryptedCharField(
+        _("registered address"), max_length=255, blank=True, context="address"
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -348,15 +368,19 @@ class RegistryRecord(IdentityFields):
         verbose_name_plural = _("municipal registry records")
         constraints = [
             models.UniqueConstraint(
-                fields=["id_type", "id_number"],
+                fields=["id_type", "id_number_bidx"],
                 condition=~Q(id_type=IdDocumentType.PASSPORT),
                 name="registryrecord_unique_identity_document",
             ),
             models.UniqueConstraint(
-                fields=["id_type", "id_issuing_country", "id_number"],
+                fields=["id_type", "id_issuing_country", "id_number_bidx"],
                 condition=Q(id_type=IdDocumentType.PASSPORT),
                 name="registryrecord_unique_passport",
             ),
+        ]
+        indexes = [
+            # The registry search by a document number of any type: one probe.
+            models.Index(fields=["id_number_bidx"], name="registry_id_number_bidx_idx"),
         ]
 
     def __str__(self) -> str:

@@ -76,10 +76,10 @@ class LocalTableRegistry:
     def lookup(
         self, id_type: str, id_number: str, issuing_country: str = ""
     ) -> RegistryEntry | None:
-        from applicants.models import RegistryRecord
+        from applicants.models import RegistryRecord, id_number_index
 
         record = RegistryRecord.objects.filter(
-            id_type=id_type, id_number=normalise_id_number(id_number)
+            id_type=id_type, id_number_bidx=id_number_index(normalise_id_number(id_number))
         )
         if issuing_country:
             record = record.filter(id_issuing_country=issuing_country.strip().upper())

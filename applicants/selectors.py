@@ -8,20 +8,25 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from applicants.identity import normalise_id_number
-from applicants.models import Applicant, Employment
+from applicants.models import Applicant, Employment, id_number_index
 
 
 def applicant_get_by_document(*, id_number: str) -> Applicant | None:
     """The person with exactly this document number, whatever the document type (the counter
-    search): one probe of the id_number index; the first registered if two document types share
-    the number. The one place that knows how a document number is stored and matched."""
-    return Applicant.objects.filter(id_number=normalise_id_number(id_number)).order_by("pk").first()
+    search): one probe of the number's blind-index index (the number itself is stored
+    encrypted); the first registered if two document types share the number. The one place that
+    knows how a document number is stored and matched."""
+    number = normalise_id_number(id_number)
+    if not number:
+        return None
+    return Applicant.objects.filter(id_number_bidx=id_number_index(number)).order_by("pk").first()
 
 
 def applicant_get(*, id_type: str, id_number: str) -> Applicant | None:
-    return Applicant.objects.filter(
-        id_type=id_type, id_number=normalise_id_number(id_number)
-    ).first()
+    number = normalise_id_number(id_number)
+    if not number:
+        return None
+    return Applicant.objects.filter(id_type=id_type, id_number_bidx=id_number_index(number)).first()
 
 
 def employment_overdue_list(*, on: datetime.date | None = None) -> QuerySet[Employment]:

@@ -283,6 +283,8 @@ def prepare(n: int) -> tuple[dict, dict]:
         store[DEVICE_ID_SESSION_KEY] = two_factor_enrol(user=user)[0].persistent_id
         store.create()
         sessions[desk] = store.session_key
+    from common import crypto
+
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.id, a.id_number, c.receipt_number, c.card_number FROM cards_card c "
@@ -290,7 +292,10 @@ def prepare(n: int) -> tuple[dict, dict]:
             "WHERE c.service_point_id = %s AND c.status = 'issued' ORDER BY c.id LIMIT 2",
             [point.pk],
         )
-        (long_id, id_number, receipt, _number), (_o, _i, _r, other_card) = cursor.fetchall()
+        (long_id, id_token, receipt, _number), (_o, _i, _r, other_token) = cursor.fetchall()
+        # Stored encrypted (common/crypto.py): the clerk types the plaintext.
+        id_number = crypto.decrypt(id_token, context="id_number")
+        other_card = crypto.decrypt(other_token, context="card_number")
         # A card with a long history: 300 found-and-lost-again rounds.
         cursor.execute(
             "INSERT INTO cards_cardtransition (card_id, name, from_status, to_status, at, "

@@ -23,6 +23,29 @@ BIN = Path(sys.executable).parent
 # Every database a benchmark makes is named with this prefix (a shared server: one per person).
 PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "shebao_bench_")
 
+# The field keys of every benchmark process (the fill, gunicorn with the production settings,
+# which refuse the development keys): fixed, so that a kept template database stays readable.
+# Not secrets: benchmark data only.
+BENCH_FIELD_ENCRYPTION_KEYS = {
+    "SM4-GCM": "bench1:YmVuY2gtb25seS1zbTQtaw==",  # 16 bytes
+    "AES-256-GCM": "bench1a:YmVuY2gtb25seS1hZXMtMjU2LWdjbS1rZXktMzJieXQ=",  # 32 bytes
+}
+BENCH_FIELD_BLIND_INDEX_KEY = "YmVuY2gtb25seS1ibGluZC1pbmRleC1rZXktMzJieXQ="
+
+
+def _bench_field_keys() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from common.crypto import sm4_gcm_available
+
+    algorithm = "SM4-GCM" if sm4_gcm_available() else "AES-256-GCM"
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", BENCH_FIELD_ENCRYPTION_KEYS[algorithm])
+    os.environ.setdefault("FIELD_BLIND_INDEX_KEY", BENCH_FIELD_BLIND_INDEX_KEY)
+
+
+_bench_field_keys()
+
 STATES = [
     "applied",
     "verified",
@@ -288,7 +311,7 @@ def run_load_benchmark(args, run: Callable[[object, str], None]) -> None:
 # set-based SQL with the triggers off and the secondary indexes and constraints dropped, then
 # rebuilt after the load; the scope links and counters are then built set-based (cards.counts).
 
-FILL_VERSION = "2"
+FILL_VERSION = "3"
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 COMMUNITY_POINTS = 200  # each holds about 0.5 % of the cards: a typical point
 BIG_TABLES = (
@@ -414,6 +437,19 @@ def _make_template(server: str, template: str, n: int, *, log) -> None:
     )
     with psycopg.connect(f"{server}/{building}", autocommit=True) as conn:
         fast_fill(conn, n, log=log)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.db import connection; "
+            "from bench.harness import encrypt_fill; encrypt_fill(connection)",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    log(f"  {time.perf_counter() - started:7.1f} s  encrypted the personal columns (Python)")
     started = time.perf_counter()
     subprocess.run(
         [
@@ -683,3 +719,32 @@ def _restore_secondary(conn, statements: list[str], log) -> None:
         conn.execute(statement)
     seconds = time.perf_counter() - started
     log(f"  {seconds:7.1f} s  rebuilt {len(statements)} indexes and constraints")
+
+
+def encrypt_fill(connection, *, log=print) -> None:
+    """Encrypt in place what a fill wrote as plaintext in SQL (ID numbers, phones, addresses,
+    card numbers, the log's personal values) and fill the blind indexes: SM4 is in neither
+    PostgreSQL nor pgcrypto, so the tokens are made in Python, a batch of rows per UPDATE
+    (common/reencrypt.py, as the migration that encrypted existing rows). Then VACUUM ANALYZE:
+    the rewritten rows leave the tables as a steady state."""
+    from django.apps import apps
+    from django.conf import settings
+
+    from common import crypto
+    from common.reencrypt import plans, reencrypt_table
+
+    ring = crypto.keyring()
+    with connection.cursor() as cur:
+        for plan in plans(apps.get_models()):
+            started = time.perf_counter()
+            append_only = plan.table in settings.DB_APPEND_ONLY_TABLES
+            if append_only:  # its triggers refuse any UPDATE (the fill runs as a superuser)
+                cur.execute(f'ALTER TABLE "{plan.table}" DISABLE TRIGGER USER')
+            written = reencrypt_table(cur, plan, ring=ring, batch_size=10000, plaintext_ok=True)
+            if append_only:
+                cur.execute(f'ALTER TABLE "{plan.table}" ENABLE TRIGGER USER')
+            log(
+                f"  {time.perf_counter() - started:7.1f} s  encrypted {written:,} rows of "
+                f"{plan.table} ({ring.current.algorithm})"
+            )
+        cur.execute("VACUUM ANALYZE")

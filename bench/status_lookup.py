@@ -41,6 +41,7 @@ from bench.harness import (  # noqa: E402  # noqa: E402
     PATHS,
     PREFIX,
     STATES,
+    encrypt_fill,
     free_port,
     load_parser,
     merge,
@@ -169,10 +170,12 @@ def fill(connection, n: int) -> None:
             """,
             {"center": center, "bank": bank},
         )
-        cur.execute("ANALYZE")
+    encrypt_fill(connection)  # ID numbers, phones, addresses, card numbers; then VACUUM ANALYZE
 
 
 def sample_pairs(connection, n: int, k: int) -> list[tuple[str, str]]:
+    from common import crypto
+
     ids = random.Random(7).sample(range(1, n + 1), k)
     with connection.cursor() as cur:
         cur.execute(
@@ -180,7 +183,10 @@ def sample_pairs(connection, n: int, k: int) -> list[tuple[str, str]]:
             "JOIN applicants_applicant a ON a.id = c.applicant_id WHERE c.id = ANY(%s)",
             [ids],
         )
-        pairs = cur.fetchall()
+        pairs = [
+            (crypto.decrypt(token, context="id_number"), receipt)
+            for token, receipt in cur.fetchall()
+        ]
     random.Random(8).shuffle(pairs)
     return pairs
 
@@ -198,10 +204,13 @@ def check_sample(pairs) -> None:
 
 def explain(connection, pair: tuple[str, str]) -> str:
     """The plan of the lookup's statement (the view runs it as a prepared statement)."""
+    from applicants.models import id_number_index
     from cards.public.lookup import LOOKUP_SQL
 
     with connection.cursor() as cur:
-        cur.execute("EXPLAIN " + LOOKUP_SQL, ["reject", "reject", pair[1], pair[0]])
+        cur.execute(
+            "EXPLAIN " + LOOKUP_SQL, ["reject", "reject", pair[1], id_number_index(pair[0])]
+        )
         return "; ".join(
             row[0].strip().removeprefix("->  ")
             for row in cur.fetchall()

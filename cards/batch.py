@@ -188,9 +188,12 @@ def _batch(
         if spec.name == T.MARK_READY:
             ctx.numbers = _well_formed_numbers(items)
             ctx.taken_numbers = set(
-                Card.objects.filter(card_number__in=set(ctx.numbers.values())).values_list(
-                    "card_number", flat=True
-                )
+                Card.objects.filter(
+                    card_number_bidx__in=[
+                        Card.blind_index("card_number", number)
+                        for number in set(ctx.numbers.values())
+                    ]
+                ).values_list("card_number", flat=True)
             )
         results: list[BatchResult] = []
         rows: list[TransitionRow] = []

@@ -19,7 +19,8 @@ from django.db import transaction
 from cards import cardcenter, electronic, metrics, webhooks
 from cards.actors import Actor
 from cards.choices import OutboxEventKind
-from cards.models import Card, CardFunctionEvent, CardTransition, OutboxEvent
+from cards.models import CARD_NUMBER_CONTEXT, Card, CardFunctionEvent, CardTransition, OutboxEvent
+from common import crypto
 
 logger = logging.getLogger("cards.transitions")
 
@@ -43,6 +44,17 @@ def event_payload(
         "to": to_status,
         "at": event_time(at),
     }
+
+
+def seal_log_data(data: dict[str, Any] | None) -> dict[str, Any]:
+    """A log row's data as stored (CardTransition.data: personal values encrypted), for the
+    set-based writers that bypass the field."""
+    return CardTransition._meta.get_field("data").seal(data or {})
+
+
+def open_log_data(data: dict[str, Any] | None) -> dict[str, Any]:
+    """A log row's data opened, for a read by raw SQL (the field opens what the ORM reads)."""
+    return CardTransition._meta.get_field("data").open(data or {})
 
 
 def record_transition(
@@ -195,9 +207,14 @@ def record_transitions(
                 "to_status": row.card.status,
                 "channel": row.channel,
                 "reason": row.reason,
-                "data": row.data or {},
+                "data": seal_log_data(row.data),
                 "attempt_at": first_attempt[row.card.bank_id],
-                "card_number": row.card.card_number,
+                # As stored in cards_card: the notice's column copies it.
+                "card_number": (
+                    crypto.encrypt(row.card.card_number, context=CARD_NUMBER_CONTEXT)
+                    if row.card.card_number
+                    else None
+                ),
             }
             for row in rows
         ],

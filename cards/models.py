@@ -38,9 +38,16 @@ from cards.choices import (
 )
 from cards.numbers import format_receipt_number, new_receipt_number
 from cards.permissions import fsm_permission
+from common.fields import BlindIndexed, BlindIndexField, EncryptedCharField, SealedJSONField
 
 S = CardStatus
 T = TransitionName
+# A card number is the same kind of value in a card and in its card-center notices: set-based SQL
+# copies the encrypted column from one to the other (cards/cardcenter.py).
+CARD_NUMBER_CONTEXT = "card_number"
+LOG_DATA_SEALED = frozenset(
+    {"card_number", "contact_phone", "home_address", "name", "id_number", "form", "registry"}
+)
 
 
 def _written_report_has_deadline() -> Q:
@@ -85,7 +92,7 @@ class RuleSet(models.Model):
         return rules.from_values(self.name, self.version, self.values)
 
 
-class Card(FSMModelMixin, models.Model):
+class Card(FSMModelMixin, BlindIndexed):
     """A social security card or medical insurance card, from application to its end."""
 
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
@@ -103,8 +110,17 @@ class Card(FSMModelMixin, models.Model):
         default=new_receipt_number,
         editable=False,
     )
-    card_number = models.CharField(
-        _("card number"), max_length=20, unique=True, null=True, blank=True, editable=False
+    card_number = EncryptedCharField(
+        _("card number"),
+        max_length=20,
+        null=True,
+        blank=True,
+        editable=False,
+        context=CARD_NUMBER_CONTEXT,
+    )
+    # The card number's keyed blind index (common/crypto.py): lookups and uniqueness.
+    card_number_bidx = BlindIndexField(
+        source="card_number", context=CARD_NUMBER_CONTEXT, unique=True
     )
     bank = models.ForeignKey(
         PartnerBank,
@@ -133,7 +149,9 @@ class Card(FSMModelMixin, models.Model):
     agent_id_type = models.CharField(
         _("agent's document type"), max_length=32, choices=IdDocumentType.choices, blank=True
     )
-    agent_id_number = models.CharField(_("agent's document number"), max_length=32, blank=True)
+    agent_id_number = EncryptedCharField(
+        _("agent's document number"), max_length=32, blank=True, context="id_number"
+    )
     photo_receipt_number = models.CharField(_("photo receipt number"), max_length=32, blank=True)
 
     applied_at = models.DateTimeField(_("applied at"), default=timezone.now, editable=False)
@@ -649,7 +667,16 @@ class CardTransition(models.Model):
     )
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
     reason = models.TextField(_("reason"), blank=True)
-    data = models.JSONField(_("data"), default=dict, blank=True)
+    # Personal values (a card number, a caller's phone and address, an agent's name and number,
+    # the registry check's differing values) are stored encrypted; field names, flags and dates
+    # stay readable in SQL (the status page reads the differing fields' names).
+    data = SealedJSONField(
+        _("data"),
+        default=dict,
+        blank=True,
+        sealed_keys=LOG_DATA_SEALED,
+        context="cardtransition.data",
+    )
 
     class Meta:
         ordering = ["card", "id"]
@@ -825,7 +852,9 @@ class CardCenterNotice(DeliveryState):
         Card, on_delete=models.PROTECT, related_name="card_center_notices", verbose_name=_("card")
     )
     card_type = models.CharField(_("card type"), max_length=32, choices=CardType.choices)
-    card_number = models.CharField(_("card number"), max_length=20, blank=True, default="")
+    card_number = EncryptedCharField(
+        _("card number"), max_length=20, blank=True, default="", context=CARD_NUMBER_CONTEXT
+    )
     bank = models.ForeignKey(
         PartnerBank,
         on_delete=models.PROTECT,
@@ -846,8 +875,12 @@ class CardCenterNotice(DeliveryState):
         verbose_name=_("related card"),
         help_text=_("A replacement: the new card. A replacement card's issue: the old card."),
     )
-    related_card_number = models.CharField(
-        _("related card number"), max_length=20, blank=True, default=""
+    related_card_number = EncryptedCharField(
+        _("related card number"),
+        max_length=20,
+        blank=True,
+        default="",
+        context=CARD_NUMBER_CONTEXT,
     )
 
     class Meta:
@@ -885,8 +918,15 @@ class CardCenterReceipt(models.Model):
 
     notice_id = models.UUIDField(_("notice id"), unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=32, choices=TransitionName.choices)
-    card_number = models.CharField(_("card number"), max_length=20, blank=True)
-    body = models.JSONField(_("notice"))
+    # Encrypted like the card's own (the local center is a table of this database).
+    card_number = EncryptedCharField(
+        _("card number"), max_length=20, blank=True, context=CARD_NUMBER_CONTEXT
+    )
+    body = SealedJSONField(
+        _("notice"),
+        sealed_keys=frozenset({"card_number", "replaces_card_number"}),
+        context="cardcenterreceipt.body",
+    )
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     times_received = models.PositiveIntegerField(_("times received"), default=1)
 

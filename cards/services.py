@@ -37,7 +37,7 @@ from agencies.choices import ServicePointKind, StaffRole
 from agencies.models import PartnerBank, ServicePoint
 from applicants.choices import IdDocumentType
 from applicants.identity import normalise_id_number, validate_identity_document
-from applicants.models import Applicant, has_own_social_security_number
+from applicants.models import Applicant, has_own_social_security_number, id_number_index
 from applicants.policy import applicant_card_eligibility
 from applicants.registry import (
     COMPARED_FIELDS,
@@ -231,7 +231,7 @@ def card_number_taken(number: str) -> ApplicationError:
 
 def _card_number(value: str) -> str:
     number = card_number_checked(value)
-    if Card.objects.filter(card_number=number).exists():
+    if Card.objects.filter(card_number_bidx=Card.blind_index("card_number", number)).exists():
         raise card_number_taken(number)
     return number
 
@@ -244,7 +244,13 @@ def _save_numbered(card: Card, *fields: str) -> None:
         with transaction.atomic():
             _save(card, *fields)
     except IntegrityError as exc:
-        if not Card.objects.filter(card_number=card.card_number).exclude(pk=card.pk).exists():
+        if (
+            not Card.objects.filter(
+                card_number_bidx=Card.blind_index("card_number", card.card_number)
+            )
+            .exclude(pk=card.pk)
+            .exists()
+        ):
             raise
         raise card_number_taken(card.card_number) from exc
 
@@ -310,7 +316,7 @@ def _agent_by_social_security_card(agent: Agent, applicant: Applicant, accepted:
         raise _invalid("agent_id_number", _("The entrusted agent cannot be the applicant."))
     issued = Card.objects.filter(
         applicant__id_type=IdDocumentType.RESIDENT_ID,
-        applicant__id_number=number,
+        applicant__id_number_bidx=id_number_index(number),
         card_type=CardType.SOCIAL_SECURITY,
         status=S.ISSUED,
     ).exists()

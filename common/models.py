@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.fields import EncryptedTextField
+
 
 class CalendarYear(models.Model):
     """A year whose official holiday schedule is known; without one, weekends-only applies."""
@@ -65,8 +67,10 @@ class IdempotencyKey(models.Model):
         help_text=_("SHA-256 of the method, the path and the body of the first request."),
     )
     response_status = models.PositiveSmallIntegerField(_("response status"))
-    response_body = models.TextField(
-        _("response body"), help_text=_("The JSON document answered, byte for byte.")
+    response_body = EncryptedTextField(
+        _("response body"),
+        help_text=_("The JSON document answered, byte for byte."),
+        context="idempotency.response_body",
     )
     created_at = models.DateTimeField(_("created at"))
     expires_at = models.DateTimeField(_("expires at"), db_index=True)

@@ -31,6 +31,19 @@ def columns(alias: str, model, names: list[str] | None = None) -> tuple[list[str
     return [f.attname for f in fields], ", ".join(f'{alias}."{f.column}"' for f in fields)
 
 
+def instance_from_row(model, alias: str, attnames: list[str], values: list):
+    """`Model.from_db` for a row read by raw SQL, with the fields' own conversions from the
+    database applied as the ORM would (an encrypted column opened: common/fields.py)."""
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    converted = [
+        fields[name].from_db_value(value, None, None)
+        if value is not None and hasattr(fields[name], "from_db_value")
+        else value
+        for name, value in zip(attnames, values, strict=True)
+    ]
+    return model.from_db(alias, attnames, converted)
+
+
 class PreparedStatement:
     """One statement with `%s` parameters, prepared by psycopg on each connection that runs it
     often. PostgreSQL only."""

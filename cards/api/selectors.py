@@ -18,7 +18,7 @@ from applicants.models import Applicant
 from cards.choices import Channel
 from cards.models import Card, CardTransition, OutboxEvent
 from cards.selectors import with_effective_status
-from common.prepared import PreparedStatement, columns
+from common.prepared import PreparedStatement, columns, instance_from_row
 
 # What a card in a list reads besides itself (its service points are codes: agencies.selectors).
 CARD_RELATED = ("applicant", "replaces", "replaced_by")
@@ -107,9 +107,9 @@ def card_api_get(*, bank: PartnerBank, public_id: str) -> Card:
     def take(n: int) -> list:
         return [next(values) for _ in range(n)]
 
-    card = Card.from_db(connection.alias, _CARD_FIELDS, take(len(_CARD_FIELDS)))
-    card.applicant = Applicant.from_db(
-        connection.alias, _APPLICANT_FIELDS, take(len(_APPLICANT_FIELDS))
+    card = instance_from_row(Card, connection.alias, _CARD_FIELDS, take(len(_CARD_FIELDS)))
+    card.applicant = instance_from_row(
+        Applicant, connection.alias, _APPLICANT_FIELDS, take(len(_APPLICANT_FIELDS))
     )
     old, new = take(len(_LINK_FIELDS)), take(len(_LINK_FIELDS))
     if old[0] is not None:

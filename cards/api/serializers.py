@@ -34,7 +34,7 @@ from cards.choices import (
     OnlineCheckResult,
     TransitionName,
 )
-from cards.events import event_time
+from cards.events import event_time, open_log_data
 from cards.models import Card, CardFee
 from common.masking import mask_id_number, mask_name
 
@@ -478,7 +478,7 @@ class TransitionSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_details(self, row) -> dict:
-        data = row.data or {}
+        data = open_log_data(row.data)
         details = {key: _one_time_format(data[key]) for key in TRANSITION_DETAILS if key in data}
         if data.get("differences"):
             details["differing_fields"] = [d.get("field") for d in data["differences"]]

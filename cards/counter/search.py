@@ -145,7 +145,7 @@ def counter_find(desk: Desk, key: SearchKey) -> CounterFind:
         return CounterFind(key, cards=list(visible.filter(receipt_number=key.value)))
     cards: list[Card] = []
     if key.kind == SearchKind.CARD_OR_DOCUMENT:
-        cards = list(visible.filter(card_number=key.value))
+        cards = list(visible.filter(card_number_bidx=Card.blind_index("card_number", key.value)))
     person = applicant_get_by_document(id_number=key.value)
     if person is None:
         return CounterFind(key, cards=cards)

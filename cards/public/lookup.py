@@ -3,7 +3,8 @@ and what the page says about it (the state in plain language, what has happened,
 next). Social Insurance Law art. 4: the right to inquire.
 
 One indexed statement per lookup, match or not: the card by `receipt_number` (unique index)
-joined to its holder, whose `id_number` must be the one given, with its linked cards (primary key,
+joined to its holder, whose `id_number` must be the one given (compared through its keyed blind
+index, `id_number_bidx`: the number is stored encrypted), with its linked cards (primary key,
 unique `replaces`), and in sub-selects its two service points and bank (primary keys) and its
 transition log (an index on its card). One row or none. Input that cannot be a
 receipt number (the check character fails) or an ID number is known not to match before the
@@ -40,7 +41,7 @@ from django.utils.translation import get_language, ngettext
 
 from agencies.models import PartnerBank, ServicePoint
 from applicants.identity import normalise_id_number
-from applicants.models import Applicant
+from applicants.models import Applicant, id_number_index
 from cards import rules
 from cards.choices import (
     CardStatus,
@@ -241,7 +242,7 @@ FROM "{_CARD_TABLE}" c
 JOIN "{_APPLICANT_TABLE}" a ON a."id" = c.{_column(Card, "applicant")}
 LEFT JOIN "{_CARD_TABLE}" old ON old."id" = c.{_column(Card, "replaces")}
 LEFT JOIN "{_CARD_TABLE}" new ON new.{_column(Card, "replaces")} = c."id"
-WHERE c.{_column(Card, "receipt_number")} = %s AND a.{_column(Applicant, "id_number")} = %s
+WHERE c.{_column(Card, "receipt_number")} = %s AND a.{_column(Applicant, "id_number_bidx")} = %s
 """  # noqa: S608 - names from the models' _meta; the values are parameters
 
 
@@ -279,6 +280,12 @@ class LogRow(NamedTuple):
     bank: Bank | None
 
 
+def _id_number_index(id_number: str) -> bytes:
+    """The blind index of a well-formed number; for "" (malformed input) that of "-", which no
+    stored number is: the same work and the same statement, so every mismatch costs the same."""
+    return id_number_index(id_number or "-")
+
+
 def card_public_get(*, id_number: str, receipt_number: str) -> Found | None:
     """The card with this receipt number whose holder has this ID number, with its log, or None
     (one query, prepared once per database connection)."""
@@ -290,7 +297,8 @@ def card_public_get(*, id_number: str, receipt_number: str) -> Found | None:
     if connection.vendor != "postgresql":
         found = _card_public_get_orm(id_number=id_number, receipt_number=receipt_number)
         return found if well_formed else None
-    row = _LOOKUP.fetchone([T.REJECT, T.REJECT, receipt_number, id_number])
+    # The holder's number is stored encrypted: compared through its keyed blind index.
+    row = _LOOKUP.fetchone([T.REJECT, T.REJECT, receipt_number, _id_number_index(id_number)])
     if row is None or not well_formed:
         return None
     values = iter(row)
@@ -326,7 +334,10 @@ def _card_public_get_orm(*, id_number: str, receipt_number: str) -> Found | None
         Card.objects.select_related(
             "applicant", "bank", "service_point", "collection_point", "replaces", "replaced_by"
         )
-        .filter(receipt_number=receipt_number, applicant__id_number=id_number)
+        .filter(
+            receipt_number=receipt_number,
+            applicant__id_number_bidx=_id_number_index(id_number),
+        )
         .first()
     )
     if card is None:

@@ -160,6 +160,21 @@ DB_APPEND_ONLY_TABLES = ["cards_cardtransition"]
 
 REDIS_URL = env("REDIS_URL", default="")
 
+# Encryption at rest of personal fields (common/crypto.py; README, "Security: keys and rotation"):
+# "kid:base64key,..." with the current key first (16 bytes: SM4-GCM, 32 bytes: AES-256-GCM), and
+# the blind indexes' own key (base64, 32 bytes or more). Empty here; local and test settings use
+# the fixed development keys below, production refuses to start without real ones.
+FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default="")
+FIELD_BLIND_INDEX_KEY = env("FIELD_BLIND_INDEX_KEY", default="")
+DEV_FIELD_ENCRYPTION_KEYS = (
+    "dev1:ZGV2LW9ubHktc200LWtleQ=="  # 16 bytes, SM4-GCM: public, never for real data
+)
+DEV_FIELD_ENCRYPTION_KEYS_AES = (
+    "dev1a:ZGV2LW9ubHktYWVzLTI1Ni1nY20ta2V5LTMyYnl0ZXM="  # 32 bytes, where OpenSSL has no SM4
+)
+DEV_FIELD_BLIND_INDEX_KEY = "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTMyYnl0ZXM="
+
+
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -1,6 +1,7 @@
 """Every settings module puts the two-factor admin site, the lockout and the idle timeout in
 front of the admin: no settings let a password alone in."""
 
+import base64
 import importlib
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 def test_every_settings_module_has_the_two_factor_admin_and_the_lockout(name, monkeypatch):
     monkeypatch.setenv("DJANGO_SECRET_KEY", "x" * 50)
     monkeypatch.setenv("DJANGO_ALLOWED_HOSTS", "example.org")
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "k1:" + base64.b64encode(b"k" * 32).decode())
+    monkeypatch.setenv("FIELD_BLIND_INDEX_KEY", base64.b64encode(b"i" * 32).decode())
     module = importlib.import_module(f"config.settings.{name}")
     assert "accounts.apps.StaffAdminConfig" in module.INSTALLED_APPS
     assert "django.contrib.admin" not in module.INSTALLED_APPS
