@@ -77,6 +77,9 @@ def _actor(request) -> Actor:
     )
 
 
+PLAIN_FIELDS = ("sex", "birth_date", "nationality", "shanghai_hukou")  # shown as they are
+
+
 class ApplicantChangeForm(forms.ModelForm):
     """A person's record, corrected: the personal values are typed anew, never shown in an input."""
 
@@ -89,7 +92,7 @@ class ApplicantChangeForm(forms.ModelForm):
 
     class Meta:
         model = Applicant
-        fields = ("sex", "birth_date", "nationality", "shanghai_hukou")
+        fields = PLAIN_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,7 +110,7 @@ class ApplicantChangeForm(forms.ModelForm):
         super()._post_clean()
 
     def corrections(self) -> dict:
-        changed = {f: self.cleaned_data[f] for f in self._meta.fields if f in self.changed_data}
+        changed = {f: self.cleaned_data[f] for f in PLAIN_FIELDS if f in self.changed_data}
         for field in REVEALABLE:
             value = (self.cleaned_data.get(f"new_{field}") or "").strip()
             if value:
@@ -250,9 +253,6 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
         created = applicant_create(**data, actor=_actor(request))
         obj.pk = created.pk
         obj.refresh_from_db()
-
-    def save_related(self, request, form, formsets, change):
-        pass  # the inlines are read-only; employments and enrolments have their own services
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
