@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from applicants.selectors import applicant_get_by_document
 from common.admin import ReadOnly
-from common.admin_lists import CityLogAdmin, PostedSearch
+from common.admin_lists import CityLogAdmin, NoSearchInUrl, PostedSearch
 from privacy.models import Anonymisation, PersonalDataAccess, PersonChange
 
 
@@ -98,3 +98,19 @@ class AnonymisationAdmin(CityLogAdmin, ReadOnly, admin.ModelAdmin):
     list_display = ("at", "rule", "applicant_id")
     list_filter = ("rule",)
     show_facets = admin.ShowFacets.NEVER
+
+
+def _post_the_searches_of_other_apps() -> None:
+    """The lists of the installed packages that search (lockouts and access logs by address and
+    username, authenticators by username, groups, schedules): their searches posted too, so that
+    no list of the admin carries a search term in its URL (access logs keep URLs)."""
+    for model, model_admin in list(admin.site._registry.items()):
+        if model_admin.search_fields and not isinstance(model_admin, NoSearchInUrl):
+            posted = type(
+                f"Posted{type(model_admin).__name__}", (PostedSearch, type(model_admin)), {}
+            )
+            admin.site.unregister(model)
+            admin.site.register(model, posted)
+
+
+_post_the_searches_of_other_apps()  # the last app with an admin: every other one is registered
