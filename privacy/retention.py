@@ -3,9 +3,9 @@ anonymised once its purpose is served and the retention period has passed).
 
 Two rules, run daily by beat (privacy.tasks.anonymise_past_retention; README "Retention"):
 
-- `cardless`: a person with no card, no running or recent employment or enrolment, not seen at a
-  counter, and not changed for RETENTION_CARDLESS_YEARS (default 3): an application never made,
-  an enquiry, a registration that led nowhere.
+- `cardless`: a person with no card, no running or recent employment or enrolment, not searched
+  or registered at a counter, and not changed for RETENTION_CARDLESS_YEARS (default 3): an
+  application never made, an enquiry, a registration that led nowhere.
 - `closed_cards`: a person whose every card closed (cancelled, replaced, rejected, withdrawn)
   RETENTION_CLOSED_CARD_YEARS ago (default 10), with the same conditions otherwise.
 
@@ -48,7 +48,7 @@ def years_before(moment: datetime.datetime, years: int) -> datetime.datetime:
 
 def _quiet_since(cutoff: datetime.datetime) -> Q:
     """Nothing about the person since `cutoff`: record unchanged, no insurance running or ended
-    since, not seen at a counter since, not anonymised yet."""
+    since, not anonymised yet."""
     day = timezone.localdate(cutoff)
     recent_employment = Employment.objects.filter(applicant=OuterRef("pk")).filter(
         Q(end_date__isnull=True) | Q(end_date__gte=day) | Q(start_date__gte=day)
@@ -56,12 +56,10 @@ def _quiet_since(cutoff: datetime.datetime) -> Q:
     recent_enrolment = InsuranceEnrolment.objects.filter(applicant=OuterRef("pk")).filter(
         Q(end_date__isnull=True) | Q(end_date__gte=day) | Q(start_date__gte=day)
     )
-    seen = PointPerson.objects.filter(applicant=OuterRef("pk"), since__gte=cutoff)
     return (
         Q(updated_at__lt=cutoff)
         & ~Exists(recent_employment)
         & ~Exists(recent_enrolment)
-        & ~Exists(seen)
         & ~Exists(Anonymisation.objects.filter(applicant=OuterRef("pk")))
     )
 
@@ -70,8 +68,12 @@ def due_people(rule: str, now: datetime.datetime) -> QuerySet[Applicant]:
     """The people `rule` anonymises at `now`."""
     if rule == RetentionRule.CARDLESS:
         cutoff = years_before(now, settings.RETENTION_CARDLESS_YEARS)
+        # A card-less person searched or registered at a counter since is not quiet.
+        seen = PointPerson.objects.filter(applicant=OuterRef("pk"), since__gte=cutoff)
         return Applicant.objects.filter(
-            _quiet_since(cutoff), ~Exists(Card.objects.filter(applicant=OuterRef("pk")))
+            _quiet_since(cutoff),
+            ~Exists(Card.objects.filter(applicant=OuterRef("pk"))),
+            ~Exists(seen),
         )
     cutoff = years_before(now, settings.RETENTION_CLOSED_CARD_YEARS)
     open_or_recent = Card.objects.filter(applicant=OuterRef("pk")).filter(
