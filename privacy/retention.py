@@ -98,17 +98,21 @@ ANONYMISED_VALUES = {
 }
 
 
-def anonymise_batch(rule: str, *, now: datetime.datetime, limit: int) -> int:
-    """Anonymise at most `limit` people due under `rule`, in one transaction; how many."""
+def anonymise_batch(
+    rule: str, *, now: datetime.datetime, limit: int, after_pk: int = 0
+) -> tuple[int, int | None]:
+    """Anonymise at most `limit` people due under `rule` with a primary key above `after_pk`, in
+    one transaction: (how many, the last primary key looked at, None when none was due)."""
     with transaction.atomic():
         ids = list(
             due_people(rule, now)
+            .filter(pk__gt=after_pk)
             .order_by("pk")
             .select_for_update(skip_locked=True, of=("self",))
             .values_list("pk", flat=True)[:limit]
         )
         if not ids:
-            return 0
+            return 0, None
         Applicant.objects.filter(pk__in=ids).update(**ANONYMISED_VALUES, updated_at=now)
         Card.objects.filter(applicant_id__in=ids).exclude(agent_name="", agent_id_number="").update(
             agent_name="", agent_id_number=""
@@ -131,7 +135,7 @@ def anonymise_batch(rule: str, *, now: datetime.datetime, limit: int) -> int:
                 for pk in ids
             ]
         )
-    return len(ids)
+    return len(ids), ids[-1]
 
 
 def anonymise_past_retention(
@@ -141,15 +145,18 @@ def anonymise_past_retention(
     time_budget: float = 600.0,
 ) -> dict[str, int]:
     """Run both rules, batch after batch, until none is due or the time budget is spent (the next
-    day's run goes on). {rule: people anonymised}."""
+    day's run goes on). {rule: people anonymised}. Each rule walks the people once, in primary-key
+    order (a batch goes on after the last one's last person, never from the start again)."""
     now = now or timezone.now()
     limit = batch_size or settings.RETENTION_BATCH_SIZE
     started = time.monotonic()
     done = {rule: 0 for rule in RetentionRule.values}
     for rule in RetentionRule.values:
+        after_pk = 0
         while time.monotonic() - started < time_budget:
-            count = anonymise_batch(rule, now=now, limit=limit)
+            count, last = anonymise_batch(rule, now=now, limit=limit, after_pk=after_pk)
             done[rule] += count
-            if count < limit:
+            if count < limit or last is None:
                 break
+            after_pk = last
     return done

@@ -179,3 +179,34 @@ def test_the_roles_that_act_on_people_do_not_read_the_logs(clients):
     for client in (clients.clerk, clients.supervisor):
         assert client.get("/admin/privacy/personchange/").status_code == 403
         assert client.get("/admin/privacy/personaldataaccess/").status_code == 403
+
+
+def test_a_superuser_adds_a_person_through_the_service_audited():
+    from tests.factories import UserFactory
+
+    root = UserFactory(username="root", is_superuser=True)
+    client = staff_login(Client(), root)
+    response = client.post(
+        "/admin/applicants/applicant/add/",
+        {
+            "name": "赵六",
+            "id_type": "resident_id",
+            "id_number": "11010519491231002X",
+            "id_issuing_country": "",
+            "sex": "",
+            "birth_date": "",
+            "nationality": "CHN",
+            "shanghai_hukou": "on",
+            "hukou_place": "上海市黄浦区",
+            "phone": "13700000000",
+            "address": "",
+            "employments-TOTAL_FORMS": "0",
+            "employments-INITIAL_FORMS": "0",
+            "enrolments-TOTAL_FORMS": "0",
+            "enrolments-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    change = PersonChange.objects.get(action=ChangeAction.CREATE)
+    assert (change.user_id, change.actor_kind) == (root.pk, "user")
+    assert change.changes["phone"]["after"] == "137****0000"
