@@ -496,6 +496,20 @@ class EmploymentAdmin(OutOfScopeIs404, PostedSearch, admin.ModelAdmin):
         )
 
 
+REGISTRY_SHOWN = (
+    "masked_name",
+    "id_type",
+    "masked_id_number",
+    "sex",
+    "birth_date",
+    "nationality",
+    "shanghai_hukou",
+    "masked_hukou_place",
+    "masked_registered_address",
+    "updated_at",
+)
+
+
 @admin.register(RegistryRecord)
 class RegistryRecordAdmin(PostedSearchMixin, admin.ModelAdmin):
     list_display = (
@@ -507,7 +521,6 @@ class RegistryRecordAdmin(PostedSearchMixin, admin.ModelAdmin):
         "updated_at",
     )
     list_filter = ("id_type", "shanghai_hukou")
-    readonly_fields = ("updated_at",)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = BoundedPaginator
@@ -516,6 +529,22 @@ class RegistryRecordAdmin(PostedSearchMixin, admin.ModelAdmin):
 
     def find_url(self) -> str:
         return reverse("admin:applicants_registryrecord_find")
+
+    def get_fields(self, request, obj=None):
+        if obj is not None:  # the municipal center's record: shown masked, changed at the source
+            return REGISTRY_SHOWN
+        return list(super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return REGISTRY_SHOWN if obj is not None else ("updated_at",)
+
+    @admin.display(description=_("place of household registration"))
+    def masked_hukou_place(self, record: RegistryRecord) -> str:
+        return mask_address(record.hukou_place)
+
+    @admin.display(description=_("registered address"))
+    def masked_registered_address(self, record: RegistryRecord) -> str:
+        return mask_address(record.registered_address)
 
     def get_urls(self):
         return [

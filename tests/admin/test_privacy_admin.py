@@ -210,3 +210,16 @@ def test_a_superuser_adds_a_person_through_the_service_audited():
     change = PersonChange.objects.get(action=ChangeAction.CREATE)
     assert (change.user_id, change.actor_kind) == (root.pk, "user")
     assert change.changes["phone"]["after"] == "137****0000"
+
+
+def test_a_registry_record_is_shown_masked():
+    from tests.factories import RegistryRecordFactory, UserFactory
+
+    record = RegistryRecordFactory(
+        hukou_place="上海市徐汇区漕溪北路1号", registered_address=ADDRESS
+    )
+    client = staff_login(Client(), UserFactory(username="root", is_superuser=True))
+    page = client.get(f"/admin/applicants/registryrecord/{record.pk}/change/").content.decode()
+    for full in (record.name, record.id_number, ADDRESS):
+        assert full not in page
+    assert record.id_number_masked in page
