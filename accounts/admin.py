@@ -7,10 +7,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import LoginEvent
 from common.admin import ReadOnly
+from common.admin_lists import PostedSearch
 
 
 @admin.register(LoginEvent)
-class LoginEventAdmin(ReadOnly, admin.ModelAdmin):
+class LoginEventAdmin(PostedSearch, ReadOnly, admin.ModelAdmin):
     """Every login, logout, failed login and lockout (the auditor reviews it; nobody edits it)."""
 
     list_display = ("at", "kind", "username", "reason", "ip_address", "user_agent")
@@ -27,7 +28,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(PostedSearch, UserAdmin):
     """Django's user admin, narrowed for the security administrator: a role comes with a staff
     row (agencies.services.staff_assign), never with a group or a permission set here, and
     superusers (break-glass accounts) and one's own account are not theirs to change."""

@@ -19,11 +19,12 @@ from agencies.services import (
     staff_remove,
     staff_validate,
 )
+from common.admin_lists import PostedSearch
 from common.errors import ApplicationError
 
 
 @admin.register(PartnerBank)
-class PartnerBankAdmin(admin.ModelAdmin):
+class PartnerBankAdmin(PostedSearch, admin.ModelAdmin):
     list_display = ("code", "name_zh", "name_en", "active", "api_full_id_number", "api_phone")
     list_filter = ("active",)
     search_fields = ("code", "name_zh", "name_en")
@@ -45,7 +46,7 @@ class PartnerBankAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServicePoint)
-class ServicePointAdmin(admin.ModelAdmin):
+class ServicePointAdmin(PostedSearch, admin.ModelAdmin):
     list_display = ("code", "name", "kind", "district", "bank", "phone", "active")
     list_filter = ("kind", "district", "active", "bank")
     search_fields = ("code", "name", "address")
@@ -73,7 +74,7 @@ class StaffForm(forms.ModelForm):
 
 
 @admin.register(Staff)
-class StaffAdmin(admin.ModelAdmin):
+class StaffAdmin(PostedSearch, admin.ModelAdmin):
     form = StaffForm
     list_display = ("user", "role", "service_point", "bank", "two_factor")
     list_filter = ("role", "service_point__kind", "service_point__district")
@@ -172,7 +173,7 @@ class StaffAdmin(admin.ModelAdmin):
 
 
 @admin.register(BankApiKey)
-class BankApiKeyAdmin(admin.ModelAdmin):
+class BankApiKeyAdmin(PostedSearch, admin.ModelAdmin):
     """Keys are created by `manage.py create_bank_key` (the key is shown once, there); here they
     are looked at and revoked. A revoked key stays, for the record."""
 

@@ -87,8 +87,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "agencies.change_partnerbank",
         "agencies.change_data_policy",
     ),
-    # Reads the logs, changes nothing: the ID reveal log, the login log, the transition log and
-    # the deliveries to the partner banks and the card center. Not the cards or the people.
+    # Reads the logs, changes nothing: the ID reveal log, the login log, the transition log, the
+    # deliveries to the partner banks and the card center, and the personal-data logs. Not the
+    # cards or the people.
     StaffRole.AUDITOR: (
         "cards.view_idnumberreveal",
         "cards.view_cardtransition",
@@ -98,6 +99,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "cards.view_cardcenterreceipt",
         "accounts.view_loginevent",
         "axes.view_accessattempt",
+        # Who changed a person (values masked), who read a person's full data, who was
+        # anonymised (privacy/).
+        "privacy.view_personchange",
+        "privacy.view_personaldataaccess",
+        "privacy.view_anonymisation",
     ),
 }
 

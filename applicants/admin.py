@@ -4,8 +4,16 @@ Lists show names and document numbers masked (PIPL: PRODUCT.md "Privacy"); a cle
 by the exact document number. A clerk sees only the people of their own service point's cards and
 people with no card yet (cards/counter/scope.py); a full number is shown only after a logged reveal.
 New people are registered at the counter (cards/counter/views.py), through applicants.services.
+
+A person's page shows every personal value masked; each is revealed on its own, for one page, by a
+logged POST (privacy.PersonalDataAccess). A correction is typed as a new value (empty: kept), so a
+clerk changes a phone without seeing the old one, and is saved through
+applicants.services.applicant_update, which audits it (privacy.PersonChange).
 """
 
+import time
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -14,6 +22,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 
 from applicants.forms import EnrolmentForm
@@ -27,11 +36,102 @@ from applicants.models import (
     id_number_index,
 )
 from applicants.selectors import employment_overdue_list
+from applicants.services import applicant_create, applicant_update
+from cards.actors import Actor
+from cards.choices import ActorKind, Channel
 from cards.counter import scope
 from cards.counter.views import record_reveal, take_revealed
 from common.admin import OutOfScopeIs404, ReadOnly
-from common.admin_lists import CITY_LIST_PAGE, BoundedPaginator, NoSearchInUrl
+from common.admin_lists import CITY_LIST_PAGE, BoundedPaginator, NoSearchInUrl, PostedSearch
 from common.errors import ApplicationError
+from common.masking import mask_address, mask_name, mask_phone
+from privacy.access import admin_reveal_read
+from privacy.copy import person_copy_context
+
+# The personal values of a person's page: masked until revealed, one at a time (the document
+# number has its own reveal, cards.IdNumberReveal, shared with the counter).
+REVEALABLE = {
+    "name": mask_name,
+    "hukou_place": mask_address,
+    "phone": mask_phone,
+    "address": mask_address,
+}
+FIELD_REVEAL_SESSION_KEY = "applicants_revealed_fields"
+FIELD_REVEAL_SECONDS = 120
+
+
+def _take_revealed_field(request, applicant, field: str) -> bool:
+    """Whether to show this value in full on this page (once per logged reveal)."""
+    revealed = request.session.get(FIELD_REVEAL_SESSION_KEY) or {}
+    until = revealed.pop(f"{applicant.pk}:{field}", 0)
+    if until:
+        request.session[FIELD_REVEAL_SESSION_KEY] = revealed
+    return until >= time.time()
+
+
+def _actor(request) -> Actor:
+    """Who corrects a person in the admin: the desk's actor, or a staff-less superuser as a user."""
+    desk = scope.desk_of(request)
+    return desk.actor or Actor(
+        kind=ActorKind.USER, user=request.user, service_point=desk.point, channel=Channel.COUNTER
+    )
+
+
+PLAIN_FIELDS = ("sex", "birth_date", "nationality", "shanghai_hukou")  # shown as they are
+
+
+class ApplicantChangeForm(forms.ModelForm):
+    """A person's record, corrected: the personal values are typed anew, never shown in an input."""
+
+    new_name = forms.CharField(label=_("new name"), max_length=64, required=False)
+    new_hukou_place = forms.CharField(
+        label=_("new place of household registration"), max_length=128, required=False
+    )
+    new_phone = forms.CharField(label=_("new phone"), max_length=32, required=False)
+    new_address = forms.CharField(label=_("new home address"), max_length=255, required=False)
+
+    class Meta:
+        model = Applicant
+        fields = PLAIN_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field, mask in REVEALABLE.items():
+            self.fields[f"new_{field}"].help_text = _("Now: %(value)s. Empty: kept.") % {
+                "value": mask(getattr(self.instance, field)) or "-"
+            }
+
+    def _post_clean(self):
+        # Validate the record as it would be saved: the new values in place.
+        for field in REVEALABLE:
+            value = (self.cleaned_data.get(f"new_{field}") or "").strip()
+            if value:
+                setattr(self.instance, field, value)
+        super()._post_clean()
+
+    def corrections(self) -> dict:
+        changed = {f: self.cleaned_data[f] for f in PLAIN_FIELDS if f in self.changed_data}
+        for field in REVEALABLE:
+            value = (self.cleaned_data.get(f"new_{field}") or "").strip()
+            if value:
+                changed[field] = value
+        return changed
+
+
+CHANGE_FIELDS = [
+    "id_type",
+    "masked_id_number",
+    "new_name",
+    "sex",
+    "birth_date",
+    "nationality",
+    "shanghai_hukou",
+    "new_hukou_place",
+    "new_phone",
+    "new_address",
+    "created_at",
+    "updated_at",
+]
 
 
 class PostedSearchMixin(NoSearchInUrl):
@@ -117,7 +217,7 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
     # list, and no checkbox to render on every row.
     actions = None
     sortable_by = ()  # the order an index serves (get_ordering)
-    change_form_template = "admin/cards/applicant_change_form.html"
+    change_form_template = "admin/applicants/applicant_change_form.html"
 
     def find_url(self) -> str:
         return reverse("admin:cards_card_counter")  # the counter's exact search
@@ -136,12 +236,27 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
         # A clerk registers a person at the counter (applicants.services.applicant_create).
         return request.user.is_superuser
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            kwargs["form"] = ApplicantChangeForm
+        return super().get_form(request, obj, change, **kwargs)
+
     def get_fields(self, request, obj=None):
-        fields = list(super().get_fields(request, obj))
         if obj is not None:  # the document is the person's identity: shown masked, never edited
-            fields = [f for f in fields if f not in ("id_type", "id_number", "masked_id_number")]
-            fields[1:1] = ["id_type", "masked_id_number"]
-        return fields
+            return CHANGE_FIELDS
+        return list(super().get_fields(request, obj))
+
+    def save_model(self, request, obj, form, change):
+        """Every write through the services: a correction audited (applicant_update); a person
+        added by a superuser created as at the counter (applicant_create)."""
+        if change:
+            applicant_update(applicant=obj, actor=_actor(request), **form.corrections())
+            obj.refresh_from_db()
+            return
+        data = {f: form.cleaned_data[f] for f in form.cleaned_data if hasattr(obj, f)}
+        created = applicant_create(**data, actor=_actor(request))
+        obj.pk = created.pk
+        obj.refresh_from_db()
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -155,6 +270,11 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
                 "<path:object_id>/reveal/",
                 self.admin_site.admin_view(self.reveal_view),
                 name="applicants_applicant_reveal",
+            ),
+            path(
+                "<path:object_id>/copy/",
+                self.admin_site.admin_view(self.copy_view),
+                name="applicants_applicant_copy",
             ),
             path(
                 "<path:object_id>/enrol/",
@@ -172,7 +292,9 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
             raise Http404
         if not scope.desk_of(request).takes_applications:
             raise PermissionDenied
-        form = EnrolmentForm(request.POST or None, applicant=applicant)
+        form = EnrolmentForm(
+            request.POST or None, applicant=applicant, actor=scope.desk_of(request).actor
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 enrolment = form.save()
@@ -198,18 +320,65 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/applicants/enrol.html", context)
 
     def reveal_view(self, request, object_id):
-        """Show the full document number once; the look is logged (cards.IdNumberReveal)."""
+        """Show one full value once (POST `field`: the document number by default); the look is
+        logged (privacy.PersonalDataAccess; the number also in cards.IdNumberReveal)."""
         applicant = self.get_object(request, unquote(object_id))  # 404 outside the scope
         if request.method == "POST":
-            record_reveal(request, applicant=applicant)
+            field = request.POST.get("field") or "id_number"
+            if field == "id_number":
+                record_reveal(request, applicant=applicant)
+            elif field in REVEALABLE:
+                if not request.user.has_perm("cards.reveal_id_number"):
+                    raise PermissionDenied
+                admin_reveal_read(request, applicant=applicant, field=field)
+                revealed = request.session.get(FIELD_REVEAL_SESSION_KEY) or {}
+                revealed[f"{applicant.pk}:{field}"] = time.time() + FIELD_REVEAL_SECONDS
+                request.session[FIELD_REVEAL_SESSION_KEY] = revealed
+            else:
+                raise Http404
         return HttpResponseRedirect(
             reverse("admin:applicants_applicant_change", args=[applicant.pk])
         )
 
+    def copy_view(self, request, object_id):
+        """The person's copy of everything held about them (PIPL art. 45), printed at the counter
+        for the person in front of the clerk; each print is a logged read."""
+        applicant = self.get_object(request, unquote(object_id))  # 404 outside the scope
+        desk = scope.desk_of(request)
+        if not (desk.is_superuser or desk.takes_applications):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            **person_copy_context(request, applicant),
+            "title": _("Copy of personal data"),
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "admin/applicants/person_copy.html", context)
+        add_never_cache_headers(response)  # no copy kept in a browser or proxy cache
+        return response
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         applicant = self.get_object(request, unquote(object_id))
         revealed = take_revealed(request, applicant)
+        desk = scope.desk_of(request)
+        personal = []
+        for field, mask in REVEALABLE.items():
+            shown = _take_revealed_field(request, applicant, field)
+            value = getattr(applicant, field)
+            personal.append(
+                {
+                    "field": field,
+                    "label": Applicant._meta.get_field(field).verbose_name,
+                    "value": value if shown else mask(value),
+                    "revealed": shown,
+                    "can_reveal": bool(value) and not shown,
+                }
+            )
         context = {
+            "personal": personal,
+            "copy_url": reverse("admin:applicants_applicant_copy", args=[applicant.pk])
+            if desk.is_superuser or desk.takes_applications
+            else "",
             "id_number_shown": applicant.id_number if revealed else applicant.id_number_masked,
             "id_number_revealed": revealed,
             "can_reveal": request.user.has_perm("cards.reveal_id_number"),
@@ -244,7 +413,7 @@ class ExactCodeSearch:
 
 
 @admin.register(Employer)
-class EmployerAdmin(ExactCodeSearch, admin.ModelAdmin):
+class EmployerAdmin(PostedSearch, ExactCodeSearch, admin.ModelAdmin):
     list_display = ("name", "uscc", "kind", "district")
     list_filter = ("kind", "district")
     # The exact code, by its unique index: a substring of a name would read every employer.
@@ -291,7 +460,7 @@ class RegistrationFilter(admin.SimpleListFilter):
 
 
 @admin.register(Employment)
-class EmploymentAdmin(ExactCodeSearch, OutOfScopeIs404, admin.ModelAdmin):
+class EmploymentAdmin(OutOfScopeIs404, PostedSearch, ExactCodeSearch, admin.ModelAdmin):
     list_display = (
         "employer",
         "masked_applicant",
@@ -353,6 +522,20 @@ class EmploymentAdmin(ExactCodeSearch, OutOfScopeIs404, admin.ModelAdmin):
         )
 
 
+REGISTRY_SHOWN = (
+    "masked_name",
+    "id_type",
+    "masked_id_number",
+    "sex",
+    "birth_date",
+    "nationality",
+    "shanghai_hukou",
+    "masked_hukou_place",
+    "masked_registered_address",
+    "updated_at",
+)
+
+
 @admin.register(RegistryRecord)
 class RegistryRecordAdmin(PostedSearchMixin, admin.ModelAdmin):
     list_display = (
@@ -364,7 +547,6 @@ class RegistryRecordAdmin(PostedSearchMixin, admin.ModelAdmin):
         "updated_at",
     )
     list_filter = ("id_type", "shanghai_hukou")
-    readonly_fields = ("updated_at",)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = BoundedPaginator
@@ -373,6 +555,22 @@ class RegistryRecordAdmin(PostedSearchMixin, admin.ModelAdmin):
 
     def find_url(self) -> str:
         return reverse("admin:applicants_registryrecord_find")
+
+    def get_fields(self, request, obj=None):
+        if obj is not None:  # the municipal center's record: shown masked, changed at the source
+            return REGISTRY_SHOWN
+        return list(super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return REGISTRY_SHOWN if obj is not None else ("updated_at",)
+
+    @admin.display(description=_("place of household registration"))
+    def masked_hukou_place(self, record: RegistryRecord) -> str:
+        return mask_address(record.hukou_place)
+
+    @admin.display(description=_("registered address"))
+    def masked_registered_address(self, record: RegistryRecord) -> str:
+        return mask_address(record.registered_address)
 
     def get_urls(self):
         return [

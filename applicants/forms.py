@@ -27,9 +27,10 @@ class EnrolmentForm(forms.Form):
     )
     start_date = forms.DateField(label=_("start date"), initial=timezone.localdate)
 
-    def __init__(self, *args, applicant: Applicant, **kwargs):
+    def __init__(self, *args, applicant: Applicant, actor=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.applicant = applicant
+        self.actor = actor
         self.fields["employment"].queryset = applicant.employments.select_related("employer")
         self.fields["employment"].label_from_instance = lambda e: f"{e.employer} ({e.start_date})"
 
@@ -41,4 +42,5 @@ class EnrolmentForm(forms.Form):
             route=data["route"],
             employment=data["employment"],
             start_date=data["start_date"],
+            actor=self.actor,
         )

@@ -1,4 +1,9 @@
-"""Every write to people, employers, employments and enrolments."""
+"""Every write to people, employers, employments and enrolments.
+
+Each change to a person, an employment or an enrolment writes its audit row (privacy.audit:
+what, by whom, through which channel, before and after) in the same transaction. `actor` is who
+acts (cards.actors.Actor); None is the system (the demo seed, a scheduled job).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,25 @@ from applicants.models import (
 )
 from applicants.policy import enrolment_eligibility, person_facts
 from common.errors import ApplicationError
+from privacy.audit import AuditActor, differences, person_change_record
+from privacy.choices import ChangeAction
+
+# The fields of a person the audit compares and the admin may correct (the document itself is the
+# person's identity: never changed, a new document is a new person).
+PERSON_FIELDS = (
+    "name",
+    "sex",
+    "birth_date",
+    "nationality",
+    "shanghai_hukou",
+    "hukou_place",
+    "phone",
+    "address",
+)
+
+
+def _snapshot(applicant: Applicant, fields=PERSON_FIELDS) -> dict:
+    return {field: getattr(applicant, field) for field in fields}
 
 
 def applicant_create(
@@ -39,6 +63,7 @@ def applicant_create(
     hukou_place: str = "",
     phone: str = "",
     address: str = "",
+    actor: AuditActor | None = None,
 ) -> Applicant:
     """Create a person; the document number is validated and normalised, sex and birth date are
     derived from it where it holds them. One person per identity document."""
@@ -66,6 +91,19 @@ def applicant_create(
     try:
         with transaction.atomic():
             applicant.save()
+            person_change_record(
+                actor=actor,
+                applicant_id=applicant.pk,
+                action=ChangeAction.CREATE,
+                obj=applicant,
+                values={
+                    field: [None, value]
+                    for field, value in _snapshot(
+                        applicant, ("id_type", "id_number", *PERSON_FIELDS)
+                    ).items()
+                    if value not in ("", None)
+                },
+            )
     except IntegrityError as exc:  # a concurrent twin won the race
         raise ApplicationError(
             _("A person with this identity document already exists."),
@@ -73,6 +111,32 @@ def applicant_create(
             details={"id_number": [_("A person with this identity document already exists.")]},
         ) from exc
     return applicant
+
+
+def applicant_update(*, applicant: Applicant, actor: AuditActor, **fields) -> Applicant:
+    """Correct a person's record (a clerk, with the documents in hand): the fields given replace the
+    recorded ones, validated as on creation; the change is audited with its values before and
+    after. Only PERSON_FIELDS may be given; nothing changed writes nothing."""
+    unknown = set(fields) - set(PERSON_FIELDS)
+    if unknown:
+        raise ValueError(f"not a correctable field: {sorted(unknown)}")
+    with transaction.atomic():
+        person = Applicant.objects.select_for_update().get(pk=applicant.pk)
+        before = _snapshot(person)
+        for field, value in fields.items():
+            setattr(person, field, value.strip() if isinstance(value, str) else value)
+        person.apply_identity_document()  # ValidationError naming the field
+        values = differences(before, _snapshot(person))
+        if values:
+            person.save(update_fields=[*values, "updated_at"])
+            person_change_record(
+                actor=actor,
+                applicant_id=person.pk,
+                action=ChangeAction.UPDATE,
+                obj=person,
+                values=values,
+            )
+    return person
 
 
 def employer_create(
@@ -97,15 +161,35 @@ def _duplicate_employer() -> ApplicationError:
 
 
 def employment_create(
-    *, applicant: Applicant, employer: Employer, start_date: datetime.date
+    *,
+    applicant: Applicant,
+    employer: Employer,
+    start_date: datetime.date,
+    actor: AuditActor | None = None,
 ) -> Employment:
     """Record an employment; its registration deadline is the start plus 30 days (art. 58)."""
-    employment = Employment(applicant=applicant, employer=employer, start_date=start_date)
-    employment.save()
+    with transaction.atomic():
+        employment = Employment(applicant=applicant, employer=employer, start_date=start_date)
+        employment.save()
+        person_change_record(
+            actor=actor,
+            applicant_id=applicant.pk,
+            action=ChangeAction.EMPLOYMENT_CREATE,
+            obj=employment,
+            values={
+                "employer": [None, employer.uscc],
+                "start_date": [None, start_date],
+            },
+        )
     return employment
 
 
-def employment_register(*, employment: Employment, registered_on: datetime.date) -> Employment:
+def employment_register(
+    *,
+    employment: Employment,
+    registered_on: datetime.date,
+    actor: AuditActor | None = None,
+) -> Employment:
     """The employer registered the employee for social insurance."""
     if registered_on < employment.start_date:
         raise ApplicationError(
@@ -115,8 +199,17 @@ def employment_register(*, employment: Employment, registered_on: datetime.date)
                 "registered_on": [_("The registration date is before the start of employment.")]
             },
         )
-    employment.registered_on = registered_on
-    employment.save(update_fields=["registered_on"])
+    with transaction.atomic():
+        before = employment.registered_on
+        employment.registered_on = registered_on
+        employment.save(update_fields=["registered_on"])
+        person_change_record(
+            actor=actor,
+            applicant_id=employment.applicant_id,
+            action=ChangeAction.EMPLOYMENT_REGISTER,
+            obj=employment,
+            values={"registered_on": [before, registered_on]},
+        )
     return employment
 
 
@@ -127,6 +220,7 @@ def enrolment_create(
     route: str,
     start_date: datetime.date,
     employment: Employment | None = None,
+    actor: AuditActor | None = None,
 ) -> InsuranceEnrolment:
     """Enrol a person in one insurance; refused with the policy's reasons (applicants.policy)."""
     answer = enrolment_eligibility(person_facts(applicant, on=start_date), insurance, route)
@@ -146,13 +240,27 @@ def enrolment_create(
             code="invalid",
             details={"employment": [_("Name one of the person's current employments.")]},
         )
-    return InsuranceEnrolment.objects.create(
-        applicant=applicant,
-        insurance=insurance,
-        route=route,
-        employment=employment if route == EnrolmentRoute.EMPLOYER else None,
-        start_date=start_date,
-    )
+    with transaction.atomic():
+        enrolment = InsuranceEnrolment.objects.create(
+            applicant=applicant,
+            insurance=insurance,
+            route=route,
+            employment=employment if route == EnrolmentRoute.EMPLOYER else None,
+            start_date=start_date,
+        )
+        person_change_record(
+            actor=actor,
+            applicant_id=applicant.pk,
+            action=ChangeAction.ENROLMENT_CREATE,
+            obj=enrolment,
+            values={
+                "insurance": [None, insurance],
+                "route": [None, route],
+                "employment": [None, enrolment.employment_id],
+                "start_date": [None, start_date],
+            },
+        )
+    return enrolment
 
 
 # --- A person arriving with an application form (a partner bank's API) -----------------------
@@ -181,13 +289,18 @@ def applicant_find_or_create(
     hukou_place: str = "",
     phone: str = "",
     address: str = "",
+    actor: AuditActor | None = None,
 ) -> tuple[Applicant, bool]:
     """The person with this identity document, or a new one made from the form; (person, created).
 
     For a person on record, the form's identity fields must be the recorded ones: a difference is
     refused (code `applicant_differs`, naming the fields, never the recorded values), because the
     registry check at verification reads the record. A phone or address given on the form
-    replaces the recorded one: it is the person's latest.
+    replaces the recorded one, as an audited change (privacy.PersonChange, action
+    `contact_from_application`, naming the bank or clerk, the channel, and the values before and
+    after): the form is the person's own latest, given in person or after real-name verification,
+    and the audit lets the auditor see which bank changed whose contact and a counter put a wrong
+    one right. Never silent.
     """
     facts = validate_identity_document(id_type, id_number)
     contradictions = identity_contradictions(facts, sex=sex, birth_date=birth_date)
@@ -216,6 +329,7 @@ def applicant_find_or_create(
                     hukou_place=hukou_place,
                     phone=phone,
                     address=address,
+                    actor=actor,
                 ),
                 True,
             )
@@ -252,9 +366,20 @@ def applicant_find_or_create(
         if value and getattr(person, field) != value
     }
     if contact:
-        for field, value in contact.items():
-            setattr(person, field, value)
-        person.save(update_fields=[*contact, "updated_at"])
+        with transaction.atomic():
+            person = Applicant.objects.select_for_update().get(pk=person.pk)
+            values = differences(_snapshot(person, tuple(contact)), contact)
+            if values:
+                for field, value in contact.items():
+                    setattr(person, field, value)
+                person.save(update_fields=[*values, "updated_at"])
+                person_change_record(
+                    actor=actor,
+                    applicant_id=person.pk,
+                    action=ChangeAction.CONTACT_FROM_APPLICATION,
+                    obj=person,
+                    values=values,
+                )
     return person, False
 
 
@@ -266,6 +391,7 @@ def employment_find_or_create(
     employer_kind: str = "",
     start_date: datetime.date | None = None,
     on: datetime.date | None = None,
+    actor: AuditActor | None = None,
 ) -> Employment:
     """The person's current employment with the employer of this unified social credit code, or a
     new one as the form declares it (the employer is created too if unknown).
@@ -305,7 +431,9 @@ def employment_find_or_create(
     if start_date > on:
         message = _("The employment has not started yet.")
         raise ApplicationError(message, code="invalid", details={"start_date": [message]})
-    return employment_create(applicant=applicant, employer=employer, start_date=start_date)
+    return employment_create(
+        applicant=applicant, employer=employer, start_date=start_date, actor=actor
+    )
 
 
 # --- Social security numbers (issue #17) --

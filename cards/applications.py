@@ -125,7 +125,7 @@ def application_submit(
     try:
         with transaction.atomic():
             person, _created = _under(
-                "applicant", applicant_find_or_create, **dataclasses.asdict(applicant)
+                "applicant", applicant_find_or_create, **dataclasses.asdict(applicant), actor=actor
             )
             if employer is not None:
                 _under(
@@ -136,6 +136,7 @@ def application_submit(
                     employer_name=employer.name,
                     employer_kind=employer.kind,
                     start_date=employer.start_date,
+                    actor=actor,
                 )
             return card_submit(
                 applicant=person,

@@ -95,6 +95,14 @@ SCHEDULE: tuple[Entry, ...] = (
         expire_seconds=6 * 3600,
         description="Deletes login-log rows older than LOGIN_AUDIT_RETENTION_DAYS (>= 6 months).",
     ),
+    Entry(
+        name="Anonymise people past their retention period",
+        task="privacy.tasks.anonymise_past_retention",
+        crontab=("10", "4"),
+        expire_seconds=6 * 3600,
+        description="PIPL art. 47: card-less people quiet for RETENTION_CARDLESS_YEARS, people "
+        "whose cards all closed RETENTION_CLOSED_CARD_YEARS ago (privacy/retention.py).",
+    ),
 )
 
 

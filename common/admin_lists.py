@@ -61,3 +61,41 @@ class CityLogAdmin:
     show_full_result_count = False
     sortable_by = ()
     ordering = ("-id",)
+
+
+POSTED_SEARCH_FIELD = "posted_q"
+
+
+class PostedSearch(NoSearchInUrl):
+    """For a ModelAdmin with `search_fields`: the search box posts its term, which the session keeps
+    for this list (per model) until another is posted or it is cleared; the list's URLs, and so the
+    access logs and the sort and filter links, never carry it."""
+
+    change_list_template = "admin/posted_search_change_list.html"
+
+    def _posted_search_key(self) -> str:
+        return f"posted_search:{self.opts.label_lower}"
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and POSTED_SEARCH_FIELD in request.POST:
+            term = request.POST[POSTED_SEARCH_FIELD].strip()[:100]
+            if term:
+                request.session[self._posted_search_key()] = term
+            else:
+                request.session.pop(self._posted_search_key(), None)
+            kept = request.GET.copy()
+            kept.pop("q", None)
+            kept.pop("p", None)  # a new search starts at its first page
+            query = kept.urlencode()
+            return HttpResponseRedirect(request.path + (f"?{query}" if query else ""))
+        context = {
+            "posted_search_term": request.session.get(self._posted_search_key(), ""),
+            "posted_search_field": POSTED_SEARCH_FIELD,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(
+            request, queryset, request.session.get(self._posted_search_key(), "")
+        )

@@ -47,6 +47,7 @@ from cards.services import (
 from common.api import DepthLimitedJSONParser, exception_handler
 from common.errors import ApplicationError
 from common.idempotency import HEADER, idempotent
+from privacy.access import api_card_detail_read
 
 # --- Schema helpers ---------------------------------------------------------------------------
 
@@ -290,6 +291,7 @@ class CardDetailView(BankAPIView):
     def get(self, request, card_id: str):
         """The card in full (the holder's ID number unmasked) and every change of its state."""
         card = selectors.card_api_get(bank=self.bank, public_id=card_id)
+        api_card_detail_read(bank=self.bank, card=card)  # the full ID read is logged (privacy/)
         return Response(serializers.card_representation(card, self.bank))
 
 

@@ -44,7 +44,13 @@ from cards.models import (
     OutboxEvent,
 )
 from common.admin import OutOfScopeIs404, ReadOnly
-from common.admin_lists import CITY_LIST_PAGE, BoundedPaginator, CityLogAdmin, NoSearchInUrl
+from common.admin_lists import (
+    CITY_LIST_PAGE,
+    BoundedPaginator,
+    CityLogAdmin,
+    NoSearchInUrl,
+    PostedSearch,
+)
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 
 S = CardStatus
@@ -540,7 +546,7 @@ class DeliveredFilter(admin.SimpleListFilter):
 
 
 @admin.register(CardCenterNotice)
-class CardCenterNoticeAdmin(CityLogAdmin, ReadOnlyAdmin):
+class CardCenterNoticeAdmin(PostedSearch, CityLogAdmin, ReadOnlyAdmin):
     """What has (not yet) reached the municipal information service center, and above the list
     the delivery state of every destination: the center and each bank's webhook."""
 
@@ -589,7 +595,7 @@ class CardCenterNoticeAdmin(CityLogAdmin, ReadOnlyAdmin):
 
 
 @admin.register(CardCenterReceipt)
-class CardCenterReceiptAdmin(CityLogAdmin, ReadOnlyAdmin):
+class CardCenterReceiptAdmin(PostedSearch, CityLogAdmin, ReadOnlyAdmin):
     """The local card-center backend's inbox (`make run`, tests): what the center received."""
 
     list_display = ("id", "kind", "card_number", "received_at", "times_received", "notice_id")

@@ -468,9 +468,9 @@ class NewPersonForm(forms.Form):
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
     address = forms.CharField(label=_("Home address"), max_length=255, required=False)
 
-    def create(self) -> Applicant:
+    def create(self, actor=None) -> Applicant:
         data = {**self.cleaned_data, "nationality": self.cleaned_data["nationality"] or "CHN"}
-        return applicant_create(**data)
+        return applicant_create(**data, actor=actor)
 
 
 class OutletChoiceField(forms.ModelChoiceField):

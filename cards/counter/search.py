@@ -31,6 +31,7 @@ from cards.counter.scope import (
 )
 from cards.models import Card, PointPersonReason
 from cards.numbers import BODY_LENGTH, is_valid_receipt_number, normalise_receipt_number
+from privacy.access import counter_search_read
 
 SHORTEST = 5
 LONGEST = 20
@@ -149,6 +150,7 @@ def counter_find(desk: Desk, key: SearchKey) -> CounterFind:
     person = applicant_get_by_document(id_number=key.value)
     if person is None:
         return CounterFind(key, cards=cards)
+    counter_search_read(desk, person)  # an exact-ID search is a logged read (privacy/)
     # The person's cards: a handful, by the applicant index; each tagged with whether it is in
     # the desk's scope by one probe of the scope's unique index.
     theirs = list(

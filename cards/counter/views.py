@@ -56,6 +56,7 @@ from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
 from common.admin_lists import bounded_count
 from common.errors import ApplicationError
 from common.masking import mask_name
+from privacy.access import admin_reveal_read
 
 S = CardStatus
 T = TransitionName
@@ -235,6 +236,7 @@ def record_reveal(request: HttpRequest, *, applicant: Applicant, card: Card | No
         card=card,
         service_point=scope.desk_of(request).point,
     )
+    admin_reveal_read(request, applicant=applicant, card=card, field="id_number")
     revealed = request.session.get(REVEAL_SESSION_KEY) or {}
     revealed[str(applicant.pk)] = time.time() + REVEAL_SECONDS
     request.session[REVEAL_SESSION_KEY] = revealed
@@ -568,7 +570,7 @@ class CounterViews:
         if form.is_valid():
             try:
                 with transaction.atomic():  # the person and their link to this point, or neither
-                    person = form.create()
+                    person = form.create(actor=scope.desk_of(request).actor)
                     scope.person_seen_at_desk(
                         scope.desk_of(request), person, reason=PointPersonReason.REGISTERED
                     )

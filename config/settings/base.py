@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "agencies",
     "applicants",
     "cards",
+    "privacy",
     "demo",
 ]
 
@@ -225,6 +226,15 @@ if REDIS_URL:
 LOGIN_AUDIT_RETENTION_DAYS = env.int("LOGIN_AUDIT_RETENTION_DAYS", default=365)
 if LOGIN_AUDIT_RETENTION_DAYS < 183:
     raise ImproperlyConfigured("LOGIN_AUDIT_RETENTION_DAYS must be at least 183 (six months).")
+# The retention schedule of personal data (PIPL art. 47; privacy/retention.py, README "Retention"):
+# a person with no card and no activity for N years, or whose every card closed M years ago, is
+# anonymised by beat. Card-less: an application never made, an enquiry; closed cards: the period
+# in which a dispute or an audit of a card may still come up.
+RETENTION_CARDLESS_YEARS = env.int("RETENTION_CARDLESS_YEARS", default=3)
+RETENTION_CLOSED_CARD_YEARS = env.int("RETENTION_CLOSED_CARD_YEARS", default=10)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+if min(RETENTION_CARDLESS_YEARS, RETENTION_CLOSED_CARD_YEARS) < 1:
+    raise ImproperlyConfigured("The retention periods are at least one year.")
 # The issuer shown in authenticator apps next to the username.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Shebao back office")
 

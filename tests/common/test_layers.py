@@ -5,7 +5,7 @@ from pathlib import Path
 
 import common
 
-APPS = {"accounts", "agencies", "applicants", "cards", "demo"}
+APPS = {"accounts", "agencies", "applicants", "cards", "demo", "privacy"}
 
 
 def test_common_imports_no_app():

@@ -40,6 +40,9 @@ PAGES = {
     "rule_sets": "/admin/cards/ruleset/",
     "groups": "/admin/auth/group/",
     "authenticators": "/admin/otp_totp/totpdevice/",
+    "person_changes": "/admin/privacy/personchange/",
+    "data_accesses": "/admin/privacy/personaldataaccess/",
+    "anonymisations": "/admin/privacy/anonymisation/",
 }
 SEES = {
     R.CLERK: {"cards", "people", "employers", "service_points", "banks"},
@@ -63,6 +66,9 @@ SEES = {
         "card_center_deliveries",
         "login_log",
         "lockouts",
+        "person_changes",
+        "data_accesses",
+        "anonymisations",
     },
 }
 PERSONAL = {"cards", "people", "employers", "registry"}
@@ -71,6 +77,8 @@ AUDIT = {
     "cards.audit_cardtransition",
     "cards.view_outboxevent",
     "accounts.view_loginevent",
+    "privacy.view_personchange",
+    "privacy.view_personaldataaccess",
 }
 
 

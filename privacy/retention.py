@@ -1,0 +1,162 @@
+"""The retention schedule of personal data (PIPL art. 47: personal information is deleted or
+anonymised once its purpose is served and the retention period has passed).
+
+Two rules, run daily by beat (privacy.tasks.anonymise_past_retention; README "Retention"):
+
+- `cardless`: a person with no card, no running or recent employment or enrolment, not searched
+  or registered at a counter, and not changed for RETENTION_CARDLESS_YEARS (default 3): an
+  application never made, an enquiry, a registration that led nowhere.
+- `closed_cards`: a person whose every card closed (cancelled, replaced, rejected, withdrawn)
+  RETENTION_CLOSED_CARD_YEARS ago (default 10), with the same conditions otherwise.
+
+A person running an insurance (an enrolment or employment without end, or ended within the
+period) is never anonymised: the insurance relationship is the purpose.
+
+Anonymising keeps the skeleton: the person's row (every foreign key to it is PROTECT and stays),
+their cards, the transition log, the audit and access logs; it empties who they were: name, phone,
+address, place of household registration, the document number (replaced by `ANON<id>`, unique),
+the birth date down to its year, the cards' entrusted agents, and the values the change audit kept.
+Set-based and batched (one transaction and a few UPDATEs per batch of people, claimed with SKIP
+LOCKED), idempotent (a person anonymised has an Anonymisation row and is not taken again).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import CharField, DateField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat, Trunc
+from django.utils import timezone
+
+from applicants.models import Applicant, Employment, InsuranceEnrolment
+from cards.choices import TERMINAL_STATES
+from cards.models import Card, PointPerson
+from privacy.choices import ChangeAction, RetentionRule
+from privacy.models import Anonymisation, PersonChange
+
+
+def years_before(moment: datetime.datetime, years: int) -> datetime.datetime:
+    """The same instant `years` calendar years earlier (29 February: the 28th)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
+
+
+def _quiet_since(cutoff: datetime.datetime) -> Q:
+    """Nothing about the person since `cutoff`: record unchanged, no insurance running or ended
+    since, not anonymised yet."""
+    day = timezone.localdate(cutoff)
+    recent_employment = Employment.objects.filter(applicant=OuterRef("pk")).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=day) | Q(start_date__gte=day)
+    )
+    recent_enrolment = InsuranceEnrolment.objects.filter(applicant=OuterRef("pk")).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=day) | Q(start_date__gte=day)
+    )
+    return (
+        Q(updated_at__lt=cutoff)
+        & ~Exists(recent_employment)
+        & ~Exists(recent_enrolment)
+        & ~Exists(Anonymisation.objects.filter(applicant=OuterRef("pk")))
+    )
+
+
+def due_people(rule: str, now: datetime.datetime) -> QuerySet[Applicant]:
+    """The people `rule` anonymises at `now`."""
+    if rule == RetentionRule.CARDLESS:
+        cutoff = years_before(now, settings.RETENTION_CARDLESS_YEARS)
+        # A card-less person searched or registered at a counter since is not quiet.
+        seen = PointPerson.objects.filter(applicant=OuterRef("pk"), since__gte=cutoff)
+        return Applicant.objects.filter(
+            _quiet_since(cutoff),
+            ~Exists(Card.objects.filter(applicant=OuterRef("pk"))),
+            ~Exists(seen),
+        )
+    cutoff = years_before(now, settings.RETENTION_CLOSED_CARD_YEARS)
+    open_or_recent = Card.objects.filter(applicant=OuterRef("pk")).filter(
+        ~Q(status__in=TERMINAL_STATES) | Q(closed_at__isnull=True) | Q(closed_at__gte=cutoff)
+    )
+    return Applicant.objects.filter(
+        _quiet_since(cutoff),
+        Exists(Card.objects.filter(applicant=OuterRef("pk"))),
+        ~Exists(open_or_recent),
+    )
+
+
+# What an anonymised person keeps of each personal field (one place: the encryption at rest's
+# blind index of the document number, when it comes, is emptied here too).
+ANONYMISED_VALUES = {
+    "name": Value(""),
+    "phone": Value(""),
+    "address": Value(""),
+    "hukou_place": Value(""),
+    "id_number": Concat(Value("ANON"), Cast("pk", output_field=CharField())),
+    "birth_date": Trunc("birth_date", "year", output_field=DateField()),
+}
+
+
+def anonymise_batch(
+    rule: str, *, now: datetime.datetime, limit: int, after_pk: int = 0
+) -> tuple[int, int | None]:
+    """Anonymise at most `limit` people due under `rule` with a primary key above `after_pk`, in
+    one transaction: (how many, the last primary key looked at, None when none was due)."""
+    with transaction.atomic():
+        ids = list(
+            due_people(rule, now)
+            .filter(pk__gt=after_pk)
+            .order_by("pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return 0, None
+        Applicant.objects.filter(pk__in=ids).update(**ANONYMISED_VALUES, updated_at=now)
+        Card.objects.filter(applicant_id__in=ids).exclude(agent_name="", agent_id_number="").update(
+            agent_name="", agent_id_number=""
+        )
+        PersonChange.objects.filter(applicant_id__in=ids).update(changes={}, sealed={})
+        Anonymisation.objects.bulk_create(
+            [Anonymisation(applicant_id=pk, at=now, rule=rule) for pk in ids]
+        )
+        PersonChange.objects.bulk_create(
+            [
+                PersonChange(
+                    at=now,
+                    applicant_id=pk,
+                    action=ChangeAction.ANONYMISE,
+                    object_type="applicant",
+                    object_id=pk,
+                    actor_kind="system",
+                    channel="system",
+                )
+                for pk in ids
+            ]
+        )
+    return len(ids), ids[-1]
+
+
+def anonymise_past_retention(
+    *,
+    now: datetime.datetime | None = None,
+    batch_size: int | None = None,
+    time_budget: float = 600.0,
+) -> dict[str, int]:
+    """Run both rules, batch after batch, until none is due or the time budget is spent (the next
+    day's run goes on). {rule: people anonymised}. Each rule walks the people once, in primary-key
+    order (a batch goes on after the last one's last person, never from the start again)."""
+    now = now or timezone.now()
+    limit = batch_size or settings.RETENTION_BATCH_SIZE
+    started = time.monotonic()
+    done = {rule: 0 for rule in RetentionRule.values}
+    for rule in RetentionRule.values:
+        after_pk = 0
+        while time.monotonic() - started < time_budget:
+            count, last = anonymise_batch(rule, now=now, limit=limit, after_pk=after_pk)
+            done[rule] += count
+            if count < limit or last is None:
+                break
+            after_pk = last
+    return done
