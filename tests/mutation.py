@@ -49,9 +49,19 @@ MODULES: dict[str, list[str]] = {
         "tests/cards/test_boundaries.py",
         "tests/cards/test_deadlines.py",
         "tests/cards/test_permissions.py",
+        "tests/cards/test_identity_proof.py",
+        "tests/cards/test_locks.py",
     ],
-    "cards/cardcenter.py": ["tests/cards/test_cardcenter.py", "tests/cards/test_delivery.py"],
-    "cards/delivery.py": ["tests/cards/test_delivery.py", "tests/cards/test_cardcenter.py"],
+    "cards/cardcenter.py": [
+        "tests/cards/test_delivery_boundaries.py",
+        "tests/cards/test_cardcenter.py",
+        "tests/cards/test_delivery.py",
+    ],
+    "cards/delivery.py": [
+        "tests/cards/test_delivery_boundaries.py",
+        "tests/cards/test_delivery.py",
+        "tests/cards/test_cardcenter.py",
+    ],
 }
 
 TIMEOUT_SECONDS = 600
