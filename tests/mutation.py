@@ -34,8 +34,16 @@ BIN = Path(sys.executable).parent
 # module -> the tests that mirror it (and the ones that reach its rules through another door).
 MODULES: dict[str, list[str]] = {
     "cards/permissions.py": ["tests/cards/test_permissions.py"],
-    "cards/expiry.py": ["tests/cards/test_boundaries.py", "tests/cards/test_deadlines.py"],
+    "cards/expiry.py": [
+        "tests/cards/test_boundaries.py",
+        "tests/cards/test_deadlines.py",
+        "tests/cards/test_locks.py",
+    ],
     "applicants/policy.py": ["tests/applicants/test_policy.py"],
+    "applicants/selectors.py": [
+        "tests/applicants/test_selectors.py",
+        "tests/applicants/test_rollup.py",
+    ],
     "common/idempotency.py": ["tests/common/test_idempotency.py", "tests/api/test_idempotency.py"],
     "cards/sweeps.py": ["tests/cards/test_sweeps.py", "tests/cards/test_boundaries.py"],
     "cards/counter/scope.py": [
