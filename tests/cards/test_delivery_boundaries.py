@@ -121,9 +121,23 @@ def test_an_attempt_due_within_the_countdown_limit_is_queued_later_ones_are_left
 # --- A 2xx answer is a delivery ------------------------------------------------------------------
 
 
+def free_port_of_this_branch() -> int:
+    """A port of 8180-8189 (this branch's) that nobody listens on now."""
+    import socket
+
+    for port in range(8180, 8190):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8180-8189")
+
+
 @pytest.mark.parametrize(("status", "delivered"), [(200, True), (299, True), (300, False)])
 def test_only_a_2xx_answer_is_a_delivery(status, delivered):
-    with Receiver(port=8181, statuses=[status]).running() as receiver:
+    with Receiver(port=free_port_of_this_branch(), statuses=[status]).running() as receiver:
         ok, answer = post_json(receiver.url(), b"{}", {}, connect_timeout=0.5, read_timeout=1.0)
     assert (ok, answer) == (delivered, f"HTTP {status}")
 
