@@ -36,7 +36,7 @@ test: install
 ## or CI; README, "Test strength"). One module: make mutation MUTATION_MODULES=cards/expiry.py
 mutation: install
 	$(PY) -m pip install --quiet -r requirements-mutation.lock
-	$(TEST_SETTINGS) $(PY) tests/mutation.py $(MUTATION_MODULES)
+	$(TEST_SETTINGS) $(PY) tests/mutation.py $(MUTATION_MODULES) $(MUTATION_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

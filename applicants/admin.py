@@ -35,7 +35,12 @@ from applicants.models import (
     RegistryRecord,
     id_number_index,
 )
-from applicants.selectors import employment_overdue_list
+from applicants.selectors import (
+    LATE_WINDOW_DAYS,
+    ROLLUP_LIMIT,
+    employer_overdue_rollup,
+    employment_overdue_list,
+)
 from applicants.services import applicant_create, applicant_update
 from cards.actors import Actor
 from cards.choices import ActorKind, Channel
@@ -429,6 +434,45 @@ class EmployerAdmin(PostedSearch, ExactCodeSearch, admin.ModelAdmin):
     sortable_by = ()
     ordering = ("-pk",)  # newest first, by the primary key (no index sorts a city by name)
 
+    def get_urls(self):
+        return [
+            path(
+                "overdue/",
+                self.admin_site.admin_view(self.rollup_view),
+                name="applicants_employer_overdue",
+            ),
+            *super().get_urls(),
+        ]
+
+    def rollup_view(self, request):
+        """The supervisors' roll-up (art. 58): the employers with the most employments still
+        unregistered past the deadline, and their late registrations of the last year; of the
+        desk's people (the city for a superuser). Anyone but a supervisor: 403."""
+        desk = scope.desk_of(request)
+        if not desk.is_supervisor or not desk.active:
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Employers with overdue registrations"),
+            "rows": employer_overdue_rollup(employments=employments_in_scope(desk)),
+            "limit": ROLLUP_LIMIT,
+            "late_days": LATE_WINDOW_DAYS,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/applicants/employer_rollup.html", context)
+
+
+def employments_in_scope(desk: scope.Desk, employments=None):
+    """The employments of the people the desk sees (scope.applicants_visible_to): for a
+    service point, through its PointPerson rows."""
+    employments = Employment.objects.all() if employments is None else employments
+    if desk.is_superuser:
+        return employments
+    if desk.point is None or desk.is_hotline or not desk.active:
+        visible = scope.applicants_visible_to(desk).order_by().values("pk")
+        return employments.filter(applicant__in=visible)
+    return employments.filter(applicant__point_links__service_point=desk.point_id)
+
 
 class RegistrationFilter(admin.SimpleListFilter):
     """Where an employment stands against its 30-day registration deadline (art. 58)."""
@@ -489,14 +533,7 @@ class EmploymentAdmin(OutOfScopeIs404, PostedSearch, ExactCodeSearch, admin.Mode
     def get_queryset(self, request):
         """The employments of the people the desk sees (scope.applicants_visible_to): for a
         service point, through its PointPerson rows, read in order from their index."""
-        desk = scope.desk_of(request)
-        employments = super().get_queryset(request)
-        if desk.is_superuser:
-            return employments
-        if desk.point is None or desk.is_hotline or not desk.active:
-            visible = scope.applicants_visible_to(desk).order_by().values("pk")
-            return employments.filter(applicant__in=visible)
-        return employments.filter(applicant__point_links__service_point=desk.point_id)
+        return employments_in_scope(scope.desk_of(request), super().get_queryset(request))
 
     def get_ordering(self, request):
         desk = scope.desk_of(request)
@@ -512,14 +549,10 @@ class EmploymentAdmin(OutOfScopeIs404, PostedSearch, ExactCodeSearch, admin.Mode
 
     @admin.display(description=_("overdue"), boolean=True)
     def is_overdue(self, employment: Employment) -> bool:
-        """As applicants.selectors.employment_overdue_list: unregistered, deadline passed, and
-        the employment not ended."""
+        """As applicants.selectors.employment_overdue_list: unregistered and the deadline passed,
+        whether or not the employment has ended since (art. 58)."""
         today = timezone.localdate()
-        return (
-            employment.registered_on is None
-            and employment.registration_deadline < today
-            and (employment.end_date is None or employment.end_date >= today)
-        )
+        return employment.registered_on is None and employment.registration_deadline < today
 
 
 REGISTRY_SHOWN = (

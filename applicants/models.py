@@ -286,7 +286,13 @@ class Employment(models.Model):
                 fields=["registration_deadline"],
                 condition=models.Q(registered_on__isnull=True),
                 name="employment_unregistered_idx",
-            )
+            ),
+            # The supervisors' roll-up of late registrations (applicants.selectors).
+            models.Index(
+                fields=["registered_on"],
+                condition=models.Q(registered_on__gt=models.F("registration_deadline")),
+                name="employment_late_idx",
+            ),
         ]
 
     def __str__(self) -> str:

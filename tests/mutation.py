@@ -6,6 +6,10 @@ the README ("Test strength") at 90% or more of the non-equivalent mutants.
 
     make mutation                                   # every module below
     make mutation MUTATION_MODULES="cards/expiry.py applicants/policy.py"
+    make mutation MUTATION_MODULES=cards/services.py MUTATION_ARGS="--functions card_submit"
+    make mutation MUTATION_MODULES=cards/expiry.py MUTATION_ARGS="--from 24"   # resume a run
+    make mutation MUTATION_MODULES=cards/sweeps.py MUTATION_ARGS="--only 3,17"  # re-check survivors
+    make mutation MUTATION_MODULES=cards/public/lookup.py MUTATION_ARGS="--every 10"  # a sample
 
 For each mutant mutmut 2 makes of the module (operators, comparisons, numbers, strings, keywords,
 arguments...), the mutant is written into the file in place, the module's tests run in a fresh
@@ -30,8 +34,16 @@ BIN = Path(sys.executable).parent
 # module -> the tests that mirror it (and the ones that reach its rules through another door).
 MODULES: dict[str, list[str]] = {
     "cards/permissions.py": ["tests/cards/test_permissions.py"],
-    "cards/expiry.py": ["tests/cards/test_boundaries.py", "tests/cards/test_deadlines.py"],
+    "cards/expiry.py": [
+        "tests/cards/test_boundaries.py",
+        "tests/cards/test_deadlines.py",
+        "tests/cards/test_locks.py",
+    ],
     "applicants/policy.py": ["tests/applicants/test_policy.py"],
+    "applicants/selectors.py": [
+        "tests/applicants/test_selectors.py",
+        "tests/applicants/test_rollup.py",
+    ],
     "common/idempotency.py": ["tests/common/test_idempotency.py", "tests/api/test_idempotency.py"],
     "cards/sweeps.py": ["tests/cards/test_sweeps.py", "tests/cards/test_boundaries.py"],
     "cards/counter/scope.py": [
@@ -45,6 +57,18 @@ MODULES: dict[str, list[str]] = {
         "tests/cards/test_boundaries.py",
         "tests/cards/test_deadlines.py",
         "tests/cards/test_permissions.py",
+        "tests/cards/test_identity_proof.py",
+        "tests/cards/test_locks.py",
+    ],
+    "cards/cardcenter.py": [
+        "tests/cards/test_delivery_boundaries.py",
+        "tests/cards/test_cardcenter.py",
+        "tests/cards/test_delivery.py",
+    ],
+    "cards/delivery.py": [
+        "tests/cards/test_delivery_boundaries.py",
+        "tests/cards/test_delivery.py",
+        "tests/cards/test_cardcenter.py",
     ],
 }
 
@@ -89,6 +113,18 @@ def tests_pass(tests: list[str]) -> bool | None:
     return result.returncode == 0
 
 
+def function_lines(source: str, names: list[str]) -> set[int]:
+    """The (0-based) line numbers of the named functions and methods, decorators included."""
+    import ast
+
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            lines.update(range(first - 1, node.end_lineno))
+    return lines
+
+
 def mutants(path: Path) -> list[tuple[object, str]]:
     """(mutation id, mutated source) for every mutant mutmut makes of the file."""
     from mutmut import ALL, Context, list_mutations, mutate
@@ -104,22 +140,39 @@ def mutants(path: Path) -> list[tuple[object, str]]:
     ]
 
 
-def run(module: str, only: list[int] | None = None) -> tuple[int, int, list[str]]:
-    """Killed, total, and the survivors' diffs of one module."""
+def run(
+    module: str,
+    *,
+    only: set[int] | None = None,
+    start: int = 1,
+    functions: list[str] | None = None,
+    every: int = 1,
+) -> tuple[int, int, int, list[str]]:
+    """Killed, run, total, and the survivors' diffs of one module (mutants numbered from 1 in
+    mutmut's order; `only`, `start` and `functions` choose a subset)."""
     tests = MODULES[module]
     path = ROOT / module
     original = path.read_text()
     if not tests_pass(tests):
         raise SystemExit(f"{module}: its tests fail without any mutation: {' '.join(tests)}")
     found = mutants(path)
-    report = ROOT / "var" / "mutation" / (module.replace("/", ".") + ".txt")
+    chosen_lines = function_lines(original, functions) if functions else None
+    suffix = "" if not (only or start > 1 or functions or every > 1) else ".partial"
+    report = ROOT / "var" / "mutation" / (module.replace("/", ".") + suffix + ".txt")
     report.parent.mkdir(parents=True, exist_ok=True)
-    killed, survivors = 0, []
+    killed, ran, survivors = 0, 0, []
     print(f"== {module}: {len(found)} mutants against {' '.join(tests)}", flush=True)
-    with report.open("w") as out:
+    with report.open("a" if suffix else "w") as out:
         for number, (mutation_id, mutated) in enumerate(found, 1):
             if only and number not in only:
                 continue
+            if number < start:
+                continue
+            if chosen_lines is not None and mutation_id.line_number not in chosen_lines:
+                continue
+            if (number - 1) % every:
+                continue
+            ran += 1
             try:
                 path.write_text(mutated)
                 passed = tests_pass(tests)
@@ -141,22 +194,42 @@ def run(module: str, only: list[int] | None = None) -> tuple[int, int, list[str]
             out.write(f"## mutant {number}: {status}\n{diff}\n")
             out.flush()
             print(f"{module} mutant {number}/{len(found)}: {status}", flush=True)
-    print(f"{module}: killed {killed}/{len(found)}; survivors in {report}", flush=True)
-    return killed, len(found), survivors
+    print(f"{module}: killed {killed}/{ran} run of {len(found)}; survivors in {report}", flush=True)
+    return killed, ran, len(found), survivors
 
 
 def main(argv: list[str]) -> int:
-    modules = argv or list(MODULES)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="core modules (default: all)")
+    parser.add_argument("--from", dest="start", type=int, default=1, help="first mutant's number")
+    parser.add_argument("--only", default="", help="comma-separated mutant numbers")
+    parser.add_argument("--functions", default="", help="comma-separated function names")
+    parser.add_argument("--every", type=int, default=1, help="a sample: mutants 1, 1+N, 1+2N...")
+    args = parser.parse_args(argv)
+    modules = args.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
         print(f"not a core module: {' '.join(unknown)} (choose from {' '.join(MODULES)})")
         return 2
     os.environ["DATABASE_URL"] = mutation_database_url()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    results = {module: run(module) for module in modules}
-    print("\nmodule: killed / total (survivors' diffs in var/mutation/)")
-    for module, (killed, total, _survivors) in results.items():
-        print(f"{module}: {killed}/{total}")
+    only = {int(n) for n in args.only.split(",") if n.strip()}
+    functions = [f.strip() for f in args.functions.split(",") if f.strip()]
+    results = {
+        module: run(
+            module,
+            only=only or None,
+            start=args.start,
+            functions=functions or None,
+            every=args.every,
+        )
+        for module in modules
+    }
+    print("\nmodule: killed / run of all (survivors' diffs in var/mutation/)")
+    for module, (killed, ran, total, _survivors) in results.items():
+        print(f"{module}: {killed}/{ran} of {total}")
     return 0
 
 

@@ -91,8 +91,8 @@ def test_an_agent_is_recorded_and_masked(api, world):
 
 APPLY_AT_COUNTER = {
     "code": "apply_at_counter",
-    "message": "This application cannot be taken here. The applicant should apply at a service "
-    "point counter with their identity document, where the reasons are explained.",
+    # The API's default language (no Accept-Language): Chinese.
+    "message": "此申请无法在此受理。请申请人携带身份证件到服务网点柜台办理，柜台将说明原因。",
     "details": {},
 }
 

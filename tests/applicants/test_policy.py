@@ -501,3 +501,39 @@ def test_facts_without_insurances_are_insured_in_nothing():
     assert bare.insured == frozenset()
     assert card_eligibility(bare, SS).reasons == reasons("not_insured")
     assert Answer().eligible and bool(Answer())
+
+
+# Every district by the name its household registration places are written with, as a clerk
+# reads them off a hukou booklet (written out here, not read from the code's table).
+HUKOU_PLACES = {
+    "上海市黄浦区": "huangpu",
+    "上海市徐汇区": "xuhui",
+    "上海市长宁区": "changning",
+    "上海市静安区": "jingan",
+    "上海市普陀区": "putuo",
+    "上海市虹口区": "hongkou",
+    "上海市杨浦区": "yangpu",
+    "上海市闵行区": "minhang",
+    "上海市宝山区": "baoshan",
+    "上海市嘉定区": "jiading",
+    "上海市浦东新区": "pudong",
+    "上海市金山区": "jinshan",
+    "上海市松江区": "songjiang",
+    "上海市青浦区": "qingpu",
+    "上海市奉贤区": "fengxian",
+    "上海市崇明区": "chongming",
+}
+
+
+@pytest.mark.parametrize(("place", "district"), HUKOU_PLACES.items())
+def test_every_districts_hukou_place_is_recognised(place, district):
+    from applicants.policy import hukou_district
+
+    assert hukou_district(place + "某某路1号") == district
+
+
+def test_a_place_outside_shanghai_names_no_district():
+    from applicants.policy import hukou_district
+
+    assert hukou_district("江苏省苏州市姑苏区") is None
+    assert hukou_district("") is None

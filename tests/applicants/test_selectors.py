@@ -47,10 +47,19 @@ def test_registered_employments_are_not_listed():
     assert list(employment_overdue_list(on=datetime.date(2025, 5, 1))) == []
 
 
-def test_ended_employments_are_not_listed():
-    unregistered(end_date=datetime.date(2025, 3, 20))
-    unregistered(end_date=datetime.date(2025, 4, 30))
-    assert list(employment_overdue_list(on=datetime.date(2025, 5, 1))) == []
+def test_an_employment_that_ended_unregistered_stays_on_the_list():
+    # Art. 58: the employer had to register the employee within 30 days; the employment ending
+    # later (or even before the deadline) does not undo the breach.
+    ended_before_deadline = unregistered(end_date=datetime.date(2025, 3, 20))
+    ended_after_deadline = unregistered(end_date=datetime.date(2025, 4, 30))
+    assert list(employment_overdue_list(on=datetime.date(2025, 5, 1))) == [
+        ended_before_deadline,
+        ended_after_deadline,
+    ]
+    # ... until the employer registers it, late.
+    ended_after_deadline.registered_on = datetime.date(2025, 5, 2)
+    ended_after_deadline.save()
+    assert list(employment_overdue_list(on=datetime.date(2025, 5, 3))) == [ended_before_deadline]
 
 
 def test_a_fixed_term_employment_still_running_is_listed():

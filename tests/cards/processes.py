@@ -5,7 +5,8 @@ Every process is started in its own session (its own process group: the worker a
 children) and stopped whatever the outcome:
 - the `celery_processes` fixture kills the group of each process it started in its finalizer,
   which pytest runs when the test fails and when `-x` stops the run;
-- `kill_all()` kills any process still running that `start()` started: tests/conftest.py calls it
+- `kill_all()` kills any process still running that `start()` started (or `track()` was given):
+  tests/conftest.py calls it
   at the end of the session (`pytest_sessionfinish`, also after Ctrl-C), and `atexit` at the
   interpreter's exit, for a process started outside the fixture.
 """
@@ -89,6 +90,12 @@ def start(kind: str, queue: str, log: Path, **extra: str) -> subprocess.Popen:
             stderr=handle,
             start_new_session=True,
         )
+    return track(process)
+
+
+def track(process: subprocess.Popen) -> subprocess.Popen:
+    """Put a process started elsewhere (its own session, start_new_session=True) under the
+    safety net: kill_all() kills its group if nothing else has."""
     _running.add(process)
     return process
 

@@ -36,7 +36,16 @@ from tests.cards.conftest import (
     staff_actor,
     submit,
 )
-from tests.cards.processes import CELERY, ROOT, kill, new_queue, process_env, purge, wait_for
+from tests.cards.processes import (
+    CELERY,
+    ROOT,
+    kill,
+    new_queue,
+    process_env,
+    purge,
+    track,
+    wait_for,
+)
 from tests.cards.receivers import Receiver, clear_breakers, free_port
 from tests.factories import ServicePointFactory
 
@@ -59,13 +68,15 @@ def start_deliveries_worker(queues: list[str], log: Path, **extra: str) -> subpr
     args += ["--concurrency=4", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
     args += ["-n", f"deliveries-{queues[0]}@%h"]
     handle = log.open("ab")
-    return subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env=process_env(queues[0], **extra),
-        stdout=handle,
-        stderr=handle,
-        start_new_session=True,
+    return track(
+        subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=process_env(queues[0], **extra),
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+        )
     )
 
 
@@ -73,13 +84,15 @@ def start_beat(log: Path, **extra: str) -> subprocess.Popen:
     args = [CELERY, "-A", "config", "beat", "--loglevel=INFO", "--max-interval=1"]
     args += ["--scheduler=django_celery_beat.schedulers:DatabaseScheduler"]
     handle = log.open("ab")
-    return subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env=process_env(new_queue(), **extra),
-        stdout=handle,
-        stderr=handle,
-        start_new_session=True,
+    return track(
+        subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=process_env(new_queue(), **extra),
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+        )
     )
 
 
@@ -96,6 +109,7 @@ def start_redis(port: int, data_dir: Path) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    track(process)
     client = redis.Redis(host="127.0.0.1", port=port)
     wait_for(lambda: _pings(client), 10, f"redis-server on port {port}")
     return process

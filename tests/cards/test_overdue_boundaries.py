@@ -75,9 +75,11 @@ def test_an_employer_past_the_30_day_registration(db, days_after, overdue):
     assert flag_overdue_work(day=day)[OverdueKind.EMPLOYER_REGISTRATION] == overdue
 
 
-@pytest.mark.parametrize(("end_offset", "overdue"), [(-1, 0), (0, 1), (None, 1)])
-def test_an_ended_employment_is_not_an_overdue_registration(db, end_offset, overdue):
+@pytest.mark.parametrize("end_offset", [-30, -1, 0, None])
+def test_an_employment_that_ended_unregistered_stays_overdue(db, end_offset):
+    # Art. 58: the breach remains after the employment ends, even one that ended before its
+    # registration deadline (issue #13).
     day = datetime.date(2026, 4, 10)
     end = None if end_offset is None else day + datetime.timedelta(days=end_offset)
     EmploymentFactory(start_date=datetime.date(2026, 3, 2), registered_on=None, end_date=end)
-    assert flag_overdue_work(day=day)[OverdueKind.EMPLOYER_REGISTRATION] == overdue
+    assert flag_overdue_work(day=day)[OverdueKind.EMPLOYER_REGISTRATION] == 1
