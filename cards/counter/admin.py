@@ -82,15 +82,15 @@ class DeadlineFilter(admin.SimpleListFilter):
     parameter_name = "deadline"
 
     def lookups(self, request, model_admin):
-        choices = [
+        # The overdue lists for everyone who sees cards: a supervisor's link followed by a clerk
+        # lands on the same list of the clerk's own scope, never silently on every card.
+        return [
             ("expiring_today", _("Loss report expires today")),
             ("phone_report_live", _("Phone report still live")),
             ("written_report_week", _("Written report expires within 7 days")),
             ("promised", _("Promised ready by a date")),
+            *OVERDUE_LISTS,
         ]
-        if scope.desk_of(request).is_supervisor:
-            choices += list(OVERDUE_LISTS)
-        return choices
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -107,7 +107,7 @@ class DeadlineFilter(admin.SimpleListFilter):
         if value == "promised":
             return queryset.filter(status=S.VERIFIED, ready_promised_by__isnull=False)
         desk = scope.desk_of(request)
-        if value in dict(OVERDUE_LISTS) and desk.is_supervisor:
+        if value in dict(OVERDUE_LISTS):
             overdue = selectors.overdue_list(value, point_id=desk.point_id)
             return queryset.filter(pk__in=overdue.order_by().values("pk"))
         return queryset
@@ -251,6 +251,13 @@ class CardAdmin(NoSearchInUrl, CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
 
     def get_changelist(self, request, **kwargs):
         return CardChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        """The list a link names is said above it (an overdue list, a day of the chart...)."""
+        named = dict(DeadlineFilter.lookups(DeadlineFilter, request, self))
+        shown = named.get(request.GET.get("deadline", ""))
+        extra_context = {**(extra_context or {}), "list_named": shown}
+        return super().changelist_view(request, extra_context)
 
     # --- Columns --
 

@@ -491,15 +491,22 @@ class CounterViews:
             desk = scope.desk_of(request)
             found = counter_find(desk, form.cleaned_data["q"])
             holder = found.person
+            # The person whose exact document number was searched (for the hotline too, which
+            # is shown no more of them than their cards it may report).
+            searched = holder or (
+                found.desk_cards[0].applicant
+                if found.key.is_document and found.desk_cards
+                else None
+            )
             if holder is None and found.cards and not desk.is_hotline:
                 # A receipt or card number: the holder of the card(s) found, one person.
                 holders = {card.applicant_id for card in found.cards}
                 holder = found.cards[0].applicant if len(holders) == 1 else None
             _remember(
                 request,
-                person_id=holder.pk if holder else None,
+                person_id=(searched or holder).pk if (searched or holder) else None,
                 desk_ids=[card.pk for card in found.desk_cards],
-                id_presented=found.person is not None and found.key.is_document,
+                id_presented=searched is not None,
                 receipt_ids=tuple(c.pk for c in found.cards)
                 if found.key.kind == SearchKind.RECEIPT
                 else (),
@@ -568,7 +575,8 @@ class CounterViews:
                 person=holder if (desk.takes_applications or desk.is_superuser) else None,
                 cards=found.cards,
                 desk_cards=found.desk_cards,
-                id_presented=found.person is not None and found.key.is_document,
+                id_presented=(found.person is not None or bool(found.desk_cards))
+                and found.key.is_document,
                 holder=holder or (found.desk_cards[0].applicant if found.desk_cards else None),
             )
         context = self._context(
