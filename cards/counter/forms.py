@@ -647,18 +647,19 @@ class RegistrationForm(NewPersonForm, ApplicationForm):
         "id_type",
         "id_number",
         "name",
+        "phone",
         "shanghai_hukou",
         "hukou_place",
-        "phone",
         "address",
-        "sex",
-        "birth_date",
-        "nationality",
-        "id_issuing_country",
         "insurances",
         "card_type",
         "collection_point",
         "photo_receipt_number",
+        # Read from a resident ID number; asked for other documents.
+        "sex",
+        "birth_date",
+        "nationality",
+        "id_issuing_country",
     )
 
     def __init__(self, *args, id_types: list[str], point: ServicePoint | None, **kwargs) -> None:
