@@ -18,9 +18,21 @@ from django.utils.translation import gettext_lazy as _
 
 from agencies.choices import ServicePointKind
 from agencies.models import ServicePoint
-from applicants.choices import INDIVIDUAL_INSURANCES, EnrolmentRoute, IdDocumentType, Insurance, Sex
-from applicants.models import Applicant
-from applicants.services import applicant_create, enrolment_create
+from applicants.choices import (
+    INDIVIDUAL_INSURANCES,
+    EmployerKind,
+    EnrolmentRoute,
+    IdDocumentType,
+    Insurance,
+    Sex,
+)
+from applicants.models import Applicant, Employer
+from applicants.services import (
+    applicant_create,
+    employer_create,
+    employment_create,
+    enrolment_create,
+)
 from cards import services
 from cards.actors import Actor
 from cards.choices import (
@@ -758,3 +770,56 @@ DOCUMENTS: dict[tuple[str, str], tuple[Promise, ...]] = {
 def documents_for(point_kind: str | None, transition: str) -> tuple[Promise, ...]:
     """The checklist of an act at a kind of point; () where the act's own form says it."""
     return DOCUMENTS.get((point_kind or "", transition), ())
+
+
+class EmploymentVisitForm(forms.Form):
+    """The employment that insures a person through an employer (a person without Shanghai
+    household registration, a foreign national): the employer by its unified social credit code
+    (registered here if new), the start, and the insurances the employer enrols them in."""
+
+    employer_uscc = forms.CharField(
+        label=_("Employer's unified social credit code"),
+        max_length=18,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+    employer_name = forms.CharField(
+        label=_("Employer's name"),
+        max_length=128,
+        required=False,
+        help_text=_("Only for an employer not yet on record."),
+    )
+    start_date = forms.DateField(
+        label=_("Start of employment"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    insurances = forms.MultipleChoiceField(
+        label=_("Insured through the employer in"),
+        choices=Insurance.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[i.value for i in Insurance],
+    )
+
+    def save(self, person: Applicant) -> None:
+        """The employer (found or registered), the employment and its enrolments, each through its
+        own service (applicants.services); the caller holds the transaction."""
+        data = self.cleaned_data
+        uscc = data["employer_uscc"].strip().upper()
+        employer = Employer.objects.filter(uscc=uscc).first()
+        if employer is None:
+            if not data.get("employer_name"):
+                raise ValidationError(
+                    {"employer_name": _("The employer is not on record: give its name.")}
+                )
+            employer = employer_create(
+                name=data["employer_name"], uscc=uscc, kind=EmployerKind.ENTERPRISE
+            )
+        employment = employment_create(
+            applicant=person, employer=employer, start_date=data["start_date"]
+        )
+        for insurance in data["insurances"]:
+            enrolment_create(
+                applicant=person,
+                insurance=insurance,
+                route=EnrolmentRoute.EMPLOYER,
+                start_date=data["start_date"],
+                employment=employment,
+            )

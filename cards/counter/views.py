@@ -47,6 +47,7 @@ from cards.counter.forms import (
     TRANSITION_FORMS,
     ApplicationForm,
     CounterSearchForm,
+    EmploymentVisitForm,
     IssueOnTheSpotVisitForm,
     RegistrationForm,
     add_refusal,
@@ -441,6 +442,7 @@ class CounterViews:
             path("counter/visit/", wrap(self.visit_view), name=f"{info}_visit"),
             path("counter/new-person/", wrap(self.new_person_view), name=f"{info}_new_person"),
             path("counter/apply/", wrap(self.apply_view), name=f"{info}_apply"),
+            path("counter/employment/", wrap(self.employment_view), name=f"{info}_employment"),
             path(
                 "counter/issue-on-the-spot/",
                 wrap(self.issue_on_the_spot_view),
@@ -815,6 +817,36 @@ class CounterViews:
             comparison=registry_comparison(person),
             documents=documents_for(desk.point.kind, T.ISSUE_ON_THE_SPOT),
             button=_("Apply, verify and issue"),
+        )
+        return render(request, "admin/cards/apply.html", context)
+
+    def employment_view(self, request: HttpRequest) -> HttpResponse:
+        """Record the employment that insures the person found through an employer (a person
+        without Shanghai household registration is insured only so): the employer, the
+        employment and its enrolments in one transaction, then back to the visit, where the
+        eligibility is asked again."""
+        self._require_counter(request)
+        person = self._found_person(request)
+        if person is None:
+            messages.info(request, _("Find the person first: enter their ID number."))
+            return HttpResponseRedirect(reverse("admin:cards_card_counter"))
+        form = EmploymentVisitForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                with transaction.atomic():
+                    form.save(person)
+            except (ApplicationError, ValidationError) as exc:
+                add_refusal(form, exc)
+            else:
+                messages.success(request, _("The employment and its insurances are recorded."))
+                return HttpResponseRedirect(_visit_url())
+        context = self._context(
+            request,
+            _("Record an employment"),
+            form=form,
+            person=self._person_block(request, person),
+            point=scope.desk_of(request).point,
+            button=_("Record the employment"),
         )
         return render(request, "admin/cards/apply.html", context)
 

@@ -156,12 +156,7 @@ INSTEAD: dict[str, Promise] = {
 def _refusal_links(codes: set[str], person: Applicant) -> list[tuple[str, str]]:
     links = []
     if codes & {"non_hukou_needs_employer", "foreign_national_needs_employer"}:
-        links.append(
-            (
-                _("Record an employment"),
-                reverse("admin:applicants_employment_add") + f"?applicant={person.pk}",
-            )
-        )
+        links.append((_("Record an employment"), reverse("admin:cards_card_employment")))
     if codes & {"not_insured", "no_medical_insurance"}:
         links.append(
             (

@@ -319,3 +319,32 @@ def test_a_written_report_of_a_phone_reported_card_is_due_first(world, clients, 
     )
     visit = clients.clerk.post(COUNTER, {"q": person.id_number}).context["visit"]
     assert visit.first.key == T.REPORT_LOST_IN_WRITING
+
+
+def test_a_non_local_made_eligible_by_recording_the_employment_at_the_desk(world, clients):
+    from applicants.models import Employment
+    from tests.factories import ApplicantFactory, EmployerFactory
+
+    person = ApplicantFactory(shanghai_hukou=False, hukou_place="江苏省南京市")
+    employer = EmployerFactory()
+    client = clients.street_medical_clerk
+    visit = client.post(COUNTER, {"q": person.id_number}).context["visit"]
+    assert not [a for a in visit.actions if a.key == "apply"]
+    (refusal,) = visit.refusals
+    url = dict((label, href) for label, href in refusal.links)["Record an employment"]
+    assert url == "/admin/cards/card/counter/employment/"
+    unknown = client.post(url, {"employer_uscc": "91310000MA1FL0000X", "start_date": "2026-01-05"})
+    assert unknown.context["form"].errors and not Employment.objects.exists()
+    done = client.post(
+        url,
+        {
+            "employer_uscc": employer.uscc,
+            "start_date": "2026-01-05",
+            "insurances": ["medical", "pension"],
+        },
+        follow=True,
+    )
+    assert done.redirect_chain[-1][0] == VISIT
+    assert Employment.objects.get(applicant=person).employer == employer
+    first = done.context["visit"].first
+    assert first.key == "apply" and first.url.endswith("card_type=medical_insurance")
