@@ -8,6 +8,7 @@ class CardsConfig(AppConfig):
 
     def ready(self) -> None:
         from cards import metrics
+        from cards.public import checks  # noqa: F401 - registers the status page's checks
         from common.metrics import register_collector
 
         register_collector(metrics.collect)  # the domain's gauges, read at scrape time

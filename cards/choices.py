@@ -203,3 +203,74 @@ class OverdueKind(models.TextChoices):
         _("Street medical point's card not collected in the set time"),
     )
     EXPIRING = "expiring", _("Card expiring next month")
+
+
+class IdSource(models.TextChoices):
+    """Where the holder's document number on a transition came from (its `identity.id_source`)."""
+
+    PRESENTED_AT_SEARCH = "presented_at_search", _("Presented at the counter search of this visit")
+
+
+class RejectionReason(models.TextChoices):
+    """Why an application was rejected, in words fit to show the applicant on the status page
+    (a clerk's own note never is). Each has what to bring next time (REJECTION_BRING)."""
+
+    FORM_INCOMPLETE = "form_incomplete", _("The application form was incomplete or not signed.")
+    PHOTO_RECEIPT_MISSING = (
+        "photo_receipt_missing",
+        _("The photo receipt from an approved photo studio was missing or not valid."),
+    )
+    ID_DOCUMENT_INVALID = (
+        "id_document_invalid",
+        _("The identity document shown was expired, damaged or not the original."),
+    )
+    ID_COPY_MISSING = "id_copy_missing", _("The copy of the identity document's front was missing.")
+    AGENT_DOCUMENTS_MISSING = (
+        "agent_documents_missing",
+        _("The entrusted agent did not bring both persons' valid identity documents."),
+    )
+    NOT_ELIGIBLE_HERE = (
+        "not_eligible_here",
+        _("This card is not issued to you at this service point."),
+    )
+    REGISTRY_MISMATCH = (
+        "registry_mismatch",
+        _("The details on the form differ from the municipal registry."),
+    )
+
+    @classmethod
+    def english(cls, code: str) -> str:
+        """The reason's English words (as the log keeps them)."""
+        from django.utils import translation
+
+        with translation.override("en"):
+            return str(cls(code).label)
+
+
+# What to bring next time, per rejection reason (the status page shows it with the reason).
+REJECTION_BRING: dict[str, tuple] = {
+    RejectionReason.FORM_INCOMPLETE: (
+        _("The application registration form, filled in completely and signed"),
+        _("Your original identity document"),
+    ),
+    RejectionReason.PHOTO_RECEIPT_MISSING: (
+        _("The photo receipt from an approved photo studio (two bareheaded one-inch photos)"),
+        _("Your original identity document"),
+    ),
+    RejectionReason.ID_DOCUMENT_INVALID: (
+        _("Your original, valid identity document (renew an expired one first)"),
+    ),
+    RejectionReason.ID_COPY_MISSING: (
+        _("A copy of the front of your identity document"),
+        _("Your original identity document"),
+    ),
+    RejectionReason.AGENT_DOCUMENTS_MISSING: (
+        _("Your original identity document and the agent's own valid identity document"),
+    ),
+    RejectionReason.NOT_ELIGIBLE_HERE: (
+        _("Your original identity document; ask first which service point issues your card"),
+    ),
+    RejectionReason.REGISTRY_MISMATCH: (
+        _("Your original identity document and your household register (hukou booklet)"),
+    ),
+}

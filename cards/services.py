@@ -64,6 +64,7 @@ from cards.choices import (
     OnlineCheck,
     OnlineCheckResult,
     OutboxEventKind,
+    RejectionReason,
     ReplacementReason,
     TransitionName,
 )
@@ -329,11 +330,19 @@ def _agent_by_social_security_card(agent: Agent, applicant: Applicant, accepted:
 
 
 def _identity_record(
-    *, agent: Agent | None, card_presented: bool | None = None, **checked: bool
+    *,
+    agent: Agent | None,
+    card_presented: bool | None = None,
+    id_source: str = "",
+    **checked: bool,
 ) -> dict[str, Any]:
     """What the clerk checked, for the transition log (README, "Identity rules of each act").
-    The agent's number is kept for the audit; a bank never reads `identity`."""
+    The agent's number is kept for the audit; a bank never reads `identity`. `id_source`: where
+    the holder's number came from when not typed for this act (IdSource, e.g. the document
+    presented at the counter search of this visit)."""
     record: dict[str, Any] = {"holder_id_presented": True, **checked}
+    if id_source:
+        record["id_source"] = id_source
     if card_presented is not None:
         record["card_presented"] = card_presented
     record["by"] = "agent" if agent else "holder"
@@ -348,7 +357,13 @@ def _identity_record(
 
 
 def _proof_of_control(
-    card: Card, *, id_number: str, card_presented: bool, agent: Agent | None, card_required: bool
+    card: Card,
+    *,
+    id_number: str,
+    card_presented: bool,
+    agent: Agent | None,
+    card_required: bool,
+    id_source: str = "",
 ) -> tuple[Agent | None, dict[str, Any]]:
     """Lifting a loss report and replacement give control of a card: the holder's identity
     document as presented, checked against the holder (the card face shows only the number), and
@@ -365,7 +380,9 @@ def _proof_of_control(
                 "entrusted agent with both persons' documents."
             ),
         )
-    return valid_agent, _identity_record(agent=valid_agent, card_presented=card_presented)
+    return valid_agent, _identity_record(
+        agent=valid_agent, card_presented=card_presented, id_source=id_source
+    )
 
 
 def _registration_form(applicant: Applicant) -> dict[str, Any]:
@@ -703,12 +720,16 @@ def _ready_promise(card: Card, now: datetime.datetime) -> datetime.date | None:
     return None
 
 
-def _reject(card, actor, now, *, reason: str, differences: list[dict[str, str]]) -> Card:
+def _reject(
+    card, actor, now, *, reason: str, differences: list[dict[str, str]], reason_code: str = ""
+) -> Card:
     if not actor_may(card, actor, T.REJECT):
         raise _permission_denied(T.REJECT)
     card.reject(at=now)
     _save(card, "closed_at")
-    data = {"differences": differences} if differences else {}
+    data: dict[str, Any] = {"differences": differences} if differences else {}
+    if reason_code:
+        data["reason_code"] = reason_code
     record_transition(
         card=card,
         name=T.REJECT,
@@ -722,14 +743,31 @@ def _reject(card, actor, now, *, reason: str, differences: list[dict[str, str]])
 
 
 def card_reject(
-    *, card: Card, actor: Actor, reason: str, differences: list[dict[str, str]] | None = None
+    *,
+    card: Card,
+    actor: Actor,
+    reason: str = "",
+    differences: list[dict[str, str]] | None = None,
+    reason_code: str = "",
 ) -> Card:
-    """Reject an application, with the fields that differ or the reason."""
-    if not reason.strip() and not differences:
+    """Reject an application, with the fields that differ or the reason. `reason_code`: one of
+    cards.choices.RejectionReason, the reason the applicant reads on the status page (with what
+    to bring next time); `reason` is then the clerk's own note, never shown to the applicant."""
+    if reason_code and reason_code not in RejectionReason.values:
+        raise _invalid("reason_code", _("Choose a reason from the list."))
+    if not reason.strip() and not differences and not reason_code:
         raise _invalid("reason", _("Give the reason or the fields that differ."))
 
     def perform(card: Card, now: datetime.datetime) -> Card:
-        return _reject(card, actor, now, reason=reason.strip(), differences=differences or [])
+        return _reject(
+            card,
+            actor,
+            now,
+            # The log keeps the list's English words (the admin's history translates them).
+            reason=reason.strip() or RejectionReason.english(reason_code),
+            differences=differences or [],
+            reason_code=reason_code,
+        )
 
     return _act(card, actor, T.REJECT, perform)
 
@@ -838,7 +876,7 @@ def card_issue_on_the_spot(*, card: Card, actor: Actor, card_number: str) -> Car
 
 
 def hand_over_checked(
-    card: Card, *, id_number: str, receipt_number: str, agent: Agent | None
+    card: Card, *, id_number: str, receipt_number: str, agent: Agent | None, id_source: str = ""
 ) -> dict[str, Any]:
     """The checks of a hand-over (the holder's ID and the receipt, or an agent with both IDs) and
     what the log records of them; shared by `card_hand_over` and the partner batch
@@ -849,7 +887,9 @@ def hand_over_checked(
     if normalise_receipt_number(receipt_number) != card.receipt_number:
         raise _invalid("receipt_number", _("The receipt number is not this card's."))
     valid_agent = _validated_agent(agent, card.applicant)
-    data: dict[str, Any] = {"identity": _identity_record(agent=valid_agent, receipt_presented=True)}
+    data: dict[str, Any] = {
+        "identity": _identity_record(agent=valid_agent, receipt_presented=True, id_source=id_source)
+    }
     if valid_agent:
         data["agent"] = True
     return data
@@ -862,13 +902,18 @@ def card_hand_over(
     id_number: str,
     receipt_number: str,
     agent: Agent | None = None,
+    id_source: str = "",
 ) -> Card:
     """The holder collects the card with the original ID and the application receipt; or an
     entrusted agent with the holder's ID and their own (seeds 000, 001), recorded on the log."""
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         data = hand_over_checked(
-            card, id_number=id_number, receipt_number=receipt_number, agent=agent
+            card,
+            id_number=id_number,
+            receipt_number=receipt_number,
+            agent=agent,
+            id_source=id_source,
         )
         card.hand_over(at=now, expires_on=_expires_on(card, now))
         _save(card, "issued_at", "expires_on")
@@ -897,6 +942,7 @@ def card_report_lost_by_phone(
     caller_id_number: str,
     contact_phone: str,
     home_address: str,
+    id_source: str = "",
 ) -> Card:
     """A hotline pre-report of loss: the caller's name and ID number must be the holder's; valid
     for the card's rule set's phone_report_validity (seed-2019: 24 hours; shanghai-3rd-gen: 5
@@ -928,6 +974,7 @@ def card_report_lost_by_phone(
                 "home_address": home_address.strip(),
                 "expires_at": card.phone_report_expires_at.isoformat(),
                 "rule_set": card_rules.label,
+                **({"identity": {"id_source": id_source}} if id_source else {}),
             },
         )
         return card
@@ -943,6 +990,7 @@ def card_withdraw_loss_report(
     card_presented: bool = False,
     agent: Agent | None = None,
     reason: str = "",
+    id_source: str = "",
 ) -> Card:
     """The card was found: a phone or written report is withdrawn before it expires. The holder
     shows their identity document and the card, or an agent brings both persons' documents."""
@@ -954,6 +1002,7 @@ def card_withdraw_loss_report(
             card_presented=card_presented,
             agent=agent,
             card_required=True,
+            id_source=id_source,
         )
         from_status = card.status
         card.withdraw_loss_report()
@@ -992,6 +1041,7 @@ def card_report_lost_in_writing(
     id_number: str,
     agent: Agent | None = None,
     request_replacement: bool = False,
+    id_source: str = "",
 ) -> Card:
     """The formal loss report at a service center (PRODUCT.md): the holder's resident ID seen, or an
     agent carrying both persons' documents. Issues a numbered certificate; valid for the card's
@@ -1022,7 +1072,7 @@ def card_report_lost_in_writing(
                 else None
             ),
             "rule_set": card_rules.label,
-            "identity": _identity_record(agent=valid_agent),
+            "identity": _identity_record(agent=valid_agent, id_source=id_source),
         }
         if valid_agent:
             data["agent"] = True
@@ -1203,6 +1253,7 @@ def card_replace(
     card_presented: bool = False,
     agent: Agent | None = None,
     note: str = "",
+    id_source: str = "",
 ) -> Card:
     """Replace a card lost (reported in writing) or damaged (issued); returns the new card, which
     starts its own lifecycle linked both ways to the old one, in the same transaction. The same
@@ -1217,6 +1268,7 @@ def card_replace(
             agent=agent,
             # Only a lost card is not handed in.
             card_required=reason != ReplacementReason.LOST,
+            id_source=id_source,
         )
         return _replace(
             card, actor, now, reason=reason, note=note.strip(), entry=entry, identity=identity

@@ -91,15 +91,15 @@ class DeadlineFilter(admin.SimpleListFilter):
     parameter_name = "deadline"
 
     def lookups(self, request, model_admin):
-        choices = [
+        # The overdue lists for everyone who sees cards: a supervisor's link followed by a clerk
+        # lands on the same list of the clerk's own scope, never silently on every card.
+        return [
             ("expiring_today", _("Loss report expires today")),
             ("phone_report_live", _("Phone report still live")),
             ("written_report_week", _("Written report expires within 7 days")),
             ("promised", _("Promised ready by a date")),
+            *OVERDUE_LISTS,
         ]
-        if scope.desk_of(request).is_supervisor:
-            choices += list(OVERDUE_LISTS)
-        return choices
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -116,7 +116,7 @@ class DeadlineFilter(admin.SimpleListFilter):
         if value == "promised":
             return queryset.filter(status=S.VERIFIED, ready_promised_by__isnull=False)
         desk = scope.desk_of(request)
-        if value in dict(OVERDUE_LISTS) and desk.is_supervisor:
+        if value in dict(OVERDUE_LISTS):
             # The list's own condition on the card (its partial index serves it), not the ids
             # of the list: the planner then reads the city's overdue cards in the list's order.
             queryset = queryset.filter(selectors.overdue_q(value, now=now))
@@ -268,6 +268,13 @@ class CardAdmin(NoSearchInUrl, CounterViews, OutOfScopeIs404, ReadOnlyAdmin):
 
     def get_changelist(self, request, **kwargs):
         return CardChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        """The list a link names is said above it (an overdue list, a day of the chart...)."""
+        named = dict(DeadlineFilter.lookups(DeadlineFilter, request, self))
+        shown = named.get(request.GET.get("deadline", ""))
+        extra_context = {**(extra_context or {}), "list_named": shown}
+        return super().changelist_view(request, extra_context)
 
     # --- Columns --
 

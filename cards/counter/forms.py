@@ -12,17 +12,38 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from agencies.choices import ServicePointKind
 from agencies.models import ServicePoint
-from applicants.choices import IdDocumentType, Sex
-from applicants.models import Applicant
-from applicants.services import applicant_create
+from applicants.choices import (
+    INDIVIDUAL_INSURANCES,
+    EmployerKind,
+    EnrolmentRoute,
+    IdDocumentType,
+    Insurance,
+    Sex,
+)
+from applicants.models import Applicant, Employer
+from applicants.services import (
+    applicant_create,
+    employer_create,
+    employment_create,
+    enrolment_create,
+)
 from cards import services
 from cards.actors import Actor
-from cards.choices import AgentDocument, CardStatus, CardType, ReplacementReason, TransitionName
+from cards.choices import (
+    AgentDocument,
+    CardStatus,
+    CardType,
+    IdSource,
+    RejectionReason,
+    ReplacementReason,
+    TransitionName,
+)
 from cards.counter.search import SearchKey, parse_search
 from cards.models import Card
 from cards.permissions import POINT_KIND_CARD_TYPES
@@ -114,9 +135,29 @@ class TransitionForm(forms.Form):
     documents: ClassVar[tuple[Promise, ...]] = ()
     dangerous: ClassVar[bool] = False
 
-    def __init__(self, *args, card: Card, **kwargs) -> None:
+    # The fields this visit's search may already have presented: the holder's document number
+    # (searched by it) and the card's receipt number (searched by it).
+    id_field: ClassVar[str] = ""
+    receipt_field: ClassVar[str] = ""
+
+    def __init__(self, *args, card: Card, presented: dict | None = None, **kwargs) -> None:
         self.card = card
+        presented = presented or {}
+        self.presented_id: str | None = presented.get("id_number") if self.id_field else None
+        self.presented_receipt = bool(presented.get("receipt")) and bool(self.receipt_field)
         super().__init__(*args, **kwargs)
+        if self.presented_id:
+            del self.fields[self.id_field]  # shown at the search: never typed again
+        if self.presented_receipt:
+            del self.fields[self.receipt_field]
+
+    def holder_id(self) -> str:
+        """The holder's document number: as presented at this visit's search, or as typed."""
+        return self.presented_id or self.cleaned_data[self.id_field]
+
+    @property
+    def id_source(self) -> str:
+        return IdSource.PRESENTED_AT_SEARCH if self.presented_id else ""
 
     def perform(self, *, actor: Actor) -> Card:
         raise NotImplementedError
@@ -141,12 +182,29 @@ class RejectForm(TransitionForm):
     title = _("Reject the application")
     button = _("Reject")
     dangerous = True
+    reason_code = forms.ChoiceField(
+        label=_("Reason shown to the applicant"),
+        choices=RejectionReason.choices,
+        widget=forms.RadioSelect,
+        help_text=_(
+            "The status page shows this reason in plain words, in Chinese and English, with what "
+            "to bring next time."
+        ),
+    )
     reason = forms.CharField(
-        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=500
+        label=_("Note for the file (not shown to the applicant)"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=500,
+        required=False,
     )
 
     def perform(self, *, actor: Actor) -> Card:
-        return services.card_reject(card=self.card, actor=actor, reason=self.cleaned_data["reason"])
+        return services.card_reject(
+            card=self.card,
+            actor=actor,
+            reason=self.cleaned_data["reason"],
+            reason_code=self.cleaned_data["reason_code"],
+        )
 
 
 class WithdrawForm(TransitionForm):
@@ -202,6 +260,8 @@ class IssueOnTheSpotForm(CardNumberForm):
 
 
 class HandOverForm(AgentFields, TransitionForm):
+    id_field = "id_number"
+    receipt_field = "receipt_number"
     transition = T.HAND_OVER
     title = _("Hand the card over")
     button = _("Hand over")
@@ -221,13 +281,17 @@ class HandOverForm(AgentFields, TransitionForm):
         return services.card_hand_over(
             card=self.card,
             actor=actor,
-            id_number=self.cleaned_data["id_number"],
-            receipt_number=self.cleaned_data["receipt_number"],
+            id_number=self.holder_id(),
+            receipt_number=self.card.receipt_number
+            if self.presented_receipt
+            else self.cleaned_data["receipt_number"],
             agent=self.agent(),
+            id_source=self.id_source,
         )
 
 
 class PhoneReportForm(TransitionForm):
+    id_field = "caller_id_number"
     transition = T.REPORT_LOST_BY_PHONE
     title = _("Phone pre-report of loss")
     button = _("Record the phone report")
@@ -245,13 +309,15 @@ class PhoneReportForm(TransitionForm):
             card=self.card,
             actor=actor,
             caller_name=data["caller_name"],
-            caller_id_number=data["caller_id_number"],
+            caller_id_number=self.holder_id(),
             contact_phone=data["contact_phone"],
             home_address=data["home_address"],
+            id_source=self.id_source,
         )
 
 
 class WrittenReportForm(AgentFields, TransitionForm):
+    id_field = "id_number"
     transition = T.REPORT_LOST_IN_WRITING
     title = _("Written loss report")
     button = _("Take the written loss report")
@@ -288,13 +354,15 @@ class WrittenReportForm(AgentFields, TransitionForm):
         return services.card_report_lost_in_writing(
             card=self.card,
             actor=actor,
-            id_number=self.cleaned_data["id_number"],
+            id_number=self.holder_id(),
             agent=self.agent(),
             request_replacement=self.cleaned_data["request_replacement"],
+            id_source=self.id_source,
         )
 
 
 class WithdrawLossReportForm(AgentFields, TransitionForm):
+    id_field = "id_number"
     transition = T.WITHDRAW_LOSS_REPORT
     title = _("The card was found: withdraw the loss report")
     button = _("Withdraw the loss report")
@@ -319,14 +387,16 @@ class WithdrawLossReportForm(AgentFields, TransitionForm):
         return services.card_withdraw_loss_report(
             card=self.card,
             actor=actor,
-            id_number=data["id_number"],
+            id_number=self.holder_id(),
             card_presented=data["card_presented"],
             agent=self.agent(),
             reason=data["reason"],
+            id_source=self.id_source,
         )
 
 
 class ReplaceForm(AgentFields, TransitionForm):
+    id_field = "id_number"
     transition = T.REPLACE
     title = _("Replace the card")
     button = _("Replace")
@@ -365,10 +435,11 @@ class ReplaceForm(AgentFields, TransitionForm):
             card=self.card,
             actor=actor,
             reason=data["reason"],
-            id_number=data["id_number"],
+            id_number=self.holder_id(),
             card_presented=data.get("card_presented", False),
             agent=self.agent(),
             note=data["note"],
+            id_source=self.id_source,
         )
 
 
@@ -424,6 +495,12 @@ class CounterSearchForm(forms.Form):
     def clean_q(self) -> SearchKey:
         """Recognise the number (counter/search.py); a malformed one is refused with its rule."""
         return parse_search(self.cleaned_data["q"])
+
+
+PHOTO_RECEIPT_RULE = _(
+    "A social security card is made with the photo of an approved photo studio: enter the photo "
+    "receipt's number (two bareheaded one-inch photos)."
+)
 
 
 class NewPersonForm(forms.Form):
@@ -492,11 +569,17 @@ class ApplicationForm(AgentFields):
         ),
     )
     photo_receipt_number = forms.CharField(
-        label=_("Photo receipt number"), max_length=32, required=False
+        label=_("Photo receipt number"),
+        max_length=32,
+        required=False,
+        help_text=_("Required for a social security card: the card is made with its photo."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     field_order = ("card_type", "collection_point", "photo_receipt_number")
 
-    def __init__(self, *args, point: ServicePoint | None, applicant: Applicant, **kwargs) -> None:
+    def __init__(
+        self, *args, point: ServicePoint | None, applicant: Applicant | None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.point = point
         self.applicant = applicant
@@ -528,15 +611,22 @@ class ApplicationForm(AgentFields):
                 "collection_point",
                 _("Choose the partner-bank outlet where the card will be collected."),
             )
+        if (
+            cleaned.get("card_type") == CardType.SOCIAL_SECURITY
+            and not (cleaned.get("photo_receipt_number") or "").strip()
+        ):
+            self.add_error("photo_receipt_number", PHOTO_RECEIPT_RULE)
         return cleaned
 
-    def submit(self, *, actor: Actor) -> Card:
+    def submit(self, *, actor: Actor, applicant: Applicant | None = None) -> Card | None:
         data = self.cleaned_data
         outlet = data.get("collection_point")
         card_type = data["card_type"]
+        if not card_type:
+            return None  # registration only
         social = card_type == CardType.SOCIAL_SECURITY
         return services.card_submit(
-            applicant=self.applicant,
+            applicant=applicant or self.applicant,
             card_type=card_type,
             actor=actor,
             bank=outlet.bank if (social and outlet) else None,
@@ -544,3 +634,190 @@ class ApplicationForm(AgentFields):
             agent=self.agent(),
             photo_receipt_number=data.get("photo_receipt_number") or "",
         )
+
+
+class RegistrationForm(NewPersonForm, ApplicationForm):
+    """One visit's registration: the person (for the document number searched, of a type it is
+    valid for), their insurances as an individual, and, if a card type is chosen, the application,
+    in one form (cards.counter.views.new_person_view runs each step's own service in one
+    transaction)."""
+
+    insurances = forms.MultipleChoiceField(
+        label=_("Enrol as an individual in"),
+        choices=[(i.value, i.label) for i in Insurance if i in INDIVIDUAL_INSURANCES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_(
+            "Pension and medical insurance, from today (only with Shanghai household "
+            "registration). Through an employer: record the employment instead."
+        ),
+    )
+    field_order = (
+        "id_type",
+        "id_number",
+        "name",
+        "phone",
+        "shanghai_hukou",
+        "hukou_place",
+        "address",
+        "insurances",
+        "card_type",
+        "collection_point",
+        "photo_receipt_number",
+        # Read from a resident ID number; asked for other documents.
+        "sex",
+        "birth_date",
+        "nationality",
+        "id_issuing_country",
+    )
+
+    def __init__(self, *args, id_types: list[str], point: ServicePoint | None, **kwargs) -> None:
+        super().__init__(*args, point=point, applicant=None, **kwargs)
+        self.fields["id_type"].choices = [
+            (value, label) for value, label in IdDocumentType.choices if value in id_types
+        ]
+        # The number searched, shown and not typed again (a new search for another number).
+        self.fields["id_number"].widget.attrs["readonly"] = True
+        self.fields["card_type"].required = False
+        self.fields["card_type"].choices = [
+            *self.fields["card_type"].choices,
+            ("", _("No card now: register only")),
+        ]
+        self.fields["card_type"].initial = self.fields["card_type"].choices[0][0]
+        self.fields["insurances"].initial = list(INDIVIDUAL_INSURANCES)
+        for name in ("agent_name", "agent_id_type", "agent_id_number"):
+            del self.fields[name]  # an agent applies with a found person (the application page)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("insurances") and not cleaned.get("shanghai_hukou"):
+            self.add_error(
+                "insurances",
+                _(
+                    "Individual enrolment needs Shanghai household registration; a person "
+                    "without it is insured through an employer."
+                ),
+            )
+        return cleaned
+
+    def create(self, actor=None) -> Applicant:
+        data = {
+            name: self.cleaned_data[name]
+            for name in NewPersonForm.base_fields
+            if name in self.cleaned_data
+        }
+        data["nationality"] = data.get("nationality") or "CHN"
+        return applicant_create(**data, actor=actor)
+
+    def enrol(self, person: Applicant, actor=None) -> None:
+        today = timezone.localdate()
+        for insurance in self.cleaned_data.get("insurances") or ():
+            enrolment_create(
+                applicant=person,
+                insurance=insurance,
+                route=EnrolmentRoute.INDIVIDUAL,
+                start_date=today,
+                actor=actor,
+            )
+
+    def agent(self) -> services.Agent | None:
+        return None
+
+
+class IssueOnTheSpotVisitForm(forms.Form):
+    """The county center's one confirmation: the card number of the card handed over."""
+
+    card_number = forms.CharField(
+        label=_("Card number"),
+        max_length=20,
+        help_text=_("As printed on the card: 6 to 20 letters and digits."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+
+    def clean_card_number(self) -> str:
+        try:
+            return services.card_number_checked(self.cleaned_data["card_number"])
+        except ApplicationError as exc:
+            raise ValidationError(exc.message, code=exc.code) from None
+
+
+# --- What the clerk checks, per point kind and act ---------------------------------------------
+
+_ID = _("The identity document (original) and a copy of its front")
+_PHOTO = _("The photo receipt from an approved photo studio (two bareheaded one-inch photos)")
+_FORM = _("The signed application registration form")
+_BANK_FORMS = _("The bank's personal account opening and e-banking forms")
+_AGENT = _("An entrusted agent: both persons' valid identity documents")
+
+# The documents of an application, by the kind of point taking it: a social security card needs
+# the photo receipt; only at a bank outlet is the card also a bank account, with its forms.
+DOCUMENTS: dict[tuple[str, str], tuple[Promise, ...]] = {
+    (ServicePointKind.STREET_STATION, T.SUBMIT): (_ID, _PHOTO, _FORM, _AGENT),
+    (ServicePointKind.COMMUNITY_CENTER, T.SUBMIT): (_ID, _PHOTO, _FORM, _AGENT),
+    (ServicePointKind.BANK_OUTLET, T.SUBMIT): (_ID, _PHOTO, _FORM, _BANK_FORMS, _AGENT),
+    (ServicePointKind.COUNTY_MEDICAL_CENTER, T.SUBMIT): (_ID, _FORM, _AGENT),
+    (ServicePointKind.STREET_MEDICAL_POINT, T.SUBMIT): (_ID, _FORM, _AGENT),
+    (ServicePointKind.COUNTY_MEDICAL_CENTER, T.ISSUE_ON_THE_SPOT): (
+        _ID,
+        _FORM,
+        _("The card itself: check the holder's name and the card number"),
+    ),
+}
+
+
+def documents_for(point_kind: str | None, transition: str) -> tuple[Promise, ...]:
+    """The checklist of an act at a kind of point; () where the act's own form says it."""
+    return DOCUMENTS.get((point_kind or "", transition), ())
+
+
+class EmploymentVisitForm(forms.Form):
+    """The employment that insures a person through an employer (a person without Shanghai
+    household registration, a foreign national): the employer by its unified social credit code
+    (registered here if new), the start, and the insurances the employer enrols them in."""
+
+    employer_uscc = forms.CharField(
+        label=_("Employer's unified social credit code"),
+        max_length=18,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+    employer_name = forms.CharField(
+        label=_("Employer's name"),
+        max_length=128,
+        required=False,
+        help_text=_("Only for an employer not yet on record."),
+    )
+    start_date = forms.DateField(
+        label=_("Start of employment"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    insurances = forms.MultipleChoiceField(
+        label=_("Insured through the employer in"),
+        choices=Insurance.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[i.value for i in Insurance],
+    )
+
+    def save(self, person: Applicant) -> None:
+        """The employer (found or registered), the employment and its enrolments, each through its
+        own service (applicants.services); the caller holds the transaction."""
+        data = self.cleaned_data
+        uscc = data["employer_uscc"].strip().upper()
+        employer = Employer.objects.filter(uscc=uscc).first()
+        if employer is None:
+            if not data.get("employer_name"):
+                raise ValidationError(
+                    {"employer_name": _("The employer is not on record: give its name.")}
+                )
+            employer = employer_create(
+                name=data["employer_name"], uscc=uscc, kind=EmployerKind.ENTERPRISE
+            )
+        employment = employment_create(
+            applicant=person, employer=employer, start_date=data["start_date"]
+        )
+        for insurance in data["insurances"]:
+            enrolment_create(
+                applicant=person,
+                insurance=insurance,
+                route=EnrolmentRoute.EMPLOYER,
+                start_date=data["start_date"],
+                employment=employment,
+            )

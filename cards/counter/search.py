@@ -19,7 +19,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from stdnum.cn import ric
 
-from applicants.identity import normalise_id_number
+from applicants.choices import IdDocumentType
+from applicants.identity import normalise_id_number, validate_identity_document
 from applicants.models import Applicant
 from applicants.selectors import applicant_get_by_document
 from cards.counter.scope import (
@@ -151,8 +152,29 @@ def counter_find(desk: Desk, key: SearchKey) -> CounterFind:
     if person is None:
         return CounterFind(key, cards=cards)
     counter_search_read(desk, person)  # an exact-ID search is a logged read (privacy/)
-    # The person's cards: a handful, by the applicant index; each tagged with whether it is in
-    # the desk's scope by one probe of the scope's unique index.
+    theirs, desk_cards = person_cards(desk, person, by_document=True)
+    if (
+        not theirs
+        and not desk_cards
+        and desk.takes_applications
+        and not Card.objects.filter(applicant=person).exists()
+    ):
+        # A person with no card yet is nobody's work: from now on, this point's (PointPerson).
+        person_seen_at_desk(desk, person, reason=PointPersonReason.SEARCHED)
+    seen = {card.pk for card in cards}
+    cards.extend(card for card in theirs if card.pk not in seen)
+    if not (desk.is_superuser or desk.takes_applications):
+        person = None  # the hotline sees only the cards it may report, masked
+    return CounterFind(key, cards=cards, person=person, desk_cards=desk_cards)
+
+
+def person_cards(desk: Desk, person: Applicant, *, by_document: bool) -> tuple[list, list]:
+    """A person's cards for the visit screen: those in the desk's scope, and (when the person's
+    exact document number was given at this desk) those elsewhere this counter may act on now
+    (DESK_TRANSITIONS). A handful, by the applicant index; each tagged with whether it is in the
+    desk's scope by one probe of the scope's unique index."""
+    from cards.selectors import with_effective_status
+
     theirs = list(
         with_effective_status(Card.objects.filter(applicant=person))
         .select_related("applicant", "collection_point")
@@ -161,23 +183,47 @@ def counter_find(desk: Desk, key: SearchKey) -> CounterFind:
     in_scope = set(
         cards_visible_to(desk).filter(pk__in=[c.pk for c in theirs]).values_list("pk", flat=True)
     )
-    if not theirs and desk.takes_applications:
-        # A person with no card yet is nobody's work: from now on, this point's (PointPerson).
-        person_seen_at_desk(desk, person, reason=PointPersonReason.SEARCHED)
-    seen = {card.pk for card in cards}
+    cards: list[Card] = []
     desk_cards: list[Card] = []
     for card in theirs:
-        if card.pk in seen:
-            continue
         if card.pk in in_scope:
             cards.append(card)
-        elif desk.actor is not None and (
-            set(transitions_allowed_now(card, desk.actor)) & DESK_TRANSITIONS
+        elif (
+            by_document
+            and desk.actor is not None
+            and (set(transitions_allowed_now(card, desk.actor)) & DESK_TRANSITIONS)
         ):
             desk_cards.append(card)
-    if not (desk.is_superuser or desk.takes_applications):
-        person = None  # the hotline sees only the cards it may report, masked
-    return CounterFind(key, cards=cards, person=person, desk_cards=desk_cards)
+    return cards, desk_cards
+
+
+# The documents a number of each recognised kind may be (GB 11643 layout, or another document).
+REGISTRABLE_TYPES = {
+    SearchKind.ID_NUMBER: (
+        IdDocumentType.RESIDENT_ID,
+        IdDocumentType.FOREIGN_PERMANENT_RESIDENT_ID,
+        IdDocumentType.HMT_RESIDENCE_PERMIT,
+    ),
+    SearchKind.CARD_OR_DOCUMENT: (
+        IdDocumentType.PASSPORT,
+        IdDocumentType.FOREIGN_PERMANENT_RESIDENT_ID,
+    ),
+}
+
+
+def registrable_types(key: SearchKey) -> tuple[list[str], list[str]]:
+    """The document types `key` is a valid number of (a new person may be registered with it),
+    and, when none, why not: the rule each type's validation names."""
+    valid: list[str] = []
+    refusals: list[str] = []
+    for id_type in REGISTRABLE_TYPES.get(key.kind, ()):
+        try:
+            validate_identity_document(id_type, key.value)
+        except ValidationError as exc:
+            refusals.append(f"{IdDocumentType(id_type).label}: {' '.join(exc.messages)}")
+        else:
+            valid.append(id_type)
+    return valid, ([] if valid else refusals)
 
 
 __all__ = [
@@ -187,4 +233,6 @@ __all__ = [
     "counter_find",
     "normalise_id_number",
     "parse_search",
+    "person_cards",
+    "registrable_types",
 ]

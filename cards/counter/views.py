@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -39,18 +40,28 @@ from applicants.registry import (
     compare_with_registry,
     get_registry,
 )
-from cards import counts, rules, selectors
+from cards import counts, rules, selectors, services
 from cards.choices import LIVE_STATES, CardStatus, CardType, OverdueKind, TransitionName
 from cards.counter import scope
 from cards.counter.forms import (
     TRANSITION_FORMS,
     ApplicationForm,
     CounterSearchForm,
-    NewPersonForm,
+    EmploymentVisitForm,
+    IssueOnTheSpotVisitForm,
+    RegistrationForm,
     add_refusal,
+    documents_for,
 )
 from cards.counter.functions import receipt_functions
-from cards.counter.search import counter_find
+from cards.counter.search import (
+    SearchKind,
+    counter_find,
+    parse_search,
+    person_cards,
+    registrable_types,
+)
+from cards.counter.visit import VISIT_NEXT, visit_build
 from cards.models import Card, IdNumberReveal, OverdueCount, PointPersonReason
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
 from common.admin_lists import bounded_count
@@ -70,10 +81,22 @@ REVEAL_SESSION_KEY = "cards_revealed"
 REVEAL_SECONDS = 120
 
 
-def _remember(request: HttpRequest, *, person_id: int | None, desk_ids: list[int]) -> None:
+def _remember(
+    request: HttpRequest,
+    *,
+    person_id: int | None,
+    desk_ids: list[int],
+    id_presented: bool = False,
+    receipt_ids: tuple[int, ...] = (),
+) -> None:
+    """`id_presented`: the person's exact document number was the search (the document shown at
+    the desk), so no form of this visit asks for it again; `receipt_ids`: the cards found by
+    their receipt number (the receipt shown)."""
     request.session[COUNTER_SESSION_KEY] = {
         "person": person_id,
         "desk": desk_ids,
+        "id_presented": bool(id_presented and person_id),
+        "receipts": list(receipt_ids),
         "until": time.time() + COUNTER_SESSION_SECONDS,
     }
 
@@ -81,8 +104,20 @@ def _remember(request: HttpRequest, *, person_id: int | None, desk_ids: list[int
 def _recalled(request: HttpRequest) -> dict[str, Any]:
     found = request.session.get(COUNTER_SESSION_KEY) or {}
     if found.get("until", 0) < time.time():
-        return {"person": None, "desk": []}
+        return {"person": None, "desk": [], "id_presented": False, "receipts": []}
     return found
+
+
+def presented_for(request: HttpRequest, card: Card) -> dict[str, Any]:
+    """What this visit's search already presented for `card`: the holder's document (searched by
+    its exact number) and the card's receipt (searched by its number)."""
+    found = _recalled(request)
+    return {
+        "id_number": card.applicant.id_number
+        if found.get("id_presented") and found.get("person") == card.applicant_id
+        else None,
+        "receipt": card.pk in found.get("receipts", []),
+    }
 
 
 def _desk_card(request: HttpRequest, pk: int) -> Card | None:
@@ -100,6 +135,21 @@ def _actor_or_403(request: HttpRequest):
 
 def _change_url(card: Card) -> str:
     return reverse("admin:cards_card_change", args=[card.pk])
+
+
+def _visit_url() -> str:
+    return reverse("admin:cards_card_visit")
+
+
+def status_page_url(card: Card) -> str:
+    """The public status page of a card, at the address citizens reach (STATUS_PAGE_BASE_URL),
+    never the host the clerk's browser used."""
+    base = settings.STATUS_PAGE_BASE_URL.rstrip("/")
+    return f"{base}/status/?" + urlencode({"receipt_number": card.receipt_number})
+
+
+def print_link(url: str, label: str):
+    return format_html('<a class="print-link" href="{}" target="_blank">{}</a>', url, label)
 
 
 # --- Plain words for the state, the deadlines and the countdown --------------------------------
@@ -424,8 +474,15 @@ class CounterViews:
         info = "cards_card"
         return [
             path("counter/", wrap(self.counter_view), name=f"{info}_counter"),
+            path("counter/visit/", wrap(self.visit_view), name=f"{info}_visit"),
             path("counter/new-person/", wrap(self.new_person_view), name=f"{info}_new_person"),
             path("counter/apply/", wrap(self.apply_view), name=f"{info}_apply"),
+            path("counter/employment/", wrap(self.employment_view), name=f"{info}_employment"),
+            path(
+                "counter/issue-on-the-spot/",
+                wrap(self.issue_on_the_spot_view),
+                name=f"{info}_issue_on_the_spot",
+            ),
             path(
                 "<path:object_id>/do/<str:name>/",
                 wrap(self.transition_view),
@@ -455,42 +512,123 @@ class CounterViews:
         except (Card.DoesNotExist, ValueError):
             raise Http404(_("No such card here.")) from None
 
-    # --- Search --
+    # --- Search, and the visit screen it opens --
 
     def counter_view(self, request: HttpRequest) -> HttpResponse:
-        """Find a person by the exact ID number, a card by its receipt or card number."""
+        """Find a person by the exact ID number, a card by its receipt or card number: either
+        opens the person's visit screen. A malformed number is refused with its rule, and a new
+        person is offered only for a valid document number of a type it may be."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = CounterSearchForm(request.POST if request.method == "POST" else None)
         found = None
         new_person_form = None
+        refusals: list[str] = []
         if request.method == "POST" and form.is_valid():  # a malformed number stops here
             desk = scope.desk_of(request)
             found = counter_find(desk, form.cleaned_data["q"])
+            holder = found.person
+            # The person whose exact document number was searched (for the hotline too, which
+            # is shown no more of them than their cards it may report).
+            searched = holder or (
+                found.desk_cards[0].applicant
+                if found.key.is_document and found.desk_cards
+                else None
+            )
+            if holder is None and found.cards and not desk.is_hotline:
+                # A receipt or card number: the holder of the card(s) found, one person.
+                holders = {card.applicant_id for card in found.cards}
+                holder = found.cards[0].applicant if len(holders) == 1 else None
             _remember(
                 request,
-                person_id=found.person.pk if found.person else None,
+                person_id=(searched or holder).pk if (searched or holder) else None,
                 desk_ids=[card.pk for card in found.desk_cards],
+                id_presented=searched is not None,
+                receipt_ids=tuple(c.pk for c in found.cards)
+                if found.key.kind == SearchKind.RECEIPT
+                else (),
             )
-            if found.only_card is not None:
-                return HttpResponseRedirect(_change_url(found.only_card))
-            if found.person is None and found.key.is_document and desk.takes_applications:
-                new_person_form = NewPersonForm(initial={"id_number": found.query})
-        return self._render_counter(request, form, found, new_person_form)
+            nobody = holder is None and not found.cards and not found.desk_cards
+            if nobody and found.key.is_document and desk.takes_applications:
+                types, refusals = registrable_types(found.key)
+                if types:
+                    new_person_form = RegistrationForm(
+                        initial={"id_number": found.query, "id_type": types[0]},
+                        id_types=types,
+                        point=desk.point,
+                    )
+            return self._render_counter(
+                request, form, found, new_person_form, holder=holder, refusals=refusals
+            )
+        return self._render_counter(request, form, None, None)
 
-    def _render_counter(self, request, form, found, new_person_form) -> HttpResponse:
+    def visit_view(self, request: HttpRequest) -> HttpResponse:
+        """The visit screen of the person found at this desk (the session's), again: where every
+        act of the visit returns."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        recalled = _recalled(request)
+        person = (
+            Applicant.objects.filter(pk=recalled["person"]).first()
+            if recalled.get("person")
+            else None
+        )
+        if person is None:
+            return HttpResponseRedirect(reverse("admin:cards_card_counter"))
+        desk = scope.desk_of(request)
+        cards, desk_cards = person_cards(desk, person, by_document=bool(recalled["id_presented"]))
+        if not cards and not desk_cards and not desk.takes_applications:
+            return HttpResponseRedirect(reverse("admin:cards_card_counter"))
+        visit = visit_build(
+            desk,
+            person=person if desk.takes_applications or desk.is_superuser else None,
+            cards=cards,
+            desk_cards=desk_cards,
+            id_presented=bool(recalled["id_presented"]),
+            holder=person,
+        )
+        context = self._context(
+            request,
+            _("Visit"),
+            form=CounterSearchForm(),
+            visit=visit,
+            found=None,
+            cards=[],
+            desk_cards=[],
+            person=None,
+            new_person_form=None,
+        )
+        return render(request, "admin/cards/counter.html", context)
+
+    def _render_counter(
+        self, request, form, found, new_person_form, *, holder=None, refusals=()
+    ) -> HttpResponse:
         person = found.person if found else None
+        desk = scope.desk_of(request)
+        visit = None
+        if found is not None and (holder is not None or found.cards or found.desk_cards):
+            visit = visit_build(
+                desk,
+                person=holder if (desk.takes_applications or desk.is_superuser) else None,
+                cards=found.cards,
+                desk_cards=found.desk_cards,
+                id_presented=(found.person is not None or bool(found.desk_cards))
+                and found.key.is_document,
+                holder=holder or (found.desk_cards[0].applicant if found.desk_cards else None),
+            )
         context = self._context(
             request,
             _("Counter: find a person or a card"),
             form=form,
             found=found,
+            visit=visit,
             cards=[self._card_row(card) for card in found.cards] if found else [],
             desk_cards=[self._desk_row(request, card) for card in found.desk_cards]
             if found
             else [],
             person=self._person_block(request, person) if person else None,
             new_person_form=new_person_form,
+            registration_refusals=refusals,
         )
         return render(request, "admin/cards/counter.html", context)
 
@@ -555,7 +693,7 @@ class CounterViews:
             "apply_url": reverse("admin:cards_card_apply"),
         }
 
-    # --- A new person, a new application --
+    # --- A new person (registered, enrolled and applied for in one form), a new application --
 
     @staticmethod
     def _require_counter(request: HttpRequest) -> None:
@@ -563,39 +701,84 @@ class CounterViews:
             raise PermissionDenied(_("Applications are not taken at your workplace."))
 
     def new_person_view(self, request: HttpRequest) -> HttpResponse:
+        """Register a person, enrol them in the insurances ticked and take their application, in
+        one form and one transaction: each step through its own service, all or nothing."""
         self._require_counter(request)
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:cards_card_counter"))
-        form = NewPersonForm(request.POST)
-        if form.is_valid():
+        desk = scope.desk_of(request)
+        actor = _actor_or_403(request)
+        number = request.POST.get("id_number", "")
+        refusal: list[str] = []
+        try:
+            key = parse_search(number)
+        except ValidationError as exc:
+            key, refusal = None, exc.messages
+        types: list[str] = []
+        if key is not None and key.is_document:
+            types, refusal = registrable_types(key)
+        form = RegistrationForm(request.POST, id_types=types, point=desk.point)
+        if not types:
+            form.add_error(
+                None,
+                " ".join([_("Registration needs a valid document number of its type."), *refusal]),
+            )
+        elif form.is_valid():
             try:
-                with transaction.atomic():  # the person and their link to this point, or neither
-                    person = form.create(actor=scope.desk_of(request).actor)
-                    scope.person_seen_at_desk(
-                        scope.desk_of(request), person, reason=PointPersonReason.REGISTERED
-                    )
+                with transaction.atomic():  # the person, their insurances and the card, or none
+                    person = form.create(actor=actor)
+                    scope.person_seen_at_desk(desk, person, reason=PointPersonReason.REGISTERED)
+                    form.enrol(person, actor=actor)
+                    card = form.submit(actor=actor, applicant=person)
             except (ApplicationError, ValidationError) as exc:
                 add_refusal(form, exc)
             else:
-                _remember(request, person_id=person.pk, desk_ids=[])
-                messages.success(request, _("The person is registered."))
-                return HttpResponseRedirect(reverse("admin:cards_card_apply"))
-        search = CounterSearchForm(initial={"q": request.POST.get("id_number", "")})
+                _remember(request, person_id=person.pk, desk_ids=[], id_presented=True)
+                if card is None:
+                    messages.success(request, _("The person is registered."))
+                else:
+                    self._say_applied(request, card)
+                return HttpResponseRedirect(_visit_url())
+        search = CounterSearchForm(initial={"q": number})
         return self._render_counter(request, search, None, form)
+
+    @staticmethod
+    def _say_applied(request: HttpRequest, card: Card) -> None:
+        messages.success(
+            request,
+            format_html(
+                "{} {}",
+                _("Application taken: receipt number %(receipt)s.")
+                % {"receipt": card.receipt_number_display},
+                print_link(
+                    reverse("admin:cards_card_receipt", args=[card.pk]),
+                    _("Print the application receipt"),
+                ),
+            ),
+        )
+
+    def _found_person(self, request: HttpRequest) -> Applicant | None:
+        person_id = _recalled(request).get("person")
+        return Applicant.objects.filter(pk=person_id).first() if person_id else None
 
     def apply_view(self, request: HttpRequest) -> HttpResponse:
         """Take an application for the person found at this counter; the eligibility answer is
         on the page before anything is submitted."""
         self._require_counter(request)
-        person_id = _recalled(request).get("person")
-        person = Applicant.objects.filter(pk=person_id).first() if person_id else None
+        person = self._found_person(request)
         if person is None:
             messages.info(request, _("Find the person first: enter their ID number."))
             return HttpResponseRedirect(reverse("admin:cards_card_counter"))
         actor = _actor_or_403(request)
         point = scope.desk_of(request).point
+        initial = {}
+        if request.GET.get("card_type") in CardType.values:
+            initial["card_type"] = request.GET["card_type"]
         form = ApplicationForm(
-            request.POST if request.method == "POST" else None, point=point, applicant=person
+            request.POST if request.method == "POST" else None,
+            point=point,
+            applicant=person,
+            initial=initial,
         )
         if request.method == "POST" and form.is_valid():
             try:
@@ -603,18 +786,7 @@ class CounterViews:
             except ApplicationError as exc:
                 add_refusal(form, exc)
             else:
-                messages.success(
-                    request,
-                    format_html(
-                        _("Application taken: receipt number {}. {}"),
-                        card.receipt_number_display,
-                        format_html(
-                            '<a href="{}" target="_blank">{}</a>',
-                            reverse("admin:cards_card_receipt", args=[card.pk]),
-                            _("Print the application receipt"),
-                        ),
-                    ),
-                )
+                self._say_applied(request, card)
                 return HttpResponseRedirect(_change_url(card))
         context = self._context(
             request,
@@ -622,6 +794,94 @@ class CounterViews:
             form=form,
             person=self._person_block(request, person),
             point=point,
+            documents=documents_for(point.kind if point else None, T.SUBMIT),
+        )
+        return render(request, "admin/cards/apply.html", context)
+
+    def issue_on_the_spot_view(self, request: HttpRequest) -> HttpResponse:
+        """A county medical insurance center settles a medical insurance card on the spot: apply,
+        verify against the registry and issue, one confirmation; each step through its own
+        service, in one transaction (a refused issue leaves no application behind). A registry
+        that differs rejects the application as verification always does, and nothing is
+        issued."""
+        self._require_counter(request)
+        desk = scope.desk_of(request)
+        if desk.point.kind != ServicePointKind.COUNTY_MEDICAL_CENTER:
+            raise PermissionDenied(_("Cards are issued on the spot only at a county center."))
+        person = self._found_person(request)
+        if person is None:
+            messages.info(request, _("Find the person first: enter their ID number."))
+            return HttpResponseRedirect(reverse("admin:cards_card_counter"))
+        actor = _actor_or_403(request)
+        form = IssueOnTheSpotVisitForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                with transaction.atomic():
+                    card = services.card_submit(
+                        applicant=person, card_type=CardType.MEDICAL_INSURANCE, actor=actor
+                    )
+                    card = services.card_verify(card=card, actor=actor)
+                    if card.status == S.VERIFIED:
+                        card = services.card_issue_on_the_spot(
+                            card=card, actor=actor, card_number=form.cleaned_data["card_number"]
+                        )
+            except ApplicationError as exc:
+                add_refusal(form, exc)
+            else:
+                if card.status == S.ISSUED:
+                    messages.success(
+                        request,
+                        _("The medical insurance card %(number)s is issued: hand it over now.")
+                        % {"number": card.card_number},
+                    )
+                else:
+                    messages.warning(
+                        request,
+                        _(
+                            "The form differs from the municipal registry: the application is "
+                            "rejected and no card was issued."
+                        ),
+                    )
+                return HttpResponseRedirect(_visit_url())
+        context = self._context(
+            request,
+            _("Apply, verify and issue on the spot"),
+            form=form,
+            person=self._person_block(request, person),
+            point=desk.point,
+            comparison=registry_comparison(person),
+            documents=documents_for(desk.point.kind, T.ISSUE_ON_THE_SPOT),
+            button=_("Apply, verify and issue"),
+        )
+        return render(request, "admin/cards/apply.html", context)
+
+    def employment_view(self, request: HttpRequest) -> HttpResponse:
+        """Record the employment that insures the person found through an employer (a person
+        without Shanghai household registration is insured only so): the employer, the
+        employment and its enrolments in one transaction, then back to the visit, where the
+        eligibility is asked again."""
+        self._require_counter(request)
+        person = self._found_person(request)
+        if person is None:
+            messages.info(request, _("Find the person first: enter their ID number."))
+            return HttpResponseRedirect(reverse("admin:cards_card_counter"))
+        form = EmploymentVisitForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                with transaction.atomic():
+                    form.save(person)
+            except (ApplicationError, ValidationError) as exc:
+                add_refusal(form, exc)
+            else:
+                messages.success(request, _("The employment and its insurances are recorded."))
+                return HttpResponseRedirect(_visit_url())
+        context = self._context(
+            request,
+            _("Record an employment"),
+            form=form,
+            person=self._person_block(request, person),
+            point=scope.desk_of(request).point,
+            button=_("Record the employment"),
         )
         return render(request, "admin/cards/apply.html", context)
 
@@ -631,7 +891,9 @@ class CounterViews:
         """One transition: GET shows its form and the documents to check, POST calls its service.
 
         The card must be in the clerk's scope, or be a card of the person found at this counter
-        by their exact ID number for a transition any counter may do (scope.DESK_TRANSITIONS)."""
+        by their exact ID number for a transition any counter may do (scope.DESK_TRANSITIONS).
+        What the visit's search presented (the holder's document, the receipt) is not asked
+        again; the log records where it came from."""
         form_class = TRANSITION_FORMS.get(name)
         if form_class is None:
             raise Http404
@@ -639,7 +901,8 @@ class CounterViews:
             pk = int(unquote(object_id))
         except ValueError:
             raise Http404 from None
-        card = scope.card_visible_to(scope.desk_of(request), pk)
+        desk = scope.desk_of(request)
+        card = scope.card_visible_to(desk, pk)
         via_desk = False
         if card is None and name in scope.DESK_TRANSITIONS:
             card = _desk_card(request, pk)
@@ -648,6 +911,7 @@ class CounterViews:
             raise Http404(_("No such card here."))
         actor = _actor_or_403(request)
         current = scope.card_in_force(card)
+        back_to_visit = request.GET.get("next") == VISIT_NEXT
         if not actor_may(current, actor, name):
             raise PermissionDenied(_("You may not do this here, or not to this card."))
         if name not in scope.transitions_allowed_now(card, actor):
@@ -656,10 +920,16 @@ class CounterViews:
                 _("Not allowed now for a card in the state %(state)s.")
                 % {"state": CardStatus(current.status).label},
             )
+            if back_to_visit:
+                return HttpResponseRedirect(_visit_url())
             return HttpResponseRedirect(
                 _change_url(card) if not via_desk else reverse("admin:cards_card_counter")
             )
-        form = form_class(request.POST if request.method == "POST" else None, card=card)
+        form = form_class(
+            request.POST if request.method == "POST" else None,
+            card=card,
+            presented=presented_for(request, card),
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 result = form.perform(actor=actor)
@@ -667,8 +937,10 @@ class CounterViews:
                 add_refusal(form, exc)
             else:
                 self._say_done(request, name, card, result)
-                if scope.card_visible_to(scope.desk_of(request), result.pk) is None:  # the hotline
+                if scope.card_visible_to(desk, result.pk) is None:  # the hotline
                     return HttpResponseRedirect(reverse("admin:cards_card_counter"))
+                if back_to_visit:
+                    return HttpResponseRedirect(_visit_url())
                 return HttpResponseRedirect(_change_url(result))
         context = self._context(
             request,
@@ -679,41 +951,17 @@ class CounterViews:
             holder=card.applicant.name_masked,
             holder_id=card.applicant.id_number_masked,
             via_desk=via_desk,
-            comparison=self._registry_comparison(card) if name == T.VERIFY else None,
+            back_url=_visit_url()
+            if back_to_visit
+            else (reverse("admin:cards_card_counter") if via_desk else _change_url(card)),
+            comparison=registry_comparison(card.applicant) if name == T.VERIFY else None,
             deadline_left=countdown(live_deadline(card)),
             state_words=state_in_words(card),
+            documents=documents_for(desk.point.kind if desk.point else None, name)
+            or form.documents,
             media=self.media + form.media,
         )
         return render(request, "admin/cards/transition.html", context)
-
-    @staticmethod
-    def _registry_comparison(card: Card) -> dict[str, Any]:
-        """The registration form beside the registry record, field by field."""
-        applicant = card.applicant
-        try:
-            entry = get_registry().lookup(applicant.id_type, applicant.id_number)
-        except RegistryUnavailable:
-            return {"found": False, "rows": [], "differs": True, "unavailable": True}
-        if entry is None:
-            return {"found": False, "rows": [], "differs": True}
-        form = {field: getattr(applicant, field) for field in COMPARED_FIELDS}
-        differing = {d.field for d in compare_with_registry(form, entry)}
-        labels = {f.name: f.verbose_name for f in Applicant._meta.fields}
-        rows = []
-        for field in COMPARED_FIELDS:
-            form_value, registry_value = form[field], getattr(entry, field)
-            if field == "name":  # the names, masked like everywhere else, unless they differ
-                shown = (form_value, registry_value) if field in differing else None
-                form_value, registry_value = shown or (mask_name(form_value),) * 2
-            rows.append(
-                {
-                    "label": labels.get(field, field),
-                    "form": _display_value(field, form_value),
-                    "registry": _display_value(field, registry_value),
-                    "differs": field in differing,
-                }
-            )
-        return {"found": True, "rows": rows, "differs": bool(differing)}
 
     @staticmethod
     def _say_done(request: HttpRequest, name: str, before: Card, result: Card) -> None:
@@ -733,15 +981,10 @@ class CounterViews:
                 text += " " + _("A replacement was applied for: receipt number %(receipt)s.") % {
                     "receipt": result.receipt_number_display
                 }
-            messages.success(
-                request,
-                format_html(
-                    '{} <a href="{}" target="_blank">{}</a>',
-                    text,
-                    certificate,
-                    _("Print the certificate"),
-                ),
-            )
+                link = print_link(certificate, _("Print the certificate and the new receipt"))
+            else:
+                link = print_link(certificate, _("Print the certificate"))
+            messages.success(request, format_html("{} {}", text, link))
             return
         if name == T.REPORT_LOST_BY_PHONE:
             messages.success(
@@ -756,8 +999,15 @@ class CounterViews:
         if name == T.REPLACE:
             messages.success(
                 request,
-                _("The card is replaced; the new card's receipt number is %(receipt)s.")
-                % {"receipt": result.receipt_number_display},
+                format_html(
+                    "{} {}",
+                    _("The card is replaced; the new card's receipt number is %(receipt)s.")
+                    % {"receipt": result.receipt_number_display},
+                    print_link(
+                        reverse("admin:cards_card_receipt", args=[result.pk]),
+                        _("Print the new card's receipt"),
+                    ),
+                ),
             )
             return
         messages.success(
@@ -777,13 +1027,10 @@ class CounterViews:
             record_reveal(request, applicant=card.applicant, card=card)
         return HttpResponseRedirect(_change_url(card))
 
-    def receipt_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        card = self._visible_card(request, object_id)
-        status_url = request.build_absolute_uri(
-            "/status/?" + urlencode({"receipt_number": card.receipt_number})
-        )
+    def _receipt_context(self, card: Card) -> dict[str, Any]:
+        status_url = status_page_url(card)
         qr = segno.make(status_url, error="m")
-        context = {
+        return {
             "card": card,
             "holder": card.applicant,
             "holder_id": card.applicant.id_number_masked,
@@ -791,12 +1038,20 @@ class CounterViews:
             "status_url": status_url,
             "collect": collection_advice(card),
             **receipt_functions(card),  # issue #17: fee, social security number
+        }
+
+    def receipt_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        card = self._visible_card(request, object_id)
+        context = {
+            **self._receipt_context(card),
             "printed_at": timezone.now(),
             "change_url": _change_url(card),
         }
         return render(request, "cards/receipt.html", context)
 
     def certificate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The loss-report certificate; when a replacement was taken in the same step, the new
+        card's receipt follows on its own sheet, so one print gives the holder both papers."""
         card = self._visible_card(request, object_id)
         if not card.loss_certificate_number:
             raise Http404(_("This card has no written loss report."))
@@ -804,17 +1059,53 @@ class CounterViews:
             "service_point"
         )
         report = report.order_by("-id").first()
-        replacement = Card.objects.filter(replaces=card).first()
+        replacement = Card.objects.filter(replaces=card).select_related("applicant").first()
+        if replacement is not None and scope.card_visible_to(
+            scope.desk_of(request), replacement.pk
+        ):
+            new_receipt = self._receipt_context(replacement)
+        else:
+            new_receipt = None
         context = {
             "card": card,
             "holder": card.applicant,
             "holder_id": card.applicant.id_number_masked,
             "report": report,
             "replacement": replacement,
+            "new_receipt": new_receipt,
+            "status_url": status_page_url(card),
             "printed_at": timezone.now(),
             "change_url": _change_url(card),
         }
         return render(request, "cards/certificate.html", context)
+
+
+def registry_comparison(applicant: Applicant) -> dict[str, Any]:
+    """The registration form beside the registry record, field by field."""
+    try:
+        entry = get_registry().lookup(applicant.id_type, applicant.id_number)
+    except RegistryUnavailable:
+        return {"found": False, "rows": [], "differs": True, "unavailable": True}
+    if entry is None:
+        return {"found": False, "rows": [], "differs": True}
+    form = {field: getattr(applicant, field) for field in COMPARED_FIELDS}
+    differing = {d.field for d in compare_with_registry(form, entry)}
+    labels = {f.name: f.verbose_name for f in Applicant._meta.fields}
+    rows = []
+    for field in COMPARED_FIELDS:
+        form_value, registry_value = form[field], getattr(entry, field)
+        if field == "name":  # the names, masked like everywhere else, unless they differ
+            shown = (form_value, registry_value) if field in differing else None
+            form_value, registry_value = shown or (mask_name(form_value),) * 2
+        rows.append(
+            {
+                "label": labels.get(field, field),
+                "form": _display_value(field, form_value),
+                "registry": _display_value(field, registry_value),
+                "differs": field in differing,
+            }
+        )
+    return {"found": True, "rows": rows, "differs": bool(differing)}
 
 
 def _display_value(field: str, value: Any) -> str:

@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import get_language, ngettext
 
@@ -44,15 +44,18 @@ from applicants.identity import normalise_id_number
 from applicants.models import Applicant, id_number_index
 from cards import rules
 from cards.choices import (
+    REJECTION_BRING,
     CardStatus,
     CardType,
     ElectronicCardStatus,
     FinancialStatus,
+    RejectionReason,
     TransitionName,
 )
 from cards.expiry import EXPIRIES
 from cards.models import Card, CardTransition
 from cards.numbers import format_receipt_number, is_valid_receipt_number, normalise_receipt_number
+from cards.public.hours import opening_hours_for_page
 from common.masking import mask_name
 from common.prepared import PreparedStatement
 from common.translation import gettext as _
@@ -222,7 +225,9 @@ _T = {
 }
 _LOG = f"""(SELECT json_agg(json_build_array(
            {_T["name"]}, {_T["to_status"]}, {_T["at"]},
-           CASE WHEN {_T["name"]} = %s THEN {_T["data"]} -> 'differences' END,
+           CASE WHEN {_T["name"]} = %s THEN jsonb_build_object(
+             'differences', {_T["data"]} -> 'differences',
+             'reason_code', {_T["data"]} -> 'reason_code') END,
            CASE WHEN {_T["name"]} = %s THEN {_T["reason"]} ELSE '' END,
            (SELECT p.{_column(ServicePoint, "name")} FROM "{_POINT_TABLE}" p
             WHERE p."id" = {_T["service_point"]}),
@@ -278,6 +283,7 @@ class LogRow(NamedTuple):
     reason: str
     service_point: str | None
     bank: Bank | None
+    reason_code: str = ""  # a rejection's reason from cards.choices.RejectionReason
 
 
 def _id_number_index(id_number: str) -> bytes:
@@ -319,8 +325,8 @@ def card_public_get(*, id_number: str, receipt_number: str) -> Found | None:
         card=card,
         holder_name=holder_name,
         bank=Bank(*bank) if bank else None,
-        applied_at=Place(*applied_at),
-        collection_point=Place(*collection_point),
+        applied_at=_place(applied_at),
+        collection_point=_place(collection_point),
         replaces=replaces,
         replaced_by=replaced_by,
         history=_history(log),
@@ -360,6 +366,9 @@ def _card_public_get_orm(*, id_number: str, receipt_number: str) -> Found | None
                 reason=row.reason if row.name == T.REJECT else "",
                 service_point=row.service_point.name if row.service_point else None,
                 bank=_bank_of(row.bank),
+                reason_code=(row.data or {}).get("reason_code") or ""
+                if row.name == T.REJECT
+                else "",
             )
             for row in log.order_by("id")
         ],
@@ -371,7 +380,13 @@ def _bank_of(bank: PartnerBank | None) -> Bank | None:
 
 
 def _place_of(point: ServicePoint) -> Place:
-    return Place(*(getattr(point, name) for name in POINT_FIELDS))
+    return _place([getattr(point, name) for name in POINT_FIELDS])
+
+
+def _place(values) -> Place:
+    """A service point as the page shows it: its opening hours in the page's language."""
+    name, address, opening_hours, phone = values
+    return Place(name, address, opening_hours_for_page(opening_hours or ""), phone)
 
 
 def _history(log: str | list | None) -> list[LogRow]:
@@ -382,12 +397,13 @@ def _history(log: str | list | None) -> list[LogRow]:
             name=name,
             to_status=to_status,
             at=datetime.datetime.fromisoformat(at),
-            differences=differences,
+            differences=(rejection or {}).get("differences"),
             reason=reason or "",
             service_point=point,
             bank=Bank(*bank) if bank else None,
+            reason_code=(rejection or {}).get("reason_code") or "",
         )
-        for name, to_status, at, differences, reason, point, bank in log or []
+        for name, to_status, at, rejection, reason, point, bank in log or []
     ]
 
 
@@ -839,6 +855,8 @@ def _rejected(ctx: _Context) -> Guidance:
     on = _day(rejection.at if rejection else card.closed_at or ctx.now)
     differences = (rejection.differences or []) if rejection else []
     reason = rejection.reason if rejection else ""
+    bring: list[str] = []
+    other_language = ""
     texts = _correction_texts()
     corrections = []
     for difference in differences:
@@ -863,6 +881,22 @@ def _rejected(ctx: _Context) -> Guidance:
                 "how to have the registry corrected."
             ),
         ]
+    elif rejection is not None and rejection.reason_code in RejectionReason.values:
+        # The reason the clerk chose from the list fit to show, in both languages, and what to
+        # bring next time.
+        label = RejectionReason(rejection.reason_code).label
+        explanation = _(
+            "On %(date)s the service point could not approve your application: %(reason)s"
+        ) % {"date": on, "reason": str(label)}
+        with translation.override("en" if (get_language() or "").startswith("zh") else "zh-hans"):
+            other_language = str(label)
+        steps = [
+            _(
+                "Apply again at a service point, for example where you applied (below), with "
+                "what is listed under “What to bring”."
+            )
+        ]
+        bring = [str(item) for item in REJECTION_BRING.get(rejection.reason_code, ())]
     elif reason == NO_REGISTRY_RECORD:
         explanation = _("On %(date)s the municipal registry had no record for your ID number.") % {
             "date": on
@@ -881,11 +915,12 @@ def _rejected(ctx: _Context) -> Guidance:
         ]
     return Guidance(
         headline=_("Your application was not approved"),
-        explanation=[explanation],
+        explanation=[explanation, *([other_language] if other_language else [])],
         next_steps=steps,
         corrections=corrections,
         place=ctx.found.applied_at,
         place_heading=_("Where you applied"),
+        bring=bring,
     )
 
 

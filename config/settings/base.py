@@ -450,6 +450,11 @@ MEDICAL_POINT_WORKING_DAYS = env.int("MEDICAL_POINT_WORKING_DAYS", default=3)
 # Seed 001: apply at the street (township) service station of the household registration. Off by
 # default: today any station in the city takes the application (applicants/policy.py).
 APPLY_AT_HUKOU_STREET_STATION = env.bool("APPLY_AT_HUKOU_STREET_STATION", default=False)
+
+# The public address of the status page, as a citizen's phone reaches it: every QR code and
+# printed link is built from it, never from the host the clerk's browser used. Required when
+# DEBUG is off (cards.public.checks); local settings default it to the development server.
+STATUS_PAGE_BASE_URL = env("STATUS_PAGE_BASE_URL", default="")
 # An online application's real-name and real-person checks count if made at most this long before
 # the application (cards.services.card_submit).
 ONLINE_CHECK_MAX_AGE = timedelta(hours=env.int("ONLINE_CHECK_MAX_AGE_HOURS", default=24))

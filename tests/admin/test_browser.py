@@ -42,6 +42,12 @@ def find(page, query: str) -> None:
     page.wait_for_load_state()
 
 
+def open_card(page) -> None:
+    """From the visit screen, the card page of its (first) card."""
+    page.click(".visit-cards tr.here a")
+    page.wait_for_selector(".state-box")
+
+
 def transition(page, name: str) -> None:
     page.click(f"a[data-transition={name}]")
     page.wait_for_selector(".transition-form")
@@ -62,12 +68,12 @@ def test_a_clerk_walks_a_card_from_application_to_replacement(browser_page, worl
     log_in(page, clerk.user.username)
     screenshot(page, "admin-dashboard-clerk")
     find(page, holder.id_number.lower())
-    assert page.locator(".person-block").is_visible()
-    assert "可以申领" in page.inner_text(".eligibility")  # the answer before submitting
+    assert page.locator(".visit").is_visible()
     assert holder.name not in page.content()  # masked: 王**
     screenshot(page, "admin-counter-person-found")
-    page.click(".person-block a.button")
+    page.click(".due-now a.due-action")  # the application, due now
     page.wait_for_selector(".transition-form")
+    assert "可以申领" in page.inner_text(".eligibility")  # the answer before submitting
     assert page.is_checked(f"input[name=card_type][value={CardType.MEDICAL_INSURANCE}]")
     screenshot(page, "admin-application-form")
     page.click(".transition-form button[type=submit]")
@@ -92,12 +98,12 @@ def test_a_clerk_walks_a_card_from_application_to_replacement(browser_page, worl
     assert card.status == S.READY_FOR_COLLECTION
 
     transition(page, "hand_over")
-    page.fill("input[name=id_number]", "0000")  # the wrong person first: refused, not a 500
-    page.fill("input[name=receipt_number]", card.receipt_number_display)
+    # The ID searched at this visit counts as presented: the form asks only for the receipt.
+    assert page.locator("input[name=id_number]").count() == 0
+    page.fill("input[name=receipt_number]", "K7QM-3X9T-PW2R-H")  # not this card's: refused
     page.click(".transition-form button[type=submit]")
     page.wait_for_selector(".errorlist, .errornote")
-    assert "不是持卡人" in page.content() or "not the card holder" in page.content()
-    page.fill("input[name=id_number]", holder.id_number)
+    assert "回执号与此卡不符" in page.content()
     page.fill("input[name=receipt_number]", card.receipt_number_display)
     submit_transition(page)
     card.refresh_from_db()
@@ -109,10 +115,9 @@ def test_a_clerk_walks_a_card_from_application_to_replacement(browser_page, worl
     log_in(page, hotline.user.username)
     find(page, holder.id_number)
     assert holder.name not in page.content()
-    page.click(".desk a.button")
+    page.click(".due-now a.due-action")
     page.wait_for_selector(".transition-form")
     page.fill("input[name=caller_name]", holder.name)
-    page.fill("input[name=caller_id_number]", holder.id_number)
     page.fill("input[name=contact_phone]", "13900139000")
     page.fill("input[name=home_address]", "上海市徐汇区漕溪北路1号")
     screenshot(page, "admin-hotline-phone-report")
@@ -126,10 +131,10 @@ def test_a_clerk_walks_a_card_from_application_to_replacement(browser_page, worl
 
     # The clerk takes the written report with a replacement in the same step.
     log_in(page, clerk.user.username)
-    find(page, card.receipt_number.lower())  # a receipt number finds the card at once
-    page.wait_for_selector(".state-box")
+    find(page, card.receipt_number.lower())  # a receipt number opens the holder's visit
+    open_card(page)
     transition(page, "report_lost_in_writing")
-    page.fill("input[name=id_number]", holder.id_number)
+    page.fill("input[name=id_number]", holder.id_number)  # a receipt search: the ID is asked
     page.check("input[name=request_replacement]")
     screenshot(page, "admin-written-report-form")
     submit_transition(page)
@@ -157,9 +162,8 @@ def test_a_clerk_walks_a_card_from_application_to_replacement(browser_page, worl
     log_in(page, other.user.username)
     for query in (holder.id_number, card.receipt_number_display, new.receipt_number, "MI20260001"):
         find(page, query)
-        assert page.locator("table.counter-results").count() == 0
-        assert page.locator(".desk").count() == 0
-        results = page.inner_text("section[aria-labelledby=cards-title]")
+        assert page.locator(".visit-cards tr.here").count() == 0
+        results = page.inner_text("#content-main")
         assert card.receipt_number_display not in results
         assert new.receipt_number_display not in results
         assert page.locator("a[href*='/admin/cards/card/']").filter(has_text="-").count() == 0

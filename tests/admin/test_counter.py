@@ -29,13 +29,27 @@ def test_take_an_application_for_a_found_person_with_the_eligibility_shown_first
 ):
     found = clients.clerk.post("/admin/cards/card/counter/", {"q": person.id_number})
     page = text(found)
-    assert "Person found" in page and person.name_masked in page
-    assert "may apply" in page
+    assert person.name_masked in page
+    assert "Take an application for a Social security card" in page  # the action due now
     form = clients.clerk.get("/admin/cards/card/counter/apply/")
     assert "may apply" in text(form)  # the answer is on the page before submitting
-    done = clients.clerk.post(
+    # The photo receipt is required for a social security card, the rule named on the field.
+    refused = clients.clerk.post(
         "/admin/cards/card/counter/apply/",
         {"card_type": CardType.SOCIAL_SECURITY, "collection_point": world.outlet.pk},
+    )
+    assert refused.context["form"].errors["photo_receipt_number"] == [
+        "A social security card is made with the photo of an approved photo studio: enter the "
+        "photo receipt's number (two bareheaded one-inch photos)."
+    ]
+    assert not Card.objects.filter(applicant=person).exists()
+    done = clients.clerk.post(
+        "/admin/cards/card/counter/apply/",
+        {
+            "card_type": CardType.SOCIAL_SECURITY,
+            "collection_point": world.outlet.pk,
+            "photo_receipt_number": "PS-2026-0001",
+        },
         follow=True,
     )
     card = Card.objects.get(applicant=person)
@@ -84,7 +98,8 @@ def test_a_new_person_is_registered_at_the_counter(world, clients):
         "/admin/cards/card/counter/new-person/",
         {"name": "王五", "id_type": "resident_id", "id_number": "110105194912310021"},
     )
-    assert "check character does not match" in text(bad)
+    assert "The check character (the 18th) of this ID number does not match" in text(bad)
+    assert not Applicant.objects.filter(name="王五").exists()
 
 
 def test_verify_shows_the_registry_side_by_side_and_records_the_result(

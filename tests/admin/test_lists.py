@@ -122,8 +122,9 @@ def test_the_list_search_posts_to_the_counter_never_in_the_url(world, clients):
     page = found.content.decode()
     assert 'name="q"' in page
     assert 'action="/admin/cards/card/counter/"' in page and 'method="post"' in page
-    # A receipt number typed with spaces and lower case leads straight to the card.
+    # A receipt number typed with spaces and lower case opens the holder's visit screen.
     typed = " ".join(card.receipt_number.lower()[i : i + 4] for i in range(0, 13, 4))
     response = clients.clerk.post("/admin/cards/card/counter/", {"q": typed})
-    assert response.status_code == 302
-    assert response["Location"] == f"/admin/cards/card/{card.pk}/change/"
+    assert response.status_code == 200
+    assert response.context["visit"].person == card.applicant
+    assert f'href="/admin/cards/card/{card.pk}/change/"' in response.content.decode()

@@ -214,8 +214,10 @@ def test_collection_says_where_when_and_what_to_bring(client, world, person):
     for page in (en, zh):
         assert world.outlet.name in page
         assert "上海市徐汇区肇嘉浜路1号" in page
-        assert "周一至周五 9:00-17:00" in page
         assert 'href="tel:021-12345678"' in page
+    # The opening hours in the page's language (#12: the English page said 周一至周五).
+    assert "周一至周五 9:00-17:00" in zh
+    assert "Mon–Fri 9:00-17:00" in en and "周一" not in en
     assert "Where to collect the card" in en and "What to bring" in en
     assert "Your original ID document" in en and "This application receipt." in en
     assert "领卡地点" in zh and "需要携带" in zh and "身份证件原件" in zh and "本申请回执" in zh
