@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agencies', '0007_bankapi_platform_and_sandbox_keys'),
-        ('cards', '0009_scale_scope_and_counts'),
+        ("cards", "0010_scale_follow_collection_point"),
     ]
 
     operations = [

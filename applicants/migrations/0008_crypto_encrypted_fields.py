@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applicants', '0005_db_defaults_for_set_based_writers'),
+        ("applicants", "0007_functions_social_security_numbers"),
     ]
 
     operations = [

@@ -27,7 +27,7 @@ def sqlite_triggers_on(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cards', '0009_scale_scope_and_counts'),
+        ("cards", "0013_functions_card_functions"),
     ]
 
     operations = [

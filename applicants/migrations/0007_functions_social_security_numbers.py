@@ -16,7 +16,7 @@ def drop_sequence(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applicants', '0005_db_defaults_for_set_based_writers'),
+        ("applicants", "0006_strength_employment_late_idx"),
     ]
 
     operations = [

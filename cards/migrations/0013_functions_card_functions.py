@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agencies', '0006_db_defaults_for_set_based_writers'),
-        ('cards', '0009_scale_scope_and_counts'),
+        ("cards", "0012_rules_rule_sets"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agencies', '0006_db_defaults_for_set_based_writers'),
         ('applicants', '0005_db_defaults_for_set_based_writers'),
-        ('cards', '0009_scale_scope_and_counts'),
+        ("cards", "0011_bankapi_platform_actor_and_sandbox_cards"),
     ]
 
     operations = [
