@@ -2,9 +2,8 @@
 same transaction as the change, with the actor and channel and the values before and after.
 
 The one place a value enters the log: `changes` keeps each field masked (what the auditor reads),
-`seal()` keeps the full values so that a wrong change can be put right. seal() is where the field
-cipher of the encryption at rest plugs in (issue #15): today it keeps the values as JSON, in a
-column documented as to be encrypted; nothing else writes them.
+`seal()` keeps the full values, encrypted with the field cipher of the encryption at rest
+(common/crypto.py), so that a wrong change can be put right (`unseal()`); nothing else writes them.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cards.choices import ActorKind, Channel
+from common import crypto
 from common.masking import mask_address, mask_id_number, mask_name, mask_phone
 from privacy.models import PersonChange
 
@@ -67,9 +67,19 @@ def masked(field: str, value: Any) -> Any:
     return mask(value) if mask and isinstance(value, str) else value
 
 
-def seal(values: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """The full before/after values as stored. To be encrypted (the field cipher, issue #15)."""
-    return {field: [_plain(before), _plain(after)] for field, (before, after) in values.items()}
+SEALED_CONTEXT = "person_change"
+
+
+def seal(values: dict[str, list[Any]]) -> dict[str, Any]:
+    """The full before/after values as stored: each field's pair encrypted with the field cipher
+    (common/crypto.py), the field names readable."""
+    plain = {field: [_plain(before), _plain(after)] for field, (before, after) in values.items()}
+    return crypto.seal_values(plain, keys=frozenset(plain), context=SEALED_CONTEXT)
+
+
+def unseal(sealed: dict[str, Any]) -> dict[str, list[Any]]:
+    """The full before/after values of a sealed change (to put a wrong change right)."""
+    return crypto.open_values(sealed or {}, context=SEALED_CONTEXT)
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
