@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from cards import cardcenter, metrics
-from cards.choices import ActorKind, Channel, OutboxEventKind, TransitionName
+from cards import cardcenter, metrics, rules
+from cards.choices import ActorKind, CardType, Channel, OutboxEventKind, TransitionName
 from cards.events import EVENT_TIME_FORMAT, event_payload
 from cards.models import Card, CardTransition, OutboxEvent
 
@@ -65,7 +65,8 @@ WITH due AS (
     UPDATE cards_card AS c
     SET status = %(target)s, updated_at = %(now)s {closes}
     FROM due WHERE c.id = due.id
-    RETURNING c.id, c.public_id, c.bank_id, c.card_number, c.{deadline} AS deadline
+    RETURNING c.id, c.public_id, c.bank_id, c.card_number, c.{deadline} AS deadline,
+              c.card_type, c.rule_set
 ), logged AS (
     INSERT INTO cards_cardtransition
         (card_id, name, from_status, to_status, at, recorded_at, actor_kind, channel, reason, data)
@@ -87,7 +88,7 @@ WITH due AS (
     FROM updated
 ), noticed AS ({notices}
 )
-SELECT id FROM updated
+SELECT id, card_type, rule_set FROM updated
 """
 # strftime's format in PostgreSQL's to_char words.
 _PG_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -133,10 +134,18 @@ def _expire_batch_postgresql(expiry, *, now, limit, card_ids) -> list[int]:
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    ids = [row[0] for row in rows]
     if ids:
         cardcenter.deliver_after_commit()
-        _electronic_events(expiry, ids)
+        # Only cards that can have an electronic card are read again (none under seed-2019).
+        with_ecard = {
+            card_id
+            for card_id, card_type, rule_set in rows
+            if card_type == CardType.SOCIAL_SECURITY and rules.get(rule_set).electronic_card
+        }
+        if with_ecard:
+            _electronic_events(expiry, sorted(with_ecard))
     return ids
 
 

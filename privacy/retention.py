@@ -27,8 +27,8 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, DateField, Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat, Trunc
+from django.db.models import DateField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from applicants.models import Applicant, Employment, InsuranceEnrolment
@@ -86,16 +86,28 @@ def due_people(rule: str, now: datetime.datetime) -> QuerySet[Applicant]:
     )
 
 
-# What an anonymised person keeps of each personal field (one place: the encryption at rest's
-# blind index of the document number, when it comes, is emptied here too).
+# What an anonymised person keeps of each personal field. The document number becomes
+# "ANON<pk>", encrypted at rest with its blind index like any other (common/fields.py): written per
+# person (a token is made in Python), the rest in one statement.
 ANONYMISED_VALUES = {
     "name": Value(""),
-    "phone": Value(""),
-    "address": Value(""),
+    "phone": "",
+    "address": "",
     "hukou_place": Value(""),
-    "id_number": Concat(Value("ANON"), Cast("pk", output_field=CharField())),
     "birth_date": Trunc("birth_date", "year", output_field=DateField()),
 }
+
+
+def anonymised_id_number(pk: int) -> str:
+    return f"ANON{pk}"
+
+
+def _anonymise_id_numbers(ids: list[int], now: datetime.datetime) -> None:
+    for pk in ids:
+        number = anonymised_id_number(pk)
+        Applicant.objects.filter(pk=pk).update(
+            id_number=number, id_number_bidx=Applicant.blind_index("id_number", number)
+        )
 
 
 def anonymise_batch(
@@ -114,7 +126,8 @@ def anonymise_batch(
         if not ids:
             return 0, None
         Applicant.objects.filter(pk__in=ids).update(**ANONYMISED_VALUES, updated_at=now)
-        Card.objects.filter(applicant_id__in=ids).exclude(agent_name="", agent_id_number="").update(
+        _anonymise_id_numbers(ids, now)
+        Card.objects.filter(applicant_id__in=ids).exclude(agent_name="").update(
             agent_name="", agent_id_number=""
         )
         PersonChange.objects.filter(applicant_id__in=ids).update(changes={}, sealed={})

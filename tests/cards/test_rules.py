@@ -281,6 +281,7 @@ def test_under_3rd_gen_a_card_is_valid_10_years_from_hand_over_and_renewed_from_
             actor=world.clerk,
             reason=ReplacementReason.EXPIRED,
             id_number=card.applicant.id_number,
+            card_presented=True,
         )
     assert early.value.code == "invalid" and "2036-01-02" in early.value.message
     with time_machine.travel(opens, tick=False):
@@ -289,6 +290,7 @@ def test_under_3rd_gen_a_card_is_valid_10_years_from_hand_over_and_renewed_from_
             actor=world.clerk,
             reason=ReplacementReason.EXPIRED,
             id_number=card.applicant.id_number,
+            card_presented=True,
         )
     card.refresh_from_db()
     assert card.status == S.REPLACED and new.replaces == card
@@ -304,10 +306,9 @@ def test_under_seed_2019_a_card_has_no_expiry_and_no_renewal(world):
             actor=world.clerk,
             reason=ReplacementReason.EXPIRED,
             id_number=card.applicant.id_number,
+            card_presented=True,
         )
-    assert refused.value.details == {
-        "reason": ["Only an issued card with a validity period is renewed."]
-    }
+    assert refused.value.details == {"reason": ["Cards under this card's rule set do not expire."]}
 
 
 def test_an_expired_card_shows_as_expired_to_the_clerk_and_the_holder(world, client):
