@@ -40,6 +40,7 @@ from cards.events import TransitionRow, record_transitions
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import Card
 from common.errors import ApplicationError
+from common.fields import BlindIndexField, EncryptedCharField
 
 S = CardStatus
 T = TransitionName
@@ -330,8 +331,21 @@ def _update(spec: _Spec, cards: list[Card], now: datetime.datetime) -> None:
     if not cards:
         return
     model_fields = [Card._meta.get_field(name) for name in ("status", *spec.fields)]
-    columns = ", ".join(f'"{f.column}" = v."{f.column}"' for f in model_fields)
-    types = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in model_fields)
+    # A changed card number is stored encrypted, with its blind index (common/fields.py); the
+    # index travels as hex in the JSON document.
+    indexes = [
+        f
+        for f in Card._meta.concrete_fields
+        if isinstance(f, BlindIndexField) and f.source in spec.fields
+    ]
+    columns = ", ".join(
+        [f'"{f.column}" = v."{f.column}"' for f in model_fields]
+        + [f'"{f.column}" = decode(v."{f.column}", \'hex\')' for f in indexes]
+    )
+    types = ", ".join(
+        [f'"{f.column}" {f.db_type(connection)}' for f in model_fields]
+        + [f'"{f.column}" text' for f in indexes]
+    )
     sql = (
         f'UPDATE "{Card._meta.db_table}" AS c SET {columns}, "updated_at" = %s '  # noqa: S608
         f"FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, {types}) "
@@ -340,11 +354,24 @@ def _update(spec: _Spec, cards: list[Card], now: datetime.datetime) -> None:
     )
     ids = [card.pk for card in cards]
     rows = [
-        {"id": card.pk} | {f.column: _json_value(getattr(card, f.attname)) for f in model_fields}
+        {"id": card.pk}
+        | {f.column: _stored(f, getattr(card, f.attname)) for f in model_fields}
+        | {f.column: _index_hex(f, card) for f in indexes}
         for card in cards
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, [now, json.dumps(rows, ensure_ascii=False), ",".join(map(str, ids))])
+
+
+def _stored(field, value):
+    if isinstance(field, EncryptedCharField):
+        return field.get_db_prep_save(value, connection)
+    return _json_value(value)
+
+
+def _index_hex(field: BlindIndexField, card: Card) -> str | None:
+    index = field.index_of(getattr(card, field.source))
+    return index.hex() if index is not None else None
 
 
 def _json_value(value):
