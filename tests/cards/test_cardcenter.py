@@ -24,6 +24,7 @@ from cards.choices import CardStatus, CardType, ReplacementReason, TransitionNam
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import CardCenterNotice, CardCenterReceipt
 from cards.webhooks import verify_signature
+from common import crypto
 from config.celery import app as celery_app
 from tests.cards.conftest import T0, card_number, report_by_phone, submit
 from tests.cards.receivers import Receiver, clear_breakers
@@ -211,14 +212,15 @@ def test_the_set_based_insert_can_be_used_on_its_own(world, card_in):
         "'ready_for_collection', %(now)s, %(number)s) "
         + cardcenter.notice_insert_sql(source="changes")
     )
+    # The source's card number as stored in cards_card: encrypted (common/crypto.py).
+    number = crypto.encrypt(card.card_number, context="card_number")
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, {**cardcenter.notice_sql_params(T0), "card": card.pk, "number": card.card_number}
-        )
+        cursor.execute(sql, {**cardcenter.notice_sql_params(T0), "card": card.pk, "number": number})
         ((notice_id, _card_id),) = cursor.fetchall()  # mark_ready is no notice
     notice = CardCenterNotice.objects.get(pk=notice_id)
     assert (notice.card_id, notice.kind, notice.bank_id) == (card.pk, T.CANCEL, world.bank.pk)
     assert notice.next_attempt_at == T0 and notice.notice_id is not None
+    assert notice.card_number == card.card_number
 
 
 # --- Delivered after the commit ---------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from common import crypto
 from tests.operations.replica import (
     PRIMARY_PORT,
     REPLICA_PORT,
@@ -94,11 +95,12 @@ class Service:
         """The status page's answer for `card`, looked up as its holder does (form, then POST),
         in English, with the per-response CSRF token blanked."""
         with self.pair.connect(PRIMARY_PORT) as conn:
-            id_number, receipt = conn.execute(
+            id_token, receipt = conn.execute(
                 """SELECT a.id_number, c.receipt_number FROM cards_card c
                 JOIN applicants_applicant a ON a.id = c.applicant_id WHERE c.public_id = %s""",
                 [card],
             ).fetchone()
+        id_number = crypto.decrypt(id_token, context="id_number")  # stored encrypted
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         url = f"http://127.0.0.1:{WEB_PORT}/status/"
