@@ -866,7 +866,7 @@ def card_report_lost_by_phone(
                 "contact_phone": contact_phone.strip(),
                 "home_address": home_address.strip(),
                 "expires_at": card.phone_report_expires_at.isoformat(),
-                **({"identity": {"id_source": id_source}} if id_source else {}),
+                **({"caller_id_source": id_source} if id_source else {}),
             },
         )
         return card
