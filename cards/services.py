@@ -974,7 +974,7 @@ def card_report_lost_by_phone(
                 "home_address": home_address.strip(),
                 "expires_at": card.phone_report_expires_at.isoformat(),
                 "rule_set": card_rules.label,
-                **({"identity": {"id_source": id_source}} if id_source else {}),
+                **({"caller_id_source": id_source} if id_source else {}),
             },
         )
         return card

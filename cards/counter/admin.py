@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cards import selectors
-from cards.choices import ActorKind, CardStatus, Channel, OnlineCheck, TransitionName
+from cards.choices import ActorKind, CardStatus, Channel, IdSource, OnlineCheck, TransitionName
 from cards.counter import scope
 from cards.counter.forms import TRANSITION_FORMS
 from cards.counter.functions import functions_panel
@@ -415,6 +415,8 @@ def identity_notes(identity: dict | None) -> list[str]:
     if not identity:
         return []
     notes = [gettext("holder's ID document seen")]
+    if identity.get("id_source") == IdSource.PRESENTED_AT_SEARCH:
+        notes.append(gettext("its number as searched at this visit"))
     if identity.get("card_presented"):
         notes.append(gettext("card shown"))
     if identity.get("receipt_presented"):
