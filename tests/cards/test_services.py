@@ -321,13 +321,14 @@ def test_mark_ready_validates_the_card_number(world, card_in):
     )
     assert "card_number" in error.details
     other = bring_to(world, submit(world, eligible_person()), S.READY_FOR_COLLECTION)
-    refused(
-        "invalid",
+    taken = refused(
+        "card_number_taken",
         services.card_mark_ready,
         card=card,
         actor=world.bank_actor,
         card_number=other.card_number,
     )
+    assert taken.status == 409 and "card_number" in taken.details
     refused(
         "permission_denied",
         services.card_mark_ready,
