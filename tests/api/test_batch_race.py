@@ -14,10 +14,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _number_written_uncommitted(other, card: Card, number: str) -> None:
-    """What `POST /cards/{id}/ready` writes, in the other connection, not yet committed."""
+    """What `POST /cards/{id}/ready` writes, in the other connection, not yet committed: the
+    number encrypted at rest and its blind index, which carries the uniqueness."""
+    from django.db import connection
+
+    stored = Card._meta.get_field("card_number").get_db_prep_save(number, connection)
     other.execute(
-        "UPDATE cards_card SET status = 'ready_for_collection', card_number = %s WHERE id = %s",
-        [number, card.pk],
+        "UPDATE cards_card SET status = 'ready_for_collection', card_number = %s, "
+        "card_number_bidx = %s WHERE id = %s",
+        [stored, Card.blind_index("card_number", number), card.pk],
     )
 
 
