@@ -173,7 +173,10 @@ def time_floor(connection) -> float:
 def reset(connection) -> None:
     """Back to N due phone reports, the log empty (TRUNCATE: the log refuses DELETE)."""
     with connection.cursor() as cur:
+        # The log's guard refuses TRUNCATE too (a trigger): off for this statement only.
+        cur.execute("SET session_replication_role = replica")
         cur.execute("TRUNCATE cards_cardtransition, cards_outboxevent")
+        cur.execute("SET session_replication_role = DEFAULT")
         cur.execute("UPDATE cards_card SET status = 'phone_reported_lost' WHERE status = 'issued'")
     vacuum(connection)
 
