@@ -268,3 +268,27 @@ def test_a_medical_card_replaced_at_a_community_center_is_completed_at_its_medic
         card=new, actor=world.street_medical_clerk, card_number="YB0000002"
     )
     assert new.status == S.READY_FOR_COLLECTION
+
+
+def test_the_portable_batch_takes_the_oldest_deadlines_first_and_only_the_cards_named(world):
+    """The ORM path of `make run` (SQLite), run here on PostgreSQL: the same choice of rows as
+    the statement (oldest deadline, then id; `card_ids` when given). Mutation survivors."""
+    from cards.expiry import _expire_batch_portable
+    from tests.cards.due_cards import make_due_cards
+
+    cards = make_due_cards(
+        4,
+        status=CardStatus.PHONE_REPORTED_LOST,
+        first_deadline=T0,
+        step=datetime.timedelta(seconds=1),
+        point=world.county_medical,
+    )
+    Card.objects.filter(pk=cards[3].pk).update(phone_report_expires_at=T0)  # ties with the first
+    expiry = EXPIRIES[TransitionName.LAPSE_PHONE_REPORT]
+    now = T0 + datetime.timedelta(days=1)
+    assert _expire_batch_portable(expiry, now=now, limit=5, card_ids=[cards[2].pk]) == [cards[2].pk]
+    assert _expire_batch_portable(expiry, now=now, limit=2, card_ids=None) == [
+        cards[0].pk,
+        cards[3].pk,
+    ]
+    assert Card.objects.get(pk=cards[1].pk).status == CardStatus.PHONE_REPORTED_LOST
