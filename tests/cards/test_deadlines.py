@@ -292,3 +292,52 @@ def test_the_portable_batch_takes_the_oldest_deadlines_first_and_only_the_cards_
         cards[3].pk,
     ]
     assert Card.objects.get(pk=cards[1].pk).status == CardStatus.PHONE_REPORTED_LOST
+
+
+@pytest.mark.parametrize(
+    "name", [TransitionName.LAPSE_PHONE_REPORT, TransitionName.EXPIRE_WRITTEN_REPORT]
+)
+def test_the_portable_batch_writes_what_the_statement_writes(world, name):
+    """Two twin due cards, one expired by the PostgreSQL statement and one by the ORM path of
+    `make run`: the same card columns, log row, bank event and card-center notice, each dated at
+    the deadline (the card and the cards' ids aside)."""
+    from cards.expiry import _expire_batch_portable, _expire_batch_postgresql
+    from cards.models import CardCenterNotice
+    from tests.cards.due_cards import make_due_cards
+
+    expiry = EXPIRIES[name]
+    status = expiry.source
+    by_statement, by_orm = make_due_cards(
+        2, status=status, first_deadline=T0, step=datetime.timedelta(0), point=world.outlet
+    )
+    Card.objects.filter(pk__in=[by_statement.pk, by_orm.pk]).update(bank=world.bank)
+    now = T0 + datetime.timedelta(days=40)
+    assert _expire_batch_postgresql(expiry, now=now, limit=5, card_ids=[by_statement.pk]) == [
+        by_statement.pk
+    ]
+    assert _expire_batch_portable(expiry, now=now, limit=5, card_ids=[by_orm.pk]) == [by_orm.pk]
+
+    def written(card: Card) -> dict:
+        card = Card.objects.get(pk=card.pk)
+        log = CardTransition.objects.filter(card=card).values(
+            "name", "from_status", "to_status", "at", "recorded_at", "actor_kind", "channel", "data"
+        )
+        event = OutboxEvent.objects.filter(card=card).values("kind", "bank_id", "payload")
+        notice = CardCenterNotice.objects.filter(card=card).values(
+            "kind", "from_status", "to_status", "at", "bank_id", "card_type"
+        )
+        (event_row,) = event
+        event_row["payload"] = {**event_row["payload"], "card": "-"}
+        return {
+            "card": (card.status, card.closed_at, card.updated_at),
+            "log": list(log),
+            "event": event_row,
+            "notice": list(notice),
+        }
+
+    assert written(by_orm) == written(by_statement)
+    result = written(by_orm)
+    assert result["card"][0] == expiry.target
+    assert result["log"][0]["at"] == T0 and result["log"][0]["recorded_at"] == now
+    assert result["event"]["bank_id"] == world.bank.pk
+    assert len(result["notice"]) == 1
