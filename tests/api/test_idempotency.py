@@ -44,6 +44,23 @@ def test_the_same_document_with_its_keys_reordered_is_the_same_request(api, card
     assert card.transitions.filter(name=TransitionName.MARK_READY).count() == 1
 
 
+def test_a_document_of_many_fields_in_another_order_is_the_same_request(api, world):
+    """The canonical form sorts every key of the document (a mutation survivor: with a one-field
+    body, the order of keys never mattered)."""
+    import json
+
+    person = eligible_person()
+    key = str(uuid.uuid4())
+    body = application_body(world, person)
+    assert len(body) > 2
+    first = api.post("/applications", raw=json.dumps(body).encode(), key=key)
+    assert first.status_code == 201
+    reordered = json.dumps(dict(reversed(list(body.items())))).encode()
+    again = api.post("/applications", raw=reordered, key=key)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert Card.objects.filter(applicant=person).count() == 1
+
+
 def test_a_refusal_does_not_consume_the_key(api, card_in):
     """Stripe's rule: a request refused before acting (validation 422, state 409, 404) keeps
     nothing; the corrected request with the same key acts."""
@@ -107,6 +124,7 @@ def test_a_missing_or_malformed_key_is_422(api, card_in, key):
         f"/cards/{card.public_id}/ready", {"card_number": card_number()}, key=None, headers=headers
     )
     assert response.status_code == 422
+    assert error_of(response)["code"] == "invalid"
     assert "Idempotency-Key" in error_of(response)["details"]
     assert Card.objects.get(pk=card.pk).status == S.VERIFIED
 
