@@ -61,6 +61,18 @@ def test_a_document_of_many_fields_in_another_order_is_the_same_request(api, wor
     assert Card.objects.filter(applicant=person).count() == 1
 
 
+def test_a_malformed_body_400_does_not_consume_the_key(api, card_in):
+    """400 is a refusal like any 4xx: the corrected request with the same key acts (a mutation
+    survivor: `>= 400` to `> 400` kept the 400's key, and the correction was then 422)."""
+    card = card_in(S.VERIFIED)
+    key = str(uuid.uuid4())
+    url = f"/cards/{card.public_id}/ready"
+    assert api.post(url, raw=b'{"card_number": ', key=key).status_code == 400
+    assert not IdempotencyKey.objects.filter(key=key).exists()
+    corrected = api.post(url, {"card_number": card_number()}, key=key)
+    assert corrected.status_code == 200 and "Idempotent-Replayed" not in corrected
+
+
 def test_a_refusal_does_not_consume_the_key(api, card_in):
     """Stripe's rule: a request refused before acting (validation 422, state 409, 404) keeps
     nothing; the corrected request with the same key acts."""
