@@ -9,6 +9,8 @@ import uuid
 import pytest
 import time_machine
 from django.db import connection
+from django.utils import translation
+from django.utils.translation import gettext
 
 from cards.choices import CardStatus, TransitionName
 from cards.models import Card, CardTransition
@@ -137,6 +139,13 @@ def test_a_missing_or_malformed_key_is_422(api, card_in, key):
     )
     assert response.status_code == 422
     assert error_of(response)["code"] == "invalid"
+    rule = (
+        "The Idempotency-Key header is required on every POST."
+        if key is None
+        else "An Idempotency-Key has 1 to 255 visible ASCII characters."
+    )
+    with translation.override("zh-hans"):  # the API's default language
+        assert error_of(response)["message"] == gettext(rule) != rule
     assert "Idempotency-Key" in error_of(response)["details"]
     assert Card.objects.get(pk=card.pk).status == S.VERIFIED
 
