@@ -95,10 +95,13 @@ def test_a_user_without_a_staff_row_or_inactive_sees_nothing(world, person):
     assert not scope.applicants_visible_to(scope.desk_for_user(loose)).exists()
     clerk = world.clerk.user
     assert scope.cards_visible_to(scope.desk_for_user(clerk)).filter(pk=card.pk).exists()
+    assert scope.applicants_visible_to(scope.desk_for_user(clerk)).filter(pk=person.pk).exists()
     clerk.is_active = False
     assert not scope.cards_visible_to(scope.desk_for_user(clerk)).exists()
+    assert not scope.applicants_visible_to(scope.desk_for_user(clerk)).exists()
     clerk.is_active, clerk.is_staff = True, False
     assert not scope.cards_visible_to(scope.desk_for_user(clerk)).exists()
+    assert not scope.applicants_visible_to(scope.desk_for_user(clerk)).exists()
 
 
 def test_people_a_point_sees(world, person):
