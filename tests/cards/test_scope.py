@@ -91,6 +91,8 @@ def test_a_banks_own_staff_see_their_banks_cards_only(world, person):
 def test_a_user_without_a_staff_row_or_inactive_sees_nothing(world, person):
     card = submit(world, person)
     loose = UserFactory(username="nobody-here")
+    desk = scope.desk_for_user(loose)
+    assert (desk.bank_id, desk.point_id, desk.counter_key) == (None, None, scope.NO_SCOPE)
     assert not scope.cards_visible_to(scope.desk_for_user(loose)).exists()
     assert not scope.applicants_visible_to(scope.desk_for_user(loose)).exists()
     clerk = world.clerk.user
