@@ -65,6 +65,11 @@ def test_withdrawing_after_the_deadline_is_refused_and_the_lapse_is_written(worl
             card_presented=True,
         )
     assert exc.value.code == "deadline_passed"
+    # The clerk is told which deadline passed, in Shanghai time (17:30 is 09:30 UTC).
+    assert exc.value.message == (
+        "The phone report lapsed at 2026-03-03 17:30; the card is issued again."
+    )
+    assert exc.value.details["status"] == S.ISSUED
     card = Card.objects.get(pk=phone_reported.pk)
     assert card.status == S.ISSUED  # the lapse was committed though the request was refused
     last = card.transitions.order_by("id").last()
@@ -105,6 +110,9 @@ def test_a_written_report_cancels_the_card_at_30_days(world, card_in):
             card_presented=True,
         )
     assert exc.value.code == "deadline_passed"
+    assert exc.value.message.startswith(
+        "The written report expired at 2026-04-01 17:30 and the card was cancelled automatically."
+    )
     card.refresh_from_db()
     assert card.status == S.CANCELLED and card.closed_at == deadline
     # After automatic cancellation, a replacement is a new application pointing at the old card.

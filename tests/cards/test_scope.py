@@ -141,3 +141,18 @@ def test_a_central_role_sees_no_bankless_card_no_holder_and_no_counter(world, pe
     assert not scope.cards_visible_to(desk).exists()
     assert not scope.applicants_visible_to(desk).exists()
     assert desk.counter_key == scope.NO_SCOPE
+
+
+def test_only_a_supervisor_or_a_superuser_is_a_supervisors_desk(world):
+    desks = {
+        name: scope.desk_for_user(getattr(world, name).user)
+        for name in ("supervisor", "clerk", "hotline_operator", "outlet_clerk")
+    }
+    assert {name: desk.is_supervisor for name, desk in desks.items()} == {
+        "supervisor": True,
+        "clerk": False,
+        "hotline_operator": False,
+        "outlet_clerk": False,
+    }
+    superuser = UserFactory(username="root-here", is_superuser=True)
+    assert scope.desk_for_user(superuser).is_supervisor
