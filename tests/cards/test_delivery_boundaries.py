@@ -140,6 +140,8 @@ def test_only_a_2xx_answer_is_a_delivery(status, delivered):
     with Receiver(port=free_port_of_this_branch(), statuses=[status]).running() as receiver:
         ok, answer = post_json(receiver.url(), b"{}", {}, connect_timeout=0.5, read_timeout=1.0)
     assert (ok, answer) == (delivered, f"HTTP {status}")
+    if delivered:  # to the path of the URL as given
+        assert [r["path"] for r in receiver.received] == ["/notices"]
 
 
 # --- A notice's next attempt and the worker's lease (a real transaction per step) -----------------

@@ -156,3 +156,13 @@ def test_only_a_supervisor_or_a_superuser_is_a_supervisors_desk(world):
     }
     superuser = UserFactory(username="root-here", is_superuser=True)
     assert scope.desk_for_user(superuser).is_supervisor
+
+
+def test_the_desk_is_resolved_once_per_request(world, django_assert_num_queries):
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = world.clerk.user
+    first = scope.desk_of(request)
+    with django_assert_num_queries(0):
+        assert scope.desk_of(request) is first
