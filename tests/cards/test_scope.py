@@ -166,3 +166,26 @@ def test_the_desk_is_resolved_once_per_request(world, django_assert_num_queries)
     first = scope.desk_of(request)
     with django_assert_num_queries(0):
         assert scope.desk_of(request) is first
+
+
+def test_the_card_in_force_is_an_unsaved_copy_in_its_effective_state(world, person):
+    import datetime
+
+    import time_machine
+
+    from tests.cards.conftest import T0, report_by_phone
+
+    card = bring_to(world, submit(world, person), S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        reported = report_by_phone(world, card)
+    deadline = reported.phone_report_expires_at
+    assert scope.card_in_force(reported, deadline - datetime.timedelta(microseconds=1)) is reported
+    in_force = scope.card_in_force(reported, deadline)
+    assert (in_force.pk, in_force.status, in_force.card_number) == (
+        reported.pk,
+        S.ISSUED,
+        reported.card_number,
+    )
+    assert reported.status == S.PHONE_REPORTED_LOST
+    reported.refresh_from_db()
+    assert reported.status == S.PHONE_REPORTED_LOST  # nothing saved
