@@ -93,6 +93,17 @@ def test_the_breaker_is_open_until_the_cooldown_ends_then_lets_one_trial_through
         assert breaker.blocked_until() == T0 + cooldown + delivery.SLOT_WAIT
 
 
+def test_each_destination_has_its_own_breaker(settings):
+    """A dead bank's breaker never stops the card center or another bank (mutation survivor: one
+    key for every destination)."""
+    settings.DELIVERY_BREAKER_FAILURES = 1
+    with time_machine.travel(T0, tick=False):
+        Breaker("bank:BOSC").failed()
+        assert Breaker("bank:BOSC").blocked_until() is not None
+        assert Breaker("bank:ICBC").blocked_until() is None
+        assert Breaker(DESTINATION).blocked_until() is None
+
+
 # --- Scheduling the next attempt -----------------------------------------------------------------
 
 
