@@ -47,6 +47,7 @@ MODULES: dict[str, list[str]] = {
     "common/idempotency.py": ["tests/common/test_idempotency.py", "tests/api/test_idempotency.py"],
     "cards/sweeps.py": ["tests/cards/test_sweeps.py", "tests/cards/test_boundaries.py"],
     "cards/counter/scope.py": [
+        "tests/cards/test_scope.py",
         "tests/admin/test_scope.py",
         "tests/cards/test_boundaries.py",
         "tests/cards/test_permissions.py",

@@ -9,6 +9,8 @@ import uuid
 import pytest
 import time_machine
 from django.db import connection
+from django.utils import translation
+from django.utils.translation import gettext
 
 from cards.choices import CardStatus, TransitionName
 from cards.models import Card, CardTransition
@@ -42,6 +44,35 @@ def test_the_same_document_with_its_keys_reordered_is_the_same_request(api, card
     again = api.post(url, raw=f'{{ "card_number":"{number}" }}'.encode(), key=key)
     assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
     assert card.transitions.filter(name=TransitionName.MARK_READY).count() == 1
+
+
+def test_a_document_of_many_fields_in_another_order_is_the_same_request(api, world):
+    """The canonical form sorts every key of the document (a mutation survivor: with a one-field
+    body, the order of keys never mattered)."""
+    import json
+
+    person = eligible_person()
+    key = str(uuid.uuid4())
+    body = application_body(world, person)
+    assert len(body) > 2
+    first = api.post("/applications", raw=json.dumps(body).encode(), key=key)
+    assert first.status_code == 201
+    reordered = json.dumps(dict(reversed(list(body.items())))).encode()
+    again = api.post("/applications", raw=reordered, key=key)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert Card.objects.filter(applicant=person).count() == 1
+
+
+def test_a_malformed_body_400_does_not_consume_the_key(api, card_in):
+    """400 is a refusal like any 4xx: the corrected request with the same key acts (a mutation
+    survivor: `>= 400` to `> 400` kept the 400's key, and the correction was then 422)."""
+    card = card_in(S.VERIFIED)
+    key = str(uuid.uuid4())
+    url = f"/cards/{card.public_id}/ready"
+    assert api.post(url, raw=b'{"card_number": ', key=key).status_code == 400
+    assert not IdempotencyKey.objects.filter(key=key).exists()
+    corrected = api.post(url, {"card_number": card_number()}, key=key)
+    assert corrected.status_code == 200 and "Idempotent-Replayed" not in corrected
 
 
 def test_a_refusal_does_not_consume_the_key(api, card_in):
@@ -107,6 +138,14 @@ def test_a_missing_or_malformed_key_is_422(api, card_in, key):
         f"/cards/{card.public_id}/ready", {"card_number": card_number()}, key=None, headers=headers
     )
     assert response.status_code == 422
+    assert error_of(response)["code"] == "invalid"
+    rule = (
+        "The Idempotency-Key header is required on every POST."
+        if key is None
+        else "An Idempotency-Key has 1 to 255 visible ASCII characters."
+    )
+    with translation.override("zh-hans"):  # the API's default language
+        assert error_of(response)["message"] == gettext(rule) != rule
     assert "Idempotency-Key" in error_of(response)["details"]
     assert Card.objects.get(pk=card.pk).status == S.VERIFIED
 

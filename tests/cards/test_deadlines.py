@@ -65,6 +65,11 @@ def test_withdrawing_after_the_deadline_is_refused_and_the_lapse_is_written(worl
             card_presented=True,
         )
     assert exc.value.code == "deadline_passed"
+    # The clerk is told which deadline passed, in Shanghai time (17:30 is 09:30 UTC).
+    assert exc.value.message == (
+        "The phone report lapsed at 2026-03-03 17:30; the card is issued again."
+    )
+    assert exc.value.details == {"deadline": "2026-03-03T09:30:00.000000Z", "status": S.ISSUED}
     card = Card.objects.get(pk=phone_reported.pk)
     assert card.status == S.ISSUED  # the lapse was committed though the request was refused
     last = card.transitions.order_by("id").last()
@@ -105,6 +110,9 @@ def test_a_written_report_cancels_the_card_at_30_days(world, card_in):
             card_presented=True,
         )
     assert exc.value.code == "deadline_passed"
+    assert exc.value.message.startswith(
+        "The written report expired at 2026-04-01 17:30 and the card was cancelled automatically."
+    )
     card.refresh_from_db()
     assert card.status == S.CANCELLED and card.closed_at == deadline
     # After automatic cancellation, a replacement is a new application pointing at the old card.
@@ -268,3 +276,76 @@ def test_a_medical_card_replaced_at_a_community_center_is_completed_at_its_medic
         card=new, actor=world.street_medical_clerk, card_number="YB0000002"
     )
     assert new.status == S.READY_FOR_COLLECTION
+
+
+def test_the_portable_batch_takes_the_oldest_deadlines_first_and_only_the_cards_named(world):
+    """The ORM path of `make run` (SQLite), run here on PostgreSQL: the same choice of rows as
+    the statement (oldest deadline, then id; `card_ids` when given). Mutation survivors."""
+    from cards.expiry import _expire_batch_portable
+    from tests.cards.due_cards import make_due_cards
+
+    cards = make_due_cards(
+        4,
+        status=CardStatus.PHONE_REPORTED_LOST,
+        first_deadline=T0,
+        step=datetime.timedelta(seconds=1),
+        point=world.county_medical,
+    )
+    Card.objects.filter(pk=cards[3].pk).update(phone_report_expires_at=T0)  # ties with the first
+    expiry = EXPIRIES[TransitionName.LAPSE_PHONE_REPORT]
+    now = T0 + datetime.timedelta(days=1)
+    assert _expire_batch_portable(expiry, now=now, limit=5, card_ids=[cards[2].pk]) == [cards[2].pk]
+    assert _expire_batch_portable(expiry, now=now, limit=2, card_ids=None) == [
+        cards[0].pk,
+        cards[3].pk,
+    ]
+    assert Card.objects.get(pk=cards[1].pk).status == CardStatus.PHONE_REPORTED_LOST
+
+
+@pytest.mark.parametrize(
+    "name", [TransitionName.LAPSE_PHONE_REPORT, TransitionName.EXPIRE_WRITTEN_REPORT]
+)
+def test_the_portable_batch_writes_what_the_statement_writes(world, name):
+    """Two twin due cards, one expired by the PostgreSQL statement and one by the ORM path of
+    `make run`: the same card columns, log row, bank event and card-center notice, each dated at
+    the deadline (the card and the cards' ids aside)."""
+    from cards.expiry import _expire_batch_portable, _expire_batch_postgresql
+    from cards.models import CardCenterNotice
+    from tests.cards.due_cards import make_due_cards
+
+    expiry = EXPIRIES[name]
+    status = expiry.source
+    by_statement, by_orm = make_due_cards(
+        2, status=status, first_deadline=T0, step=datetime.timedelta(0), point=world.outlet
+    )
+    Card.objects.filter(pk__in=[by_statement.pk, by_orm.pk]).update(bank=world.bank)
+    now = T0 + datetime.timedelta(days=40)
+    assert _expire_batch_postgresql(expiry, now=now, limit=5, card_ids=[by_statement.pk]) == [
+        by_statement.pk
+    ]
+    assert _expire_batch_portable(expiry, now=now, limit=5, card_ids=[by_orm.pk]) == [by_orm.pk]
+
+    def written(card: Card) -> dict:
+        card = Card.objects.get(pk=card.pk)
+        log = CardTransition.objects.filter(card=card).values(
+            "name", "from_status", "to_status", "at", "recorded_at", "actor_kind", "channel", "data"
+        )
+        event = OutboxEvent.objects.filter(card=card).values("kind", "bank_id", "payload")
+        notice = CardCenterNotice.objects.filter(card=card).values(
+            "kind", "from_status", "to_status", "at", "bank_id", "card_type"
+        )
+        (event_row,) = event
+        event_row["payload"] = {**event_row["payload"], "card": "-"}
+        return {
+            "card": (card.status, card.closed_at, card.updated_at),
+            "log": list(log),
+            "event": event_row,
+            "notice": list(notice),
+        }
+
+    assert written(by_orm) == written(by_statement)
+    result = written(by_orm)
+    assert result["card"][0] == expiry.target
+    assert result["log"][0]["at"] == T0 and result["log"][0]["recorded_at"] == now
+    assert result["event"]["bank_id"] == world.bank.pk
+    assert len(result["notice"]) == 1

@@ -93,6 +93,17 @@ def test_the_breaker_is_open_until_the_cooldown_ends_then_lets_one_trial_through
         assert breaker.blocked_until() == T0 + cooldown + delivery.SLOT_WAIT
 
 
+def test_each_destination_has_its_own_breaker(settings):
+    """A dead bank's breaker never stops the card center or another bank (mutation survivor: one
+    key for every destination)."""
+    settings.DELIVERY_BREAKER_FAILURES = 1
+    with time_machine.travel(T0, tick=False):
+        Breaker("bank:BOSC").failed()
+        assert Breaker("bank:BOSC").blocked_until() is not None
+        assert Breaker("bank:ICBC").blocked_until() is None
+        assert Breaker(DESTINATION).blocked_until() is None
+
+
 # --- Scheduling the next attempt -----------------------------------------------------------------
 
 
@@ -140,6 +151,8 @@ def test_only_a_2xx_answer_is_a_delivery(status, delivered):
     with Receiver(port=free_port_of_this_branch(), statuses=[status]).running() as receiver:
         ok, answer = post_json(receiver.url(), b"{}", {}, connect_timeout=0.5, read_timeout=1.0)
     assert (ok, answer) == (delivered, f"HTTP {status}")
+    if delivered:  # to the path of the URL as given
+        assert [r["path"] for r in receiver.received] == ["/notices"]
 
 
 # --- A notice's next attempt and the worker's lease (a real transaction per step) -----------------

@@ -91,14 +91,19 @@ def test_a_banks_own_staff_see_their_banks_cards_only(world, person):
 def test_a_user_without_a_staff_row_or_inactive_sees_nothing(world, person):
     card = submit(world, person)
     loose = UserFactory(username="nobody-here")
+    desk = scope.desk_for_user(loose)
+    assert (desk.bank_id, desk.point_id, desk.counter_key) == (None, None, scope.NO_SCOPE)
     assert not scope.cards_visible_to(scope.desk_for_user(loose)).exists()
     assert not scope.applicants_visible_to(scope.desk_for_user(loose)).exists()
     clerk = world.clerk.user
     assert scope.cards_visible_to(scope.desk_for_user(clerk)).filter(pk=card.pk).exists()
+    assert scope.applicants_visible_to(scope.desk_for_user(clerk)).filter(pk=person.pk).exists()
     clerk.is_active = False
     assert not scope.cards_visible_to(scope.desk_for_user(clerk)).exists()
+    assert not scope.applicants_visible_to(scope.desk_for_user(clerk)).exists()
     clerk.is_active, clerk.is_staff = True, False
     assert not scope.cards_visible_to(scope.desk_for_user(clerk)).exists()
+    assert not scope.applicants_visible_to(scope.desk_for_user(clerk)).exists()
 
 
 def test_people_a_point_sees(world, person):
@@ -136,3 +141,51 @@ def test_a_central_role_sees_no_bankless_card_no_holder_and_no_counter(world, pe
     assert not scope.cards_visible_to(desk).exists()
     assert not scope.applicants_visible_to(desk).exists()
     assert desk.counter_key == scope.NO_SCOPE
+
+
+def test_only_a_supervisor_or_a_superuser_is_a_supervisors_desk(world):
+    desks = {
+        name: scope.desk_for_user(getattr(world, name).user)
+        for name in ("supervisor", "clerk", "hotline_operator", "outlet_clerk")
+    }
+    assert {name: desk.is_supervisor for name, desk in desks.items()} == {
+        "supervisor": True,
+        "clerk": False,
+        "hotline_operator": False,
+        "outlet_clerk": False,
+    }
+    superuser = UserFactory(username="root-here", is_superuser=True)
+    assert scope.desk_for_user(superuser).is_supervisor
+
+
+def test_the_desk_is_resolved_once_per_request(world, django_assert_num_queries):
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = world.clerk.user
+    first = scope.desk_of(request)
+    with django_assert_num_queries(0):
+        assert scope.desk_of(request) is first
+
+
+def test_the_card_in_force_is_an_unsaved_copy_in_its_effective_state(world, person):
+    import datetime
+
+    import time_machine
+
+    from tests.cards.conftest import T0, report_by_phone
+
+    card = bring_to(world, submit(world, person), S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        reported = report_by_phone(world, card)
+    deadline = reported.phone_report_expires_at
+    assert scope.card_in_force(reported, deadline - datetime.timedelta(microseconds=1)) is reported
+    in_force = scope.card_in_force(reported, deadline)
+    assert (in_force.pk, in_force.status, in_force.card_number) == (
+        reported.pk,
+        S.ISSUED,
+        reported.card_number,
+    )
+    assert reported.status == S.PHONE_REPORTED_LOST
+    reported.refresh_from_db()
+    assert reported.status == S.PHONE_REPORTED_LOST  # nothing saved

@@ -232,3 +232,17 @@ def test_every_scheduled_task_can_be_sent_with_its_time_limits(settings):
         hard = task.time_limit or settings.CELERY_TASK_TIME_LIMIT
         assert soft <= hard, (entry.task, soft, hard)
         assert hard < settings.CELERY_VISIBILITY_TIMEOUT, entry.task
+
+
+def test_a_catch_up_pauses_between_full_batches_to_give_clerks_room(world, settings):
+    import time
+
+    settings.EXPIRY_SWEEP_PAUSE_SECONDS = 0.3
+    make_due_cards(
+        5, status=S.PHONE_REPORTED_LOST, first_deadline=T0, step=SECOND, point=world.county_medical
+    )
+    started = time.monotonic()
+    with time_machine.travel(T0 + DAY, tick=False):
+        result = sweeps.sweep(T.LAPSE_PHONE_REPORT, batch_size=2)
+    assert (result.expired, result.batches) == (5, 3)
+    assert time.monotonic() - started >= 0.6  # after each of the two full batches
