@@ -3,7 +3,8 @@ cancellation (issue #17).
 
 Fills a PostgreSQL database of its own with N due phone reports (SQL, not the ORM), then in the same
 run times, for each sweep
-  floor  one plain SQL UPDATE of the due rows plus one INSERT ... SELECT of their log rows;
+  floor  one plain SQL UPDATE of the due rows plus one INSERT ... SELECT each of their log rows,
+         bank events and card-center notices (the same required writes);
   sweep  the real Celery task code (cards.tasks.sweep_phone_reports, then
          cards.tasks.sweep_uncollected_cards, run in this process), which works in bounded SKIP
          LOCKED batches and also writes an outbox event and a card-center notice per card.
@@ -142,7 +143,7 @@ def run(args) -> None:
             cur.execute("SELECT count(*) FROM cards_card WHERE status = %s", [kind.source])
             assert cur.fetchone()[0] == 0
         print(
-            f"{kind.name} floor: {n / floor:,.0f} cards/s ({floor:.2f} s: one UPDATE + one "
+            f"{kind.name} floor: {n / floor:,.0f} cards/s ({floor:.2f} s: one UPDATE + three "
             "INSERT ... SELECT)"
         )
         print(
@@ -231,6 +232,30 @@ def time_floor(connection, kind: Kind) -> float:
                 recorded_at, actor_kind, channel, reason, data)
             SELECT id, %(name)s, %(source)s, %(target)s,
                    {kind.deadline}, now(), 'system', 'system', '', '{{}}'::jsonb
+            FROM cards_card WHERE status = %(target)s
+            """,
+            {"name": kind.name_, "source": kind.source, "target": kind.target},
+        )
+        # The same required writes as the sweep: the bank's event and the card-center notice of
+        # each card, each one plain INSERT ... SELECT.
+        cur.execute(
+            """
+            INSERT INTO cards_outboxevent (kind, card_id, bank_id, payload, created_at, attempts)
+            SELECT 'card.status_changed', id, bank_id,
+                   jsonb_build_object('card', public_id::text, 'from', %(source)s,
+                                      'to', %(target)s),
+                   now(), 0
+            FROM cards_card WHERE status = %(target)s
+            """,
+            {"source": kind.source, "target": kind.target},
+        )
+        cur.execute(
+            f"""
+            INSERT INTO cards_cardcenternotice (notice_id, kind, card_id, card_type, card_number,
+                bank_id, from_status, to_status, at, related_card_id, related_card_number,
+                created_at, next_attempt_at, attempts, last_error)
+            SELECT gen_random_uuid(), %(name)s, id, card_type, COALESCE(card_number, ''),
+                   bank_id, %(source)s, %(target)s, {kind.deadline}, NULL, '', now(), now(), 0, ''
             FROM cards_card WHERE status = %(target)s
             """,
             {"name": kind.name_, "source": kind.source, "target": kind.target},
