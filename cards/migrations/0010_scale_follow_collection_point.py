@@ -105,6 +105,7 @@ WHEN OLD.collection_point_id IS NOT NEW.collection_point_id BEGIN
         AND service_point_id = OLD.collection_point_id;
 END
 """
+DROP_SQLITE = "DROP TRIGGER IF EXISTS cards_card_collection_point"
 
 
 def forwards(apps, schema_editor):
@@ -120,7 +121,7 @@ def backwards(apps, schema_editor):
     if vendor == "postgresql":
         schema_editor.execute(REVERSE_POSTGRES)
     elif vendor == "sqlite":
-        schema_editor.execute("DROP TRIGGER IF EXISTS cards_card_collection_point")
+        schema_editor.execute(DROP_SQLITE)
 
 
 class Migration(migrations.Migration):

@@ -10,17 +10,18 @@ from django.db import migrations
 # SQLite (`make run`) rebuilds a table to alter it, which its scope-link triggers (0009) do not
 # survive: dropped before, made again after. PostgreSQL alters in place.
 _scope_triggers = importlib.import_module("cards.migrations.0009_scale_scope_and_counts")
+_follow = importlib.import_module("cards.migrations.0010_scale_follow_collection_point")
 
 
 def sqlite_triggers_off(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
-        for statement in _scope_triggers.DROP_SQLITE:
+        for statement in [*_scope_triggers.DROP_SQLITE, _follow.DROP_SQLITE]:
             schema_editor.execute(statement)
 
 
 def sqlite_triggers_on(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
-        for statement in _scope_triggers.SQLITE:
+        for statement in [*_scope_triggers.SQLITE, _follow.SQLITE]:
             schema_editor.execute(statement)
 
 
