@@ -204,6 +204,7 @@ def make_uncollected(connection) -> None:
             "ready_at = now() - interval '186 days' + (id %% 259200) * interval '1 second', "
             "uncollected_cancels_at = now() - interval '3 days' + (id %% 259200) * "
             "interval '1 second' WHERE receipt_number LIKE 'R%%'",
+            {},  # parameters given: the `%%` above are read as `%`
         )
 
 
