@@ -44,8 +44,8 @@ from typing import Protocol
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, Min
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -260,90 +260,34 @@ def notice_body(notice: CardCenterNotice) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _older_undelivered():
-    return CardCenterNotice.objects.filter(
-        card_id=OuterRef("card_id"), delivered_at__isnull=True, id__lt=OuterRef("id")
-    )
-
-
-def notice_deliver(*, notice_id: int) -> str:
-    """One attempt at delivering one notice; returns what happened (for logs and tests).
-
-    Outcomes: delivered; failed (retry scheduled); deferred (breaker open or no free slot: not
-    an attempt); waiting (an older notice of the card is undelivered: its delivery queues this
-    one); not_due (delivered already, not due, or another worker has it).
-    """
-    from cards.webhooks import sign
-
-    if connection.in_atomic_block:
-        raise RuntimeError("A card-center notice is never sent inside a database transaction.")
-    now = timezone.now()
-    due = CardCenterNotice.objects.filter(
-        pk=notice_id, delivered_at__isnull=True, next_attempt_at__lte=now
-    )
-    claimed = due.exclude(Exists(_older_undelivered())).update(next_attempt_at=now + delivery.LEASE)
-    if not claimed:
-        return "waiting" if due.exists() else "not_due"
-    backend = get_card_center()
-    breaker = delivery.Breaker(backend.destination)
-    blocked_until = breaker.blocked_until()
-    if blocked_until is not None:
-        CardCenterNotice.objects.filter(pk=notice_id).update(next_attempt_at=blocked_until)
-        return "deferred"
-    notice = CardCenterNotice.objects.select_related("card", "bank", "related_card").get(
-        pk=notice_id
-    )
-    body = notice_body(notice)
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "shebao-cardcenter/1",
-        "X-Shebao-Notice-Id": str(notice.notice_id),
-        "X-Shebao-Timestamp": str(timestamp),
-        "X-Shebao-Signature": sign(
-            secret=settings.CARD_CENTER_SECRET, timestamp=timestamp, body=body
-        ),
-    }
-    with delivery.destination_slot(backend.destination) as slot:
-        if not slot:
-            CardCenterNotice.objects.filter(pk=notice_id).update(
-                next_attempt_at=timezone.now() + delivery.SLOT_WAIT
-            )
-            return "deferred"
-        ok, answer = backend.send(notice, body, headers)
-    done = timezone.now()
-    attempts = notice.attempts + 1
-    delivery.attempt_recorded(
-        CardCenterNotice.objects.filter(pk=notice_id),
-        ok=ok,
-        answer=answer,
-        breaker=breaker,
-        done=done,
-        retry_at=done + retry_delay(attempts),  # never given up: the center must hear of it
-    )
-    if ok:
-        return "delivered"
-    logger.info("card-center notice %s: %s (attempt %d)", notice_id, answer, attempts)
-    return "failed"
-
-
 def retry_delay(attempts: int) -> datetime.timedelta:
     return delivery.retry_delay(
         attempts, base=settings.CARD_CENTER_RETRY_BASE, cap=settings.CARD_CENTER_RETRY_MAX
     )
 
 
+NOTICES = delivery.InOrderOutbox(
+    model=CardCenterNotice,
+    uid_field="notice_id",
+    id_header="X-Shebao-Notice-Id",
+    user_agent="shebao-cardcenter/1",
+    secret_setting="CARD_CENTER_SECRET",
+    related=("card", "bank", "related_card"),
+    body=lambda notice: notice_body(notice),
+    backend=lambda: get_card_center(),
+    retry_delay=lambda attempts: retry_delay(attempts),  # never given up: the center must hear
+    what="card-center notice",
+)
+
+
+def notice_deliver(*, notice_id: int) -> str:
+    """One attempt at delivering one notice; returns what happened (delivery.InOrderOutbox)."""
+    return NOTICES.deliver(notice_id)
+
+
 def next_of_card(notice_id: int) -> int | None:
     """The oldest undelivered notice of the same card as `notice_id`, if due."""
-    card_id = CardCenterNotice.objects.filter(pk=notice_id).values_list("card_id", flat=True)
-    return (
-        CardCenterNotice.objects.filter(
-            card_id__in=card_id, delivered_at__isnull=True, next_attempt_at__lte=timezone.now()
-        )
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
-    )
+    return NOTICES.next_of_card(notice_id)
 
 
 def enqueue_delivery(notice_id: int) -> None:
@@ -396,7 +340,7 @@ def notice_redrive(
                 next_attempt_at=after[0], id__lte=after[1]
             )
         page = list(
-            rows.exclude(Exists(_older_undelivered()))
+            rows.exclude(Exists(NOTICES.older_undelivered()))
             .order_by("next_attempt_at", "id")
             .values_list("next_attempt_at", "id")[:limit]
         )
@@ -432,17 +376,13 @@ def notice_backlog() -> dict:
 def deliver_notice(notice_id: int) -> str:
     """One attempt at one notice; then its retry, or its card's next notice, at their time."""
     outcome = notice_deliver(notice_id=notice_id)
-    if outcome == "delivered":
-        following = next_of_card(notice_id)
-        if following is not None:
-            enqueue_delivery(following)
-    elif outcome in ("failed", "deferred"):
-        at = (
-            CardCenterNotice.objects.filter(pk=notice_id)
-            .values_list("next_attempt_at", flat=True)
-            .first()
-        )
-        delivery.schedule(deliver_notice, notice_id, at=at, queue=settings.CARD_CENTER_QUEUE)
+    NOTICES.after_attempt(
+        deliver_notice,
+        notice_id,
+        outcome,
+        queue=settings.CARD_CENTER_QUEUE,
+        enqueue=enqueue_delivery,
+    )
     return outcome
 
 

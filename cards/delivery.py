@@ -1,6 +1,6 @@
-"""What the two outboxes (partner webhooks, cards/webhooks.py; card-center notices,
-cards/cardcenter.py) share on their way out, so that one slow or dead destination never delays
-another:
+"""What the outboxes (partner webhooks, cards/webhooks.py; card-center notices,
+cards/cardcenter.py; electronic-card events, cards/electronic.py) share on their way out, so
+that one slow or dead destination never delays another:
 
 - `post_json`: one POST with a short connect timeout and a separate read timeout, no redirects.
 - `destination_slot`: at most DELIVERY_CONCURRENCY_PER_DESTINATION deliveries in flight to one
@@ -13,6 +13,8 @@ another:
   If Redis cannot be reached the breaker stays out of the way (it only saves attempts).
 - `schedule`: the next attempt of one row queued at its own time (countdown), in the
   destination's queue; the re-drive (beat, every minute) is only the safety net.
+- `InOrderOutbox`: one attempt at a row of an outbox sent in order per card (claim, breaker,
+  slot, signed POST, outcome), and what its task does next.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import logging
 import time
 import urllib.parse
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -201,3 +206,105 @@ def attempt_recorded(
         return
     breaker.failed()
     rows.update(attempts=F("attempts") + 1, next_attempt_at=retry_at, last_error=answer[:255])
+
+
+# --- Outboxes delivered in order per card (card-center notices, electronic-card events) -------
+
+
+@dataclass(frozen=True)
+class InOrderOutbox:
+    """An outbox of cards.models.DeliveryState rows with a `card` and a public uuid, sent one at a
+    time per card, oldest first, signed like the webhooks: what cards/cardcenter.py and
+    cards/electronic.py share. Each names its model, its backend and its document."""
+
+    model: Any
+    uid_field: str  # the row's public id, sent as `id_header` (the receiver deduplicates on it)
+    id_header: str
+    user_agent: str
+    secret_setting: str
+    related: tuple[str, ...]  # select_related for building the body
+    body: Callable[[Any], bytes]
+    backend: Callable[[], Any]  # .destination, .send(row, body, headers) -> (ok, answer)
+    retry_delay: Callable[[int], datetime.timedelta]
+    what: str  # for the logs
+
+    def older_undelivered(self):
+        return self.model.objects.filter(
+            card_id=OuterRef("card_id"), delivered_at__isnull=True, id__lt=OuterRef("id")
+        )
+
+    def deliver(self, pk: int) -> str:
+        """One attempt at one row. Outcomes: delivered; failed (retry scheduled); deferred
+        (breaker open or no free slot: not an attempt); waiting (an older row of the card is
+        undelivered: its delivery queues this one); not_due (delivered already, not due, or
+        another worker has it)."""
+        from cards.webhooks import sign
+
+        if connection.in_atomic_block:
+            raise RuntimeError(f"A {self.what} is never sent inside a database transaction.")
+        objects = self.model.objects
+        now = timezone.now()
+        due = objects.filter(pk=pk, delivered_at__isnull=True, next_attempt_at__lte=now)
+        claimed = due.exclude(Exists(self.older_undelivered())).update(next_attempt_at=now + LEASE)
+        if not claimed:
+            return "waiting" if due.exists() else "not_due"
+        backend = self.backend()
+        breaker = Breaker(backend.destination)
+        blocked_until = breaker.blocked_until()
+        if blocked_until is not None:
+            objects.filter(pk=pk).update(next_attempt_at=blocked_until)
+            return "deferred"
+        row = objects.select_related(*self.related).get(pk=pk)
+        body = self.body(row)
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": self.user_agent,
+            self.id_header: str(getattr(row, self.uid_field)),
+            "X-Shebao-Timestamp": str(timestamp),
+            "X-Shebao-Signature": sign(
+                secret=getattr(settings, self.secret_setting), timestamp=timestamp, body=body
+            ),
+        }
+        with destination_slot(backend.destination) as slot:
+            if not slot:
+                objects.filter(pk=pk).update(next_attempt_at=timezone.now() + SLOT_WAIT)
+                return "deferred"
+            ok, answer = backend.send(row, body, headers)
+        done = timezone.now()
+        attempts = row.attempts + 1
+        attempt_recorded(
+            objects.filter(pk=pk),
+            ok=ok,
+            answer=answer,
+            breaker=breaker,
+            done=done,
+            retry_at=done + self.retry_delay(attempts),  # never given up
+        )
+        if ok:
+            return "delivered"
+        logger.info("%s %s: %s (attempt %d)", self.what, pk, answer, attempts)
+        return "failed"
+
+    def next_of_card(self, pk: int) -> int | None:
+        """The oldest undelivered row of the same card as `pk`, if due."""
+        card_id = self.model.objects.filter(pk=pk).values_list("card_id", flat=True)
+        return (
+            self.model.objects.filter(
+                card_id__in=card_id, delivered_at__isnull=True, next_attempt_at__lte=timezone.now()
+            )
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+
+    def after_attempt(self, task, pk: int, outcome: str, *, queue: str, enqueue) -> None:
+        """What a delivery task does next: the card's next row after a delivery, or this row's
+        own retry at its time."""
+        if outcome == "delivered":
+            following = self.next_of_card(pk)
+            if following is not None:
+                enqueue(following)
+        elif outcome in ("failed", "deferred"):
+            at = self.model.objects.filter(pk=pk).values_list("next_attempt_at", flat=True).first()
+            schedule(task, pk, at=at, queue=queue)

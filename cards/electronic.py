@@ -31,14 +31,13 @@ import datetime
 import functools
 import json
 import logging
-import time
 from collections.abc import Iterable
 from typing import Protocol
 
 from celery import shared_task
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -243,69 +242,29 @@ def event_document(event: ElectronicCardEvent) -> dict:
     }
 
 
-def _older_undelivered():
-    return ElectronicCardEvent.objects.filter(
-        card_id=OuterRef("card_id"), delivered_at__isnull=True, id__lt=OuterRef("id")
-    )
+def event_body(event: ElectronicCardEvent) -> bytes:
+    return json.dumps(event_document(event), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+EVENTS = delivery.InOrderOutbox(
+    model=ElectronicCardEvent,
+    uid_field="event_id",
+    id_header="X-Shebao-Event-Id",
+    user_agent="shebao-ecard/1",
+    secret_setting="NATIONAL_PLATFORM_SECRET",
+    related=("card", "card__applicant"),
+    body=lambda event: event_body(event),
+    backend=lambda: get_platform(),
+    retry_delay=lambda attempts: delivery.retry_delay(
+        attempts, base=settings.CARD_CENTER_RETRY_BASE, cap=settings.CARD_CENTER_RETRY_MAX
+    ),
+    what="electronic card event",
+)
 
 
 def event_deliver(*, event_id: int) -> str:
-    """One attempt at one event: delivered, failed, deferred, waiting or not_due (as
-    cards.cardcenter.notice_deliver)."""
-    from cards.webhooks import sign
-
-    if connection.in_atomic_block:
-        raise RuntimeError("An electronic card event is never sent inside a transaction.")
-    now = timezone.now()
-    due = ElectronicCardEvent.objects.filter(
-        pk=event_id, delivered_at__isnull=True, next_attempt_at__lte=now
-    )
-    claimed = due.exclude(Exists(_older_undelivered())).update(next_attempt_at=now + delivery.LEASE)
-    if not claimed:
-        return "waiting" if due.exists() else "not_due"
-    backend = get_platform()
-    breaker = delivery.Breaker(backend.destination)
-    blocked_until = breaker.blocked_until()
-    if blocked_until is not None:
-        ElectronicCardEvent.objects.filter(pk=event_id).update(next_attempt_at=blocked_until)
-        return "deferred"
-    event = ElectronicCardEvent.objects.select_related("card", "card__applicant").get(pk=event_id)
-    body = json.dumps(event_document(event), separators=(",", ":"), ensure_ascii=False).encode()
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "shebao-ecard/1",
-        "X-Shebao-Event-Id": str(event.event_id),
-        "X-Shebao-Timestamp": str(timestamp),
-        "X-Shebao-Signature": sign(
-            secret=settings.NATIONAL_PLATFORM_SECRET, timestamp=timestamp, body=body
-        ),
-    }
-    with delivery.destination_slot(backend.destination) as slot:
-        if not slot:
-            ElectronicCardEvent.objects.filter(pk=event_id).update(
-                next_attempt_at=timezone.now() + delivery.SLOT_WAIT
-            )
-            return "deferred"
-        ok, answer = backend.send(event, body, headers)
-    done = timezone.now()
-    delivery.attempt_recorded(
-        ElectronicCardEvent.objects.filter(pk=event_id),
-        ok=ok,
-        answer=answer,
-        breaker=breaker,
-        done=done,
-        retry_at=done
-        + delivery.retry_delay(
-            event.attempts + 1,
-            base=settings.CARD_CENTER_RETRY_BASE,
-            cap=settings.CARD_CENTER_RETRY_MAX,
-        ),
-    )
-    if ok:
-        return "delivered"
-    logger.info("electronic card event %s: %s", event_id, answer)
-    return "failed"
+    """One attempt at one event (delivery.InOrderOutbox, as the card-center notices)."""
+    return EVENTS.deliver(event_id)
 
 
 def enqueue_delivery(event_id: int) -> None:
@@ -332,7 +291,7 @@ def event_redrive(
     horizon = timezone.now() - grace
     ids = list(
         ElectronicCardEvent.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=horizon)
-        .exclude(Exists(_older_undelivered()))
+        .exclude(Exists(EVENTS.older_undelivered()))
         .order_by("next_attempt_at", "id")
         .values_list("id", flat=True)[:limit]
     )
@@ -344,26 +303,13 @@ def event_redrive(
 @shared_task(name="cards.electronic.deliver_event", acks_late=True, ignore_result=True)
 def deliver_event(event_id: int) -> str:
     outcome = event_deliver(event_id=event_id)
-    if outcome == "delivered":
-        following = (
-            ElectronicCardEvent.objects.filter(
-                card__electronic_events__pk=event_id,
-                delivered_at__isnull=True,
-                next_attempt_at__lte=timezone.now(),
-            )
-            .order_by("id")
-            .values_list("id", flat=True)
-            .first()
-        )
-        if following is not None:
-            enqueue_delivery(following)
-    elif outcome in ("failed", "deferred"):
-        at = (
-            ElectronicCardEvent.objects.filter(pk=event_id)
-            .values_list("next_attempt_at", flat=True)
-            .first()
-        )
-        delivery.schedule(deliver_event, event_id, at=at, queue=settings.NATIONAL_PLATFORM_QUEUE)
+    EVENTS.after_attempt(
+        deliver_event,
+        event_id,
+        outcome,
+        queue=settings.NATIONAL_PLATFORM_QUEUE,
+        enqueue=enqueue_delivery,
+    )
     return outcome
 
 
