@@ -38,14 +38,13 @@ import datetime
 import functools
 import json
 import logging
-import time
 from typing import Protocol
 
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Min
+from django.db.models import Count, F, Min
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -326,31 +325,9 @@ def notice_redrive(
     """Queue a delivery for every notice due since `grace` (default DELIVERY_REDRIVE_GRACE) that
     is the oldest undelivered of its card; return their ids. Scans forward by (next_attempt_at,
     id) within a time budget."""
-    grace = settings.DELIVERY_REDRIVE_GRACE if grace is None else grace
-    horizon = timezone.now() - grace
-    queued: list[int] = []
-    started = time.monotonic()
-    after: tuple[datetime.datetime, int] | None = None
-    while time.monotonic() - started < REDRIVE_TIME_BUDGET:
-        rows = CardCenterNotice.objects.filter(
-            delivered_at__isnull=True, next_attempt_at__lte=horizon
-        )
-        if after is not None:
-            rows = rows.filter(next_attempt_at__gte=after[0]).exclude(
-                next_attempt_at=after[0], id__lte=after[1]
-            )
-        page = list(
-            rows.exclude(Exists(NOTICES.older_undelivered()))
-            .order_by("next_attempt_at", "id")
-            .values_list("next_attempt_at", "id")[:limit]
-        )
-        for _at, notice_id in page:
-            enqueue_delivery(notice_id)
-            queued.append(notice_id)
-        if len(page) < limit:
-            break
-        after = page[-1]
-    return queued
+    return NOTICES.redrive(
+        grace=grace, limit=limit, enqueue=enqueue_delivery, budget=REDRIVE_TIME_BUDGET
+    )
 
 
 def notice_backlog() -> dict:

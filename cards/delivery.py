@@ -298,6 +298,39 @@ class InOrderOutbox:
             .first()
         )
 
+    def redrive(
+        self, *, grace: datetime.timedelta | None, limit: int, enqueue, budget: float = 20.0
+    ) -> list[int]:
+        """Queue a delivery for every row due since `grace` (default DELIVERY_REDRIVE_GRACE) that
+        is the oldest undelivered of its card; return their ids. Scans forward by
+        (next_attempt_at, id), `limit` rows a page, within `budget` seconds; a longer backlog goes
+        on in the next run."""
+        grace = settings.DELIVERY_REDRIVE_GRACE if grace is None else grace
+        horizon = timezone.now() - grace
+        queued: list[int] = []
+        started = time.monotonic()
+        after: tuple[datetime.datetime, int] | None = None
+        while time.monotonic() - started < budget:
+            rows = self.model.objects.filter(
+                delivered_at__isnull=True, next_attempt_at__lte=horizon
+            )
+            if after is not None:
+                rows = rows.filter(next_attempt_at__gte=after[0]).exclude(
+                    next_attempt_at=after[0], id__lte=after[1]
+                )
+            page = list(
+                rows.exclude(Exists(self.older_undelivered()))
+                .order_by("next_attempt_at", "id")
+                .values_list("next_attempt_at", "id")[:limit]
+            )
+            for _at, pk in page:
+                enqueue(pk)
+                queued.append(pk)
+            if len(page) < limit:
+                break
+            after = page[-1]
+        return queued
+
     def after_attempt(self, task, pk: int, outcome: str, *, queue: str, enqueue) -> None:
         """What a delivery task does next: the card's next row after a delivery, or this row's
         own retry at its time."""

@@ -37,8 +37,7 @@ from typing import Protocol
 from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F
-from django.utils import timezone
+from django.db.models import F
 from django.utils.module_loading import import_string
 
 from cards import delivery, rules
@@ -287,17 +286,7 @@ def event_redrive(
     *, grace: datetime.timedelta | None = None, limit: int = REDRIVE_BATCH
 ) -> list[int]:
     """Queue a delivery for every due event that is the oldest undelivered of its card."""
-    grace = settings.DELIVERY_REDRIVE_GRACE if grace is None else grace
-    horizon = timezone.now() - grace
-    ids = list(
-        ElectronicCardEvent.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=horizon)
-        .exclude(Exists(EVENTS.older_undelivered()))
-        .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
-    for event_id in ids:
-        enqueue_delivery(event_id)
-    return ids
+    return EVENTS.redrive(grace=grace, limit=limit, enqueue=enqueue_delivery)
 
 
 @shared_task(name="cards.electronic.deliver_event", acks_late=True, ignore_result=True)
