@@ -1253,8 +1253,15 @@ class ElectronicCardReceipt(models.Model):
 
     event_id = models.UUIDField(_("event id"), unique=True, editable=False)
     status = models.CharField(_("status"), max_length=16, choices=ElectronicCardStatus.choices)
-    card_number = models.CharField(_("card number"), max_length=20, blank=True)
-    body = models.JSONField(_("event"))
+    # Encrypted like the card's own (the local platform is a table of this database).
+    card_number = EncryptedCharField(
+        _("card number"), max_length=20, blank=True, context=CARD_NUMBER_CONTEXT
+    )
+    body = SealedJSONField(
+        _("event"),
+        sealed_keys=frozenset({"card_number", "social_security_number"}),
+        context="electroniccardreceipt.body",
+    )
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     times_received = models.PositiveIntegerField(_("times received"), default=1)
 

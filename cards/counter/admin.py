@@ -9,7 +9,6 @@ filtered by cards/counter/scope.py on every list, page, action and URL.
 from __future__ import annotations
 
 import datetime
-import uuid
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -48,6 +47,7 @@ from common.admin_lists import (
     CITY_LIST_PAGE,
     BoundedPaginator,
     CityLogAdmin,
+    ExactIdSearch,
     NoSearchInUrl,
     PostedSearch,
 )
@@ -555,7 +555,7 @@ class DeliveredFilter(admin.SimpleListFilter):
 
 
 @admin.register(CardCenterNotice)
-class CardCenterNoticeAdmin(PostedSearch, CityLogAdmin, ReadOnlyAdmin):
+class CardCenterNoticeAdmin(PostedSearch, ExactIdSearch, CityLogAdmin, ReadOnlyAdmin):
     """What has (not yet) reached the municipal information service center, and above the list
     the delivery state of every destination: the center and each bank's webhook."""
 
@@ -574,22 +574,11 @@ class CardCenterNoticeAdmin(PostedSearch, CityLogAdmin, ReadOnlyAdmin):
     )
     list_filter = (DeliveredFilter, "kind", "card_type")
     list_select_related = ("bank",)
-    search_fields = ("notice_id",)  # see get_search_results
+    search_fields = ("notice_id",)  # exactly (ExactIdSearch); the card number is encrypted
+    exact_id_field = "notice_id"
     search_help_text = _("A notice id, exactly.")
     show_full_result_count = False
     ordering = ("-id",)
-
-    def get_search_results(self, request, queryset, search_term):
-        """One exact lookup an index serves: a notice id (its unique index). The card number is
-        encrypted at rest (common/crypto.py), so it is not searched here. Django's own `=field`
-        search compares upper-cased, which no index serves: a scan of every notice ever sent."""
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        try:
-            return queryset.filter(notice_id=uuid.UUID(term)), False
-        except ValueError:
-            return queryset.none(), False
 
     def changelist_view(self, request, extra_context=None):
         from cards.cardcenter import notice_backlog
@@ -604,11 +593,12 @@ class CardCenterNoticeAdmin(PostedSearch, CityLogAdmin, ReadOnlyAdmin):
 
 
 @admin.register(CardCenterReceipt)
-class CardCenterReceiptAdmin(PostedSearch, CityLogAdmin, ReadOnlyAdmin):
+class CardCenterReceiptAdmin(PostedSearch, ExactIdSearch, CityLogAdmin, ReadOnlyAdmin):
     """The local card-center backend's inbox (`make run`, tests): what the center received."""
 
     list_display = ("id", "kind", "card_number", "received_at", "times_received", "notice_id")
     list_filter = ("kind",)
-    search_fields = ("notice_id",)  # see get_search_results
+    search_fields = ("notice_id",)  # exactly (ExactIdSearch)
+    exact_id_field = "notice_id"
     search_help_text = _("A notice id, exactly.")
     show_full_result_count = False

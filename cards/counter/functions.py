@@ -40,7 +40,7 @@ from cards.models import (
     ElectronicCardReceipt,
 )
 from common.admin import ReadOnly
-from common.admin_lists import CityLogAdmin
+from common.admin_lists import CityLogAdmin, ExactIdSearch, PostedSearch
 from common.errors import ApplicationError
 from common.masking import mask_id_number
 
@@ -201,12 +201,16 @@ class ElectronicCardEventAdmin(CityLogAdmin, ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(ElectronicCardReceipt)
-class ElectronicCardReceiptAdmin(CityLogAdmin, ReadOnly, admin.ModelAdmin):
+class ElectronicCardReceiptAdmin(
+    PostedSearch, ExactIdSearch, CityLogAdmin, ReadOnly, admin.ModelAdmin
+):
     """The local national-platform backend's inbox (the default): what the platform received."""
 
     list_display = ("id", "status", "card_number", "received_at", "times_received", "event_id")
     list_filter = ("status",)
-    search_fields = ("=card_number", "=event_id")
+    search_fields = ("event_id",)  # exactly (ExactIdSearch); the card number is encrypted
+    exact_id_field = "event_id"
+    search_help_text = _("An event id, exactly.")
     show_facets = admin.ShowFacets.NEVER
 
 

@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import connection
 
 from cards import electronic, services, sweeps
 from cards.choices import CardStatus, ElectronicCardStatus, ReplacementReason, TransitionName
@@ -103,6 +104,15 @@ def test_the_local_platform_records_each_event_once(third_gen, world, card_in):
     assert receipt.status == E.ACTIVE and receipt.card_number == card.card_number
     assert receipt.body["social_security_number"] == card.applicant.id_number
     assert receipt.body["to"] == E.ACTIVE and receipt.body["card"] == str(card.public_id)
+    # At rest, the inbox holds the card number and the social security number encrypted only.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT card_number, body::text FROM cards_electroniccardreceipt WHERE id = %s",
+            [receipt.pk],
+        )
+        stored_number, stored_body = cursor.fetchone()
+    assert card.card_number not in stored_number + stored_body
+    assert card.applicant.id_number not in stored_body
     assert electronic.event_deliver(event_id=event.pk) == "not_due"
     # A redelivery (the platform's answer was lost): recorded once, counted twice.
     ElectronicCardEvent.objects.filter(pk=event.pk).update(
