@@ -177,8 +177,14 @@ def _check(card: Card, actor: Actor, name: str) -> None:
         raise _permission_denied(name)
 
 
-def _act(card: Card, actor: Actor, name: str, perform: Callable[[Card, datetime.datetime], R]) -> R:
-    """Lock, apply a due expiry, check, perform; one transaction.
+def _locked(
+    card: Card,
+    perform: Callable[[Card, datetime.datetime], R],
+    check: Callable[[Card, str | None], None] | None = None,
+) -> R:
+    """Lock, apply a due expiry, check, perform; one transaction. Every act on a card goes
+    through here (lifecycle transitions by `_act`, the card's functions and services by
+    `_function_frame`).
 
     A due expiry is committed even when the action is then refused: a passed deadline is in force
     whatever the clerk asked for. `perform` runs in a savepoint, so a refusal from it leaves
@@ -194,9 +200,8 @@ def _act(card: Card, actor: Actor, name: str, perform: Callable[[Card, datetime.
         locked.as_of(now)
         expired = expire_card_if_due(locked, now=now)
         try:
-            if expired and not can_proceed(getattr(locked, name), check_conditions=False):
-                raise _deadline_passed(locked, expired)
-            _check(locked, actor, name)
+            if check is not None:
+                check(locked, expired)
             with transaction.atomic():
                 return perform(locked, now)
         except ApplicationError as exc:
@@ -204,6 +209,17 @@ def _act(card: Card, actor: Actor, name: str, perform: Callable[[Card, datetime.
                 raise
             refusal = exc
     raise refusal
+
+
+def _act(card: Card, actor: Actor, name: str, perform: Callable[[Card, datetime.datetime], R]) -> R:
+    """A lifecycle transition: `_locked`, checked against the state machine and the actor."""
+
+    def check(locked: Card, expired: str | None) -> None:
+        if expired and not can_proceed(getattr(locked, name), check_conditions=False):
+            raise _deadline_passed(locked, expired)
+        _check(locked, actor, name)
+
+    return _locked(card, perform, check)
 
 
 def _save(card: Card, *fields: str) -> None:
@@ -1357,14 +1373,8 @@ def _initial_financial_status(card: Card) -> str | None:
 
 
 def _function_frame(card: Card, act: Callable[[Card, datetime.datetime], R]) -> R:
-    """Lock the card, apply a due loss-report expiry (a passed deadline is in force), act."""
-    with transaction.atomic():
-        locked = Card.objects.select_for_update().get(pk=card.pk)
-        now = timezone.now()
-        locked.as_of(now)
-        expire_card_if_due(locked, now=now)
-        with transaction.atomic():
-            return act(locked, now)
+    """Lock the card, apply a due loss-report expiry (in force even if the act is refused), act."""
+    return _locked(card, act)
 
 
 def _function_refused(message: str, *, code: str, status: int, **details: Any) -> ApplicationError:

@@ -1,9 +1,11 @@
 """PIN services at the counter (issue #17): reset and unlock with the holder's document and the
 card, recorded on the card's history; no PIN is ever taken or stored."""
 
+import datetime
 import re
 
 import pytest
+from django.utils import timezone
 
 from cards import services
 from cards.choices import CardStatus, FunctionAction
@@ -45,6 +47,24 @@ def test_a_pin_reset_needs_the_holders_document_and_the_card(world, card_in):
     assert row.data["identity"]["card_presented"] is True and row.data["pin_tries"] == 6
     assert "pin" not in {key.lower() for key in row.data}  # nothing of a PIN is kept
     assert Card.objects.get(pk=card.pk).status == S.ISSUED
+
+
+def test_a_refused_pin_service_keeps_the_due_expiry_it_found(world, card_in):
+    """The written report's deadline passed before the sweep ran: the card is cancelled by the
+    act that finds it, and stays cancelled although the PIN service is then refused."""
+    card = card_in(S.WRITTEN_LOST)
+    Card.objects.filter(pk=card.pk).update(
+        written_report_expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    with pytest.raises(ApplicationError):
+        services.card_pin_service(
+            card=card,
+            actor=world.clerk,
+            action=A.PIN_UNLOCK,
+            id_number=card.applicant.id_number,
+            card_presented=True,
+        )
+    assert Card.objects.get(pk=card.pk).status == S.CANCELLED
 
 
 @pytest.mark.parametrize("state", [S.READY_FOR_COLLECTION, S.WRITTEN_LOST])
