@@ -940,8 +940,9 @@ class CardCenterReceipt(models.Model):
 
 
 class DeliveryCursor(models.Model):
-    """Where a re-drive's scan resumes (the webhooks' triage of events written by set-based SQL),
-    kept in PostgreSQL with the data it points into: losing Redis loses no position."""
+    """Where a long scan resumes (the webhooks' triage of events written by set-based SQL, the
+    retention walks of privacy/retention.py), kept in PostgreSQL with the data it points into:
+    losing Redis loses no position."""
 
     name = models.CharField(_("name"), max_length=64, primary_key=True)
     position = models.BigIntegerField(_("position"))

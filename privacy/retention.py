@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from applicants.models import Applicant, Employment, InsuranceEnrolment
 from cards.choices import TERMINAL_STATES
-from cards.models import Card, PointPerson
+from cards.models import Card, DeliveryCursor, PointPerson
 from privacy.choices import ChangeAction, RetentionRule
 from privacy.models import Anonymisation, PersonChange
 
@@ -157,19 +157,36 @@ def anonymise_past_retention(
     batch_size: int | None = None,
     time_budget: float = 600.0,
 ) -> dict[str, int]:
-    """Run both rules, batch after batch, until none is due or the time budget is spent (the next
-    day's run goes on). {rule: people anonymised}. Each rule walks the people once, in primary-key
-    order (a batch goes on after the last one's last person, never from the start again)."""
+    """Run both rules, batch after batch, until none is due or the time budget is spent. Each
+    rule walks the people in primary-key order and has half the budget; where its walk stopped is
+    kept in PostgreSQL (cards.DeliveryCursor `retention:<rule>`), so the next day's run goes on
+    from there instead of walking the city's first people again, and a walk that reaches the end
+    starts again from the first. {rule: people anonymised}."""
     now = now or timezone.now()
     limit = batch_size or settings.RETENTION_BATCH_SIZE
-    started = time.monotonic()
     done = {rule: 0 for rule in RetentionRule.values}
     for rule in RetentionRule.values:
-        after_pk = 0
-        while time.monotonic() - started < time_budget:
+        started = time.monotonic()
+        after_pk = _walk_position(rule)
+        while time.monotonic() - started < time_budget / len(RetentionRule.values):
             count, last = anonymise_batch(rule, now=now, limit=limit, after_pk=after_pk)
             done[rule] += count
             if count < limit or last is None:
+                _keep_walk_position(rule, 0)  # the end: the next walk starts from the first
                 break
             after_pk = last
+            _keep_walk_position(rule, after_pk)
     return done
+
+
+def _walk_position(rule: str) -> int:
+    return (
+        DeliveryCursor.objects.filter(name=f"retention:{rule}")
+        .values_list("position", flat=True)
+        .first()
+        or 0
+    )
+
+
+def _keep_walk_position(rule: str, pk: int) -> None:
+    DeliveryCursor.objects.update_or_create(name=f"retention:{rule}", defaults={"position": pk})

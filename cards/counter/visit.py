@@ -182,6 +182,7 @@ def visit_build(
 ) -> Visit:
     """The visit screen's content for the person found (or, for the hotline, the masked holder
     of the cards it may report)."""
+    from cards.counter.forms import TRANSITION_FORMS
     from cards.counter.views import state_in_words  # the plain words live with the views
 
     actor = desk.actor
@@ -203,8 +204,6 @@ def visit_build(
         allowed = scope.transitions_allowed_now(card, actor)
         if not here:
             allowed = [name for name in allowed if name in scope.DESK_TRANSITIONS]
-        from cards.counter.forms import TRANSITION_FORMS
-
         for name in allowed:
             form = TRANSITION_FORMS[name]
             actions.append(

@@ -12,7 +12,7 @@ from applicants.models import Applicant
 from applicants.services import applicant_update
 from cards import services
 from cards.choices import CardStatus as S
-from cards.models import Card, CardTransition
+from cards.models import Card, CardTransition, DeliveryCursor
 from cards.schedule import SCHEDULE
 from cards.services import Agent
 from privacy.choices import ChangeAction, RetentionRule
@@ -116,3 +116,19 @@ def test_a_person_with_a_live_card_is_kept(world, settings):
 def test_beat_runs_the_schedule_daily():
     (entry,) = [e for e in SCHEDULE if e.task == "privacy.tasks.anonymise_past_retention"]
     assert entry.crontab and entry.expire_seconds >= 3600
+
+
+def test_a_walk_goes_on_where_the_last_run_stopped_and_starts_again_at_the_end(world, settings):
+    """At city scale a day's budget ends mid-walk: the next run goes on from the kept position,
+    not from the city's first people again."""
+    settings.RETENTION_CARDLESS_YEARS = 3
+    with time_machine.travel(T0, tick=False):
+        first, second = ApplicantFactory(), ApplicantFactory()
+    DeliveryCursor.objects.create(name=f"retention:{RetentionRule.CARDLESS}", position=first.pk)
+    later = years_before(T0, -4)
+    assert run_at(later)[RetentionRule.CARDLESS] == 1  # from the kept position: the second only
+    assert is_anonymised(second) and not is_anonymised(first)
+    # The walk reached the end: the next starts from the first person again.
+    assert DeliveryCursor.objects.get(name=f"retention:{RetentionRule.CARDLESS}").position == 0
+    assert run_at(later)[RetentionRule.CARDLESS] == 1
+    assert is_anonymised(first)
