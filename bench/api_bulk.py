@@ -68,7 +68,7 @@ FLOOR_SQL = [
 
 def prepare(connection, bank_code: str, verified: int) -> tuple[list, list]:
     """`verified` verified cards of the bank (for the endpoint) and as many other verified cards
-    (for the floor): (public ids, ids)."""
+    (for the floor), fewer if the city has not twice that many waiting: (public ids, ids)."""
     with connection.cursor() as cur:
         cur.execute(
             "SELECT b.id, min(p.id) FROM agencies_partnerbank b "
@@ -76,22 +76,26 @@ def prepare(connection, bank_code: str, verified: int) -> tuple[list, list]:
             [bank_code],
         )
         bank_id, outlet_id = cur.fetchone()
+        cur.execute("SELECT count(*) FROM cards_card WHERE status IN ('applied', 'verified')")
+        verified = min(verified, cur.fetchone()[0] // 2)
+        # Twice `verified` cards waiting for their card (applied or verified, the oldest first):
+        # the shared city holds only a few percent of each state, so applied ones are verified.
         cur.execute(
-            """UPDATE cards_card SET bank_id = %s, service_point_id = %s, collection_point_id = %s
-               WHERE id IN (SELECT id FROM cards_card WHERE status = 'verified'
-                            ORDER BY id LIMIT %s)
-               RETURNING public_id::text""",
-            [bank_id, outlet_id, outlet_id, verified],
-        )
-        api_cards = [row[0] for row in cur.fetchall()]
-        cur.execute(
-            """UPDATE cards_card SET status = 'verified', verified_at = applied_at
-               WHERE id IN (SELECT id FROM cards_card WHERE status = 'applied'
+            """UPDATE cards_card SET status = 'verified',
+                   verified_at = COALESCE(verified_at, applied_at)
+               WHERE id IN (SELECT id FROM cards_card WHERE status IN ('applied', 'verified')
                             ORDER BY id LIMIT %s)
                RETURNING id""",
-            [verified],
+            [2 * verified],
         )
-        floor_cards = sorted(row[0] for row in cur.fetchall())
+        ids = sorted(row[0] for row in cur.fetchall())
+        cur.execute(
+            """UPDATE cards_card SET bank_id = %s, service_point_id = %s, collection_point_id = %s
+               WHERE id = ANY(%s) RETURNING public_id::text""",
+            [bank_id, outlet_id, outlet_id, ids[:verified]],
+        )
+        api_cards = [row[0] for row in cur.fetchall()]
+        floor_cards = ids[verified:]
         cur.execute("VACUUM ANALYZE")
     assert len(api_cards) == len(floor_cards) == verified, "not enough cards: raise --cards"
     return api_cards, floor_cards
@@ -158,11 +162,14 @@ def run(args, database_url: str) -> None:
     from common import ratelimit
 
     started = time.perf_counter()
-    fill(connection, args.cards)
+    if args.own_fill:
+        fill(connection, args.cards)
     verified = min(args.verified, args.cards // 10)
     api_cards, floor_cards = prepare(connection, args.bank, verified)
+    verified = len(api_cards)  # fewer where the city has not that many cards waiting
     print(
-        f"filled {args.cards:,} cards in SQL and gave {args.bank} {verified:,} verified cards "
+        f"{'filled' if args.own_fill else 'copied the shared city of'} {args.cards:,} cards "
+        f"and gave {args.bank} {verified:,} verified cards "
         f"(and {verified:,} others for the floor) in {time.perf_counter() - started:.1f} s"
     )
     out = io.StringIO()

@@ -197,3 +197,27 @@ def test_the_links_and_counters_follow_a_changed_collection_point(world, card_in
     for point in (world.community, world.other_community, world.outlet):
         assert kept(f"point:{point.pk}") == point_counted(point)
     assert counts.reconcile_counts().fixed == 0
+
+
+def test_one_statement_changing_some_cards_and_not_others_keeps_every_counter(world, card_in):
+    """A set-based statement (a sweep's batch, an API batch, an SQL fix) updates cards whose
+    status or bank change beside cards whose do not: every counter takes each row's old value
+    off and its new value on, and the rows that did not change cancel out (migration 0017)."""
+    cancelled = card_in(S.ISSUED)
+    moved = card_in(S.ISSUED, applicant=eligible_person())
+    untouched = card_in(S.READY_FOR_COLLECTION, applicant=eligible_person())
+    ids = [cancelled.pk, moved.pk, untouched.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE cards_card SET "
+            "status = CASE WHEN id = %s THEN 'cancelled' ELSE status END, "
+            "bank_id = CASE WHEN id = %s THEN %s ELSE bank_id END, updated_at = now() "
+            "WHERE id = ANY(%s)",
+            [cancelled.pk, moved.pk, world.other_bank.pk, ids],
+        )
+    assert kept("city") == counted()
+    assert kept(f"bank:{world.bank.pk}") == counted(bank=world.bank)
+    assert kept(f"bank:{world.other_bank.pk}") == counted(bank=world.other_bank) == {S.ISSUED: 1}
+    for point in (world.community, world.other_community, world.outlet):
+        assert kept(f"point:{point.pk}") == point_counted(point)
+    assert counts.reconcile_counts().fixed == 0
