@@ -108,7 +108,9 @@ def run(args) -> None:
         for first in range(1, args.background + 1, BACKGROUND_CHUNK):
             last = min(first + BACKGROUND_CHUNK - 1, args.background)
             cur.execute(BACKGROUND_SQL, {"first": first, "last": last, "point": point})
-            print(f"  {last:,} background cards at {time.perf_counter() - started:.0f} s", flush=True)
+            print(
+                f"  {last:,} background cards at {time.perf_counter() - started:.0f} s", flush=True
+            )
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
     print(
