@@ -227,9 +227,7 @@ def purge_expired_logs(
     for model in EXPIRING_LOGS:
         while time.monotonic() - started < time_budget:
             with transaction.atomic():
-                ids = list(
-                    model.objects.filter(at__lt=cutoff).values_list("pk", flat=True)[:limit]
-                )
+                ids = list(model.objects.filter(at__lt=cutoff).values_list("pk", flat=True)[:limit])
                 if not ids:
                     break
                 done[model._meta.db_table] += model.objects.filter(pk__in=ids).delete()[0]
