@@ -87,11 +87,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "agencies.change_partnerbank",
         "agencies.change_data_policy",
     ),
-    # Reads the logs, changes nothing: the ID reveal log, the login log, the transition log, the
-    # deliveries to the partner banks and the card center, and the personal-data logs. Not the
-    # cards or the people.
+    # Reads the logs, changes nothing: the login log, the transition log, the deliveries to the
+    # partner banks and the card center, and the personal-data logs (the read log holds every
+    # reveal). Not the cards or the people.
     StaffRole.AUDITOR: (
-        "cards.view_idnumberreveal",
         "cards.view_cardtransition",
         "cards.audit_cardtransition",
         "cards.view_outboxevent",

@@ -54,7 +54,7 @@ from privacy.access import admin_reveal_read
 from privacy.copy import person_copy_context
 
 # The personal values of a person's page: masked until revealed, one at a time (the document
-# number has its own reveal, cards.IdNumberReveal, shared with the counter).
+# number has its own reveal, shared with the counter: cards.counter.views.record_reveal).
 REVEALABLE = {
     "name": mask_name,
     "hukou_place": mask_address,
@@ -326,7 +326,7 @@ class ApplicantAdmin(OutOfScopeIs404, PostedSearchMixin, admin.ModelAdmin):
 
     def reveal_view(self, request, object_id):
         """Show one full value once (POST `field`: the document number by default); the look is
-        logged (privacy.PersonalDataAccess; the number also in cards.IdNumberReveal)."""
+        logged (privacy.PersonalDataAccess, the one read log)."""
         applicant = self.get_object(request, unquote(object_id))  # 404 outside the scope
         if request.method == "POST":
             field = request.POST.get("field") or "id_number"

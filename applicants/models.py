@@ -163,14 +163,18 @@ class Applicant(IdentityFields):
     phone = EncryptedCharField(_("phone"), max_length=32, blank=True, context="phone")
     address = EncryptedCharField(_("home address"), max_length=255, blank=True, context="address")
     # A foreign national with no 18-character permit number: the number the service assigned
-    # under its rule set (applicants.services.applicant_assign_social_security_number).
-    assigned_social_security_number = models.CharField(
+    # under its rule set (applicants.services.applicant_assign_social_security_number). Encrypted
+    # like the document number; unique, and found by an exact number, through its blind index.
+    assigned_social_security_number = EncryptedCharField(
         _("assigned social security number"),
         max_length=18,
-        unique=True,
         null=True,
         blank=True,
         editable=False,
+        context="social_security_number",
+    )
+    assigned_social_security_number_bidx = BlindIndexField(
+        source="assigned_social_security_number", context="social_security_number", unique=True
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

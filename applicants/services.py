@@ -458,14 +458,12 @@ def _next_sequence() -> int:
         with connection.cursor() as cursor:
             cursor.execute("SELECT nextval('applicants_social_security_number_seq')")
             return cursor.fetchone()[0]
-    # SQLite (`make run`, one writer): the highest number assigned, plus one.
-    last = (
-        Applicant.objects.filter(assigned_social_security_number__isnull=False)
-        .order_by("-assigned_social_security_number")
-        .values_list("assigned_social_security_number", flat=True)
-        .first()
+    # SQLite (`make run`, one writer, a few people): the highest number assigned, plus one (the
+    # numbers are encrypted: compared here, not in SQL).
+    assigned = Applicant.objects.filter(assigned_social_security_number__isnull=False).values_list(
+        "assigned_social_security_number", flat=True
     )
-    return int(last[len(ASSIGNED_NUMBER_PREFIX) : -1]) + 1 if last else 1
+    return max((int(n[len(ASSIGNED_NUMBER_PREFIX) : -1]) for n in assigned), default=0) + 1
 
 
 def applicant_assign_social_security_number(*, applicant: Applicant) -> str:
@@ -478,7 +476,11 @@ def applicant_assign_social_security_number(*, applicant: Applicant) -> str:
         return applicant.social_security_number
     number = _assigned_number(_next_sequence())
     Applicant.objects.filter(pk=applicant.pk, assigned_social_security_number__isnull=True).update(
-        assigned_social_security_number=number, updated_at=timezone.now()
+        assigned_social_security_number=number,
+        assigned_social_security_number_bidx=Applicant.blind_index(
+            "assigned_social_security_number", number
+        ),
+        updated_at=timezone.now(),
     )
     applicant.refresh_from_db(fields=["assigned_social_security_number"])
     return applicant.social_security_number

@@ -46,10 +46,10 @@ def event_payload(
     }
 
 
-def seal_log_data(data: dict[str, Any] | None) -> dict[str, Any]:
-    """A log row's data as stored (CardTransition.data: personal values encrypted), for the
-    set-based writers that bypass the field."""
-    return CardTransition._meta.get_field("data").seal(data or {})
+def seal_log_data(data: dict[str, Any] | None, *, applicant_id: int) -> dict[str, Any]:
+    """A log row's data as stored (CardTransition.data: personal values encrypted, the card
+    holder's own under their data key), for the set-based writers that bypass the field."""
+    return CardTransition._meta.get_field("data").seal(data or {}, subject=applicant_id)
 
 
 def open_log_data(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def record_transitions(
                 "to_status": row.card.status,
                 "channel": row.channel,
                 "reason": row.reason,
-                "data": seal_log_data(row.data),
+                "data": seal_log_data(row.data, applicant_id=row.card.applicant_id),
                 "attempt_at": first_attempt[row.card.bank_id],
                 # As stored in cards_card: the notice's column copies it.
                 "card_number": (

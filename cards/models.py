@@ -45,9 +45,15 @@ T = TransitionName
 # A card number is the same kind of value in a card and in its card-center notices: set-based SQL
 # copies the encrypted column from one to the other (cards/cardcenter.py).
 CARD_NUMBER_CONTEXT = "card_number"
-LOG_DATA_SEALED = frozenset(
-    {"card_number", "contact_phone", "home_address", "name", "id_number", "form", "registry"}
+# The person's own values among them (a caller's phone and address, an agent's name and number,
+# the application form, the registry's differing values) are sealed under the card holder's own
+# data key, so that erasing the person (privacy/retention.py) erases them from the append-only log
+# too (crypto-shredding, README "Retention"); the card number stays under the field key, as on the
+# card, which keeps it.
+LOG_DATA_PERSONAL = frozenset(
+    {"contact_phone", "home_address", "name", "id_number", "form", "registry"}
 )
+LOG_DATA_SEALED = LOG_DATA_PERSONAL | {"card_number"}
 
 
 def _written_report_has_deadline() -> Q:
@@ -668,13 +674,16 @@ class CardTransition(models.Model):
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
     reason = models.TextField(_("reason"), blank=True)
     # Personal values (a card number, a caller's phone and address, an agent's name and number,
-    # the registry check's differing values) are stored encrypted; field names, flags and dates
-    # stay readable in SQL (the status page reads the differing fields' names).
+    # the registry check's differing values) are stored encrypted, the person's own under their
+    # data key (LOG_DATA_PERSONAL); field names, flags and dates stay readable in SQL (the status
+    # page reads the differing fields' names).
     data = SealedJSONField(
         _("data"),
         default=dict,
         blank=True,
         sealed_keys=LOG_DATA_SEALED,
+        subject_keys=LOG_DATA_PERSONAL,
+        subject="card.applicant_id",
         context="cardtransition.data",
     )
 
@@ -797,46 +806,6 @@ class OverdueCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind} {self.count}"
-
-
-class IdNumberReveal(models.Model):
-    """One look at a person's full ID number in the clerk admin: who, whose, where and when (PIPL:
-    the number is masked until a clerk asks, and every ask is kept)."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="+",
-        verbose_name=_("staff member"),
-    )
-    applicant = models.ForeignKey(
-        Applicant, on_delete=models.PROTECT, related_name="+", verbose_name=_("applicant")
-    )
-    card = models.ForeignKey(
-        Card,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("card"),
-    )
-    service_point = models.ForeignKey(
-        ServicePoint,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("service point"),
-    )
-    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name = _("ID number reveal")
-        verbose_name_plural = _("ID number reveals")
-
-    def __str__(self) -> str:
-        return f"{self.user_id} {self.applicant_id} {self.at:%Y-%m-%d %H:%M}"
 
 
 class CardCenterNotice(DeliveryState):

@@ -26,7 +26,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -38,7 +38,13 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 SEPARATOR = "$"
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,16}\$[A-Za-z0-9_-]{16}\$[A-Za-z0-9_-]{22,}$")
+_TOKEN = re.compile(r"^~?[A-Za-z0-9_-]{1,16}\$[A-Za-z0-9_-]{16}\$[A-Za-z0-9_-]{22,}$")
+# A value sealed under one person's own data key (crypto-shredding, below): its key id is "~" and
+# the person's id, a form no configured key id can take (KEY_ID has no "~").
+SUBJECT_PREFIX = "~"
+# What is stored in place of a person's value once their data key is destroyed (a value written
+# after their erasure is not kept at all).
+ERASED_MARK = "~erased"
 
 
 class KeyConfigurationError(ValueError):
@@ -202,21 +208,28 @@ def token_key_id(token: str) -> str:
     return token.split(SEPARATOR, 1)[0]
 
 
-def encrypt(plaintext: str, *, context: str, ring: Keyring | None = None) -> str:
-    key = (ring or keyring()).current
+def encrypt(
+    plaintext: str, *, context: str, ring: Keyring | None = None, key: FieldKey | None = None
+) -> str:
+    """Seal under the current field key (or under `key`, a person's own)."""
+    key = key or (ring or keyring()).current
     sealed = key.seal(plaintext.encode("utf-8"), context.encode("utf-8"))
     nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
     return SEPARATOR.join((key.kid, _b64encode(nonce), _b64encode(body)))
 
 
-def decrypt(token: str, *, context: str, ring: Keyring | None = None) -> str:
+def decrypt(
+    token: str, *, context: str, ring: Keyring | None = None, key: FieldKey | None = None
+) -> str:
     """The plaintext of `token`; DecryptionError if its key is unknown, its context another, or
-    any byte of it changed."""
+    any byte of it changed. `key`: a person's own (the token names it)."""
     parts = token.split(SEPARATOR)
     if len(parts) != 3:
         raise DecryptionError("not an encrypted value")
     kid, nonce_text, body_text = parts
-    key = (ring or keyring()).key(kid)
+    if key is not None and key.kid != kid:
+        raise DecryptionError(f"the value is under key {kid!r}, not {key.kid!r}")
+    key = key or (ring or keyring()).key(kid)
     try:
         nonce, body = _b64decode(nonce_text), _b64decode(body_text)
         if len(nonce) != NONCE_BYTES:
@@ -266,20 +279,155 @@ def seal_values(document: Any, *, keys: frozenset[str], context: str) -> Any:
 
 
 def _seal_leaf(value: Any, context: str) -> Any:
-    if value in (None, "") or is_token(value):
+    if value in (None, "") or is_token(value) or value == ERASED_MARK:
         return value
     return encrypt(json.dumps(value, ensure_ascii=False), context=context)
 
 
 def open_values(document: Any, *, context: str) -> Any:
-    """The inverse of seal_values: every token opened back into its JSON value."""
+    """The inverse of seal_values (and of seal_subject_values): every token opened back into its
+    JSON value; a value of a person whose data key was destroyed opens as ERASED."""
+    return _open(document, context, {})
+
+
+def _open(document: Any, context: str, subject_keys: dict[int, FieldKey | None]) -> Any:
     if isinstance(document, dict):
-        return {name: open_values(value, context=context) for name, value in document.items()}
+        return {name: _open(value, context, subject_keys) for name, value in document.items()}
     if isinstance(document, list):
-        return [open_values(item, context=context) for item in document]
+        return [_open(item, context, subject_keys) for item in document]
+    if document == ERASED_MARK:
+        return ERASED
+    if is_subject_token(document):
+        subject = subject_of(document)
+        if subject not in subject_keys:  # one look-up per person per document
+            subject_keys[subject] = _subject_key_provider().for_opening(subject)
+        key = subject_keys[subject]
+        if key is None:
+            return ERASED
+        return json.loads(decrypt(document, context=_subject_context(context, subject), key=key))
     if is_token(document):
         return json.loads(decrypt(document, context=context))
     return document
+
+
+# --- Crypto-shredding: a person's values under their own data key ------------------------------
+#
+# A log that may never be changed (the transition log) can still forget a person: their values in
+# it are sealed under a data key of their own (random, kept wrapped by the field key in a row the
+# service may update), and erasing them is destroying that key. The token names the person
+# ("~<id>$nonce$body", bound to its context and person), the rest of the document stays as it is.
+# Which keys exist, and where they are kept, is the privacy app's (privacy/keys.py), registered at
+# start-up: common knows no app.
+
+
+class Erased(str):
+    """A person's value whose data key was destroyed (retention, PIPL art. 47): it reads as this,
+    never as the value. Masks and displays show it as erased."""
+
+    __slots__ = ()
+
+
+ERASED = Erased("[erased]")
+
+
+def is_erased(value: Any) -> bool:
+    return isinstance(value, Erased)
+
+
+class SubjectKeyProvider(Protocol):
+    def for_sealing(self, subject: int) -> FieldKey | None:
+        """The person's data key (made on first use); None once it was destroyed."""
+
+    def for_opening(self, subject: int) -> FieldKey | None:
+        """The person's data key; None if it was destroyed (or never made)."""
+
+
+_provider: SubjectKeyProvider | None = None
+
+
+def register_subject_key_provider(provider: SubjectKeyProvider) -> None:
+    global _provider
+    _provider = provider
+
+
+def _subject_key_provider() -> SubjectKeyProvider:
+    if _provider is None:
+        raise KeyConfigurationError("no provider of per-person data keys is registered")
+    return _provider
+
+
+def is_subject_token(value: Any) -> bool:
+    return is_token(value) and value.startswith(SUBJECT_PREFIX)
+
+
+def subject_of(token: str) -> int:
+    return int(token_key_id(token)[len(SUBJECT_PREFIX) :])
+
+
+def subject_key_id(subject: int) -> str:
+    return f"{SUBJECT_PREFIX}{subject}"
+
+
+def _subject_context(context: str, subject: int) -> str:
+    return f"{context}|{subject_key_id(subject)}"
+
+
+def is_subject_value(value: Any) -> bool:
+    """Sealed under a person's own key, or erased: the field keys' rotation leaves it alone (the
+    person's key is rotated by re-wrapping it)."""
+    return value == ERASED_MARK or is_subject_token(value)
+
+
+def seal_subject_values(
+    document: Any,
+    *,
+    keys: frozenset[str],
+    context: str,
+    subject: int,
+    provider: SubjectKeyProvider | None = None,
+) -> Any:
+    """A copy of `document` whose values under any of `keys` are sealed under the person's own
+    data key (or, if it was destroyed, not kept: ERASED_MARK). One key look-up, and none if the
+    document holds no such value."""
+    if not has_values(document, keys):
+        return document
+    key = (provider or _subject_key_provider()).for_sealing(subject)
+    return _seal_subject(document, keys, _subject_context(context, subject), key)
+
+
+def has_values(document: Any, keys: frozenset[str]) -> bool:
+    if isinstance(document, dict):
+        return any(
+            (name in keys and value not in (None, "") and not is_subject_value(value))
+            or has_values(value, keys)
+            for name, value in document.items()
+        )
+    if isinstance(document, list):
+        return any(has_values(item, keys) for item in document)
+    return False
+
+
+def _seal_subject(document: Any, keys: frozenset[str], context: str, key: FieldKey | None) -> Any:
+    if isinstance(document, dict):
+        return {
+            name: (
+                _seal_subject_leaf(value, context, key)
+                if name in keys
+                else _seal_subject(value, keys, context, key)
+            )
+            for name, value in document.items()
+        }
+    if isinstance(document, list):
+        return [_seal_subject(item, keys, context, key) for item in document]
+    return document
+
+
+def _seal_subject_leaf(value: Any, context: str, key: FieldKey | None) -> Any:
+    if value in (None, "") or is_subject_value(value):
+        return value
+    if key is None:
+        return ERASED_MARK
+    return encrypt(json.dumps(value, ensure_ascii=False), context=context, key=key)
 
 
 def generate_key(algorithm: str = "SM4-GCM") -> str:

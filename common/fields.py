@@ -195,24 +195,62 @@ class BlindIndexed(models.Model):
 class SealedJSONField(models.JSONField):
     """A JSON document whose values under `sealed_keys` (at any depth) are stored encrypted
     (common.crypto.seal_values): the structure and every other value stay readable in SQL. The
-    model attribute holds the opened document."""
+    model attribute holds the opened document.
 
-    def __init__(self, *args, sealed_keys=(), context: str = "", **kwargs) -> None:
+    `subject_keys` (a subset) are a person's values, sealed under that person's own data key
+    (crypto-shredding, common/crypto.py), so that destroying the key erases them where the row
+    itself may never change; `subject` is the path from the row to the person's id
+    ("card.applicant_id"), followed only when the document holds such a value."""
+
+    def __init__(
+        self, *args, sealed_keys=(), subject_keys=(), subject: str = "", context: str = "", **kw
+    ) -> None:
         self.sealed_keys = frozenset(sealed_keys)
+        self.subject_keys = frozenset(subject_keys)
+        self.subject = subject
         self.context = context
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kw)
 
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
         kwargs["sealed_keys"] = sorted(self.sealed_keys)
+        if self.subject_keys:
+            kwargs["subject_keys"] = sorted(self.subject_keys)
+            kwargs["subject"] = self.subject
         kwargs["context"] = self.context
         return name, path, args, kwargs
 
-    def seal(self, document: Any) -> Any:
+    def seal(self, document: Any, *, subject: int | None = None) -> Any:
+        """The document as stored. A person's values need the person (`subject`): without one
+        they would be sealed where no erasure reaches them, so that is an error."""
+        if self.subject_keys:
+            if subject is not None:
+                document = crypto.seal_subject_values(
+                    document, keys=self.subject_keys, context=self.context, subject=subject
+                )
+            elif crypto.has_values(document, self.subject_keys):
+                raise ValueError(f"{self.name}: a person's values need the person to seal them")
         return crypto.seal_values(document, keys=self.sealed_keys, context=self.context)
 
     def open(self, document: Any) -> Any:
         return crypto.open_values(document, context=self.context)
+
+    def subject_of(self, model_instance) -> int | None:
+        value = model_instance
+        for part in self.subject.split("."):
+            value = getattr(value, part, None)
+        return value
+
+    def pre_save(self, model_instance, add):
+        value = super().pre_save(model_instance, add)
+        if self.subject_keys and crypto.has_values(value, self.subject_keys):
+            value = crypto.seal_subject_values(
+                value,
+                keys=self.subject_keys,
+                context=self.context,
+                subject=self.subject_of(model_instance),
+            )
+        return value
 
     def get_db_prep_value(self, value, connection, prepared=False):
         if not hasattr(value, "as_sql"):

@@ -5,9 +5,20 @@ Lists, logs, the public status page and events to banks that do not own a card u
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
+from common.crypto import is_erased
+
+
+def _erased() -> str:
+    """How a value erased by its person's retention shows (common.crypto.ERASED)."""
+    return gettext("(erased)")
+
 
 def mask_id_number(value: str | None) -> str:
     """Keep the first 3 and last 4 characters: 310***********123X."""
+    if is_erased(value):
+        return _erased()
     if not value:
         return ""
     if len(value) <= 7:
@@ -17,6 +28,8 @@ def mask_id_number(value: str | None) -> str:
 
 def mask_name(value: str | None) -> str:
     """Chinese names keep the family name (张**); Latin names keep each word's initial."""
+    if is_erased(value):
+        return _erased()
     if not value:
         return ""
     value = value.strip()
@@ -29,6 +42,8 @@ def mask_name(value: str | None) -> str:
 
 def mask_phone(value: str | None) -> str:
     """Keep the first 3 and last 4 digits: 138****5678."""
+    if is_erased(value):
+        return _erased()
     if not value:
         return ""
     if len(value) <= 7:
@@ -38,6 +53,8 @@ def mask_phone(value: str | None) -> str:
 
 def mask_address(value: str | None) -> str:
     """Keep the first 6 characters (district and street), hide the rest."""
+    if is_erased(value):
+        return _erased()
     if not value:
         return ""
     return value[:6] + "*" * min(len(value) - 6, 10) if len(value) > 6 else "*" * len(value)

@@ -64,42 +64,44 @@ def _new_text(value, context: str, ring: crypto.Keyring, *, plaintext_ok: bool):
     return value, crypto.encrypt(value, context=context, ring=ring)
 
 
-def _tokens(document) -> list[str]:
-    if isinstance(document, dict):
-        return [t for v in document.values() for t in _tokens(v)]
-    if isinstance(document, list):
-        return [t for v in document for t in _tokens(v)]
-    return [document] if crypto.is_token(document) else []
-
-
 def _new_document(value, context: str, keys: frozenset[str], ring: crypto.Keyring):
+    """The document with every value under `keys` sealed under the current key (a plaintext one
+    sealed, an older token re-sealed), as JSON text; None if it stays as it is. A person's own
+    values (under their data key, or erased) are left as they are: their key is rotated by
+    re-wrapping it (privacy.PersonDataKey is an encrypted column like any other)."""
     if value is None:
         return None
     document = json.loads(value) if isinstance(value, str) else value
-    opened = crypto.open_values(document, context=context)
-    with_current = _reseal(opened, keys, context, ring)
-    if with_current == document:
-        return None
-    if all(crypto.token_key_id(t) == ring.current.kid for t in _tokens(document)) and (
-        len(_tokens(document)) == len(_tokens(with_current))
-    ):
-        return None  # already sealed under the current key (tokens differ by their nonces)
-    return json.dumps(with_current, ensure_ascii=False)
+    rotated, changed = _rotated(document, context, keys, ring)
+    return json.dumps(rotated, ensure_ascii=False) if changed else None
 
 
-def _reseal(document, keys, context, ring):
-    if isinstance(document, dict):
-        return {
-            k: (
-                crypto.encrypt(json.dumps(v, ensure_ascii=False), context=context, ring=ring)
-                if k in keys and v not in (None, "")
-                else _reseal(v, keys, context, ring)
+def _rotated(node, context: str, keys: frozenset[str], ring: crypto.Keyring):
+    if isinstance(node, dict):
+        out, changed = {}, False
+        for name, value in node.items():
+            new, c = (
+                _rotated_leaf(value, context, ring)
+                if name in keys
+                else _rotated(value, context, keys, ring)
             )
-            for k, v in document.items()
-        }
-    if isinstance(document, list):
-        return [_reseal(v, keys, context, ring) for v in document]
-    return document
+            out[name], changed = new, changed or c
+        return out, changed
+    if isinstance(node, list):
+        pairs = [_rotated(item, context, keys, ring) for item in node]
+        return [new for new, _ in pairs], any(c for _, c in pairs)
+    return node, False
+
+
+def _rotated_leaf(value, context: str, ring: crypto.Keyring):
+    if value is None or value == "" or crypto.is_subject_value(value):
+        return value, False
+    if crypto.is_token(value):
+        if crypto.token_key_id(value) == ring.current.kid:
+            return value, False
+        plaintext = crypto.decrypt(value, context=context, ring=ring)
+        return crypto.encrypt(plaintext, context=context, ring=ring), True
+    return crypto.encrypt(json.dumps(value, ensure_ascii=False), context=context, ring=ring), True
 
 
 def reencrypt_table(

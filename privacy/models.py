@@ -5,7 +5,8 @@ Both stand on common only, like a log every app writes into: their foreign keys 
 apps' models by string and this module imports no app's models, so applicants.services and the
 bank API write into them without a cycle. They are insert-only for the application (the services
 write them; the admin shows them read-only to the auditor); retention (privacy/retention.py)
-clears the values a person's changes kept, never the rows.
+clears the values a person's changes kept at their erasure, and deletes the rows of both logs
+PERSONAL_DATA_LOG_RETENTION_YEARS (3) after they were written.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cards.choices import ActorKind, Channel
+from common.fields import EncryptedCharField
 from privacy.choices import AccessChannel, AccessPurpose, ChangeAction, RetentionRule
 
 
@@ -57,7 +59,11 @@ class PersonChange(models.Model):
         ordering = ["-id"]
         verbose_name = _("person change")
         verbose_name_plural = _("person changes")
-        indexes = [models.Index(fields=["applicant", "id"], name="personchange_applicant_idx")]
+        indexes = [
+            models.Index(fields=["applicant", "id"], name="personchange_applicant_idx"),
+            # The retention's purge (privacy.retention.purge_expired_logs).
+            models.Index(fields=["at"], name="personchange_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.object_id} {self.at:%Y-%m-%d %H:%M}"
@@ -83,6 +89,8 @@ class PersonalDataAccess(models.Model):
         verbose_name_plural = _("personal data accesses")
         indexes = [
             models.Index(fields=["applicant", "id"], name="pdaccess_applicant_idx"),
+            # The retention's purge (privacy.retention.purge_expired_logs).
+            models.Index(fields=["at"], name="pdaccess_at_idx"),
         ]
 
     def __str__(self) -> str:
@@ -109,3 +117,28 @@ class Anonymisation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.applicant_id} {self.rule} {self.at:%Y-%m-%d}"
+
+
+class PersonDataKey(models.Model):
+    """One person's own data key (crypto-shredding): their values in the append-only transition
+    log are sealed under it (privacy/keys.py), so destroying it at their erasure erases them
+    there while the log's rows stay. Kept wrapped by the field key; `erased_at` once destroyed."""
+
+    applicant = models.OneToOneField(
+        "applicants.Applicant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("applicant"),
+    )
+    key = EncryptedCharField(
+        _("data key (wrapped)"), max_length=64, blank=True, context="person_data_key"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    erased_at = models.DateTimeField(_("destroyed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("personal data key")
+        verbose_name_plural = _("personal data keys")
+
+    def __str__(self) -> str:
+        return f"{self.applicant_id} {'destroyed' if self.erased_at else 'in use'}"

@@ -15,7 +15,10 @@ period) is never anonymised: the insurance relationship is the purpose.
 Anonymising keeps the skeleton: the person's row (every foreign key to it is PROTECT and stays),
 their cards, the transition log, the audit and access logs; it empties who they were: name, phone,
 address, place of household registration, the document number (replaced by `ANON<id>`, unique),
-the birth date down to its year, the cards' entrusted agents, and the values the change audit kept.
+the birth date down to its year, an assigned social security number, the cards' entrusted
+agents, the values the change audit kept, and their values in the append-only transition log, by
+destroying the data key they were sealed under (privacy.PersonDataKey; the log's rows are not
+touched).
 Set-based and batched (one transaction and a few UPDATEs per batch of people, claimed with SKIP
 LOCKED), idempotent (a person anonymised has an Anonymisation row and is not taken again).
 """
@@ -35,7 +38,7 @@ from applicants.models import Applicant, Employment, InsuranceEnrolment
 from cards.choices import TERMINAL_STATES
 from cards.models import Card, DeliveryCursor, PointPerson
 from privacy.choices import ChangeAction, RetentionRule
-from privacy.models import Anonymisation, PersonChange
+from privacy.models import Anonymisation, PersonalDataAccess, PersonChange, PersonDataKey
 
 
 def years_before(moment: datetime.datetime, years: int) -> datetime.datetime:
@@ -94,6 +97,8 @@ ANONYMISED_VALUES = {
     "phone": "",
     "address": "",
     "hukou_place": Value(""),
+    "assigned_social_security_number": None,
+    "assigned_social_security_number_bidx": None,
     "birth_date": Trunc("birth_date", "year", output_field=DateField()),
 }
 
@@ -131,6 +136,14 @@ def anonymise_batch(
             agent_name="", agent_id_number=""
         )
         PersonChange.objects.filter(applicant_id__in=ids).update(changes={}, sealed={})
+        # Crypto-shredding: their values in the append-only transition log were sealed under
+        # their own data key; destroying it erases them there (one statement, a row a person).
+        PersonDataKey.objects.bulk_create(
+            [PersonDataKey(applicant_id=pk, key="", erased_at=now) for pk in ids],
+            update_conflicts=True,
+            unique_fields=["applicant"],
+            update_fields=["key", "erased_at"],
+        )
         Anonymisation.objects.bulk_create(
             [Anonymisation(applicant_id=pk, at=now, rule=rule) for pk in ids]
         )
@@ -190,3 +203,32 @@ def _walk_position(rule: str) -> int:
 
 def _keep_walk_position(rule: str, pk: int) -> None:
     DeliveryCursor.objects.update_or_create(name=f"retention:{rule}", defaults={"position": pk})
+
+
+# The personal-data logs, kept PERSONAL_DATA_LOG_RETENTION_YEARS (3: PIPL art. 56) from the act.
+EXPIRING_LOGS = (PersonalDataAccess, PersonChange)
+
+
+def purge_expired_logs(
+    *,
+    now: datetime.datetime | None = None,
+    batch_size: int | None = None,
+    time_budget: float = 120.0,
+) -> dict[str, int]:
+    """Delete the rows of the personal-data logs older than their retention period, batch after
+    batch (one short transaction each, read by the log's index on `at`), until none is left or
+    the time budget is spent; the next day's run takes the rest. Nothing younger is deleted.
+    {log table: rows deleted}."""
+    now = now or timezone.now()
+    cutoff = years_before(now, settings.PERSONAL_DATA_LOG_RETENTION_YEARS)
+    limit = batch_size or settings.RETENTION_BATCH_SIZE
+    started = time.monotonic()
+    done = {model._meta.db_table: 0 for model in EXPIRING_LOGS}
+    for model in EXPIRING_LOGS:
+        while time.monotonic() - started < time_budget:
+            with transaction.atomic():
+                ids = list(model.objects.filter(at__lt=cutoff).values_list("pk", flat=True)[:limit])
+                if not ids:
+                    break
+                done[model._meta.db_table] += model.objects.filter(pk__in=ids).delete()[0]
+    return done

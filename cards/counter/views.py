@@ -62,7 +62,7 @@ from cards.counter.search import (
     registrable_types,
 )
 from cards.counter.visit import VISIT_NEXT, visit_build
-from cards.models import Card, IdNumberReveal, OverdueCount, PointPersonReason
+from cards.models import Card, OverdueCount, PointPersonReason
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
 from common.admin_lists import bounded_count
 from common.errors import ApplicationError
@@ -276,16 +276,10 @@ def live_deadline(card: Card, now: datetime.datetime | None = None) -> datetime.
 
 
 def record_reveal(request: HttpRequest, *, applicant: Applicant, card: Card | None = None) -> None:
-    """Log one look at the full number (cards.models.IdNumberReveal) and let the next page show
-    it once, for a short while."""
+    """Log one look at the full number in the one read log (privacy.PersonalDataAccess) and let
+    the next page show it once, for a short while."""
     if not request.user.has_perm("cards.reveal_id_number"):
         raise PermissionDenied(_("You may not see full ID numbers."))
-    IdNumberReveal.objects.create(
-        user=request.user,
-        applicant=applicant,
-        card=card,
-        service_point=scope.desk_of(request).point,
-    )
     admin_reveal_read(request, applicant=applicant, card=card, field="id_number")
     revealed = request.session.get(REVEAL_SESSION_KEY) or {}
     revealed[str(applicant.pk)] = time.time() + REVEAL_SECONDS

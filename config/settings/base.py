@@ -235,6 +235,13 @@ RETENTION_CLOSED_CARD_YEARS = env.int("RETENTION_CLOSED_CARD_YEARS", default=10)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 if min(RETENTION_CARDLESS_YEARS, RETENTION_CLOSED_CARD_YEARS) < 1:
     raise ImproperlyConfigured("The retention periods are at least one year.")
+# The personal-data logs (privacy.PersonalDataAccess, the read log; privacy.PersonChange, the
+# change audit) are kept this long, then deleted by the same daily run: PIPL art. 56 asks the
+# records of processing be kept at least three years (the Cybersecurity Law art. 21, audit logs
+# at least six months).
+PERSONAL_DATA_LOG_RETENTION_YEARS = env.int("PERSONAL_DATA_LOG_RETENTION_YEARS", default=3)
+if PERSONAL_DATA_LOG_RETENTION_YEARS < 3:
+    raise ImproperlyConfigured("PERSONAL_DATA_LOG_RETENTION_YEARS is at least 3 (PIPL art. 56).")
 # The issuer shown in authenticator apps next to the username.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Shebao back office")
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from applicants.models import Applicant, RegistryRecord
 from cards.choices import CardStatus, CardType
-from cards.models import Card, IdNumberReveal
+from cards.models import Card
+from privacy.models import PersonalDataAccess
 from tests.cards.conftest import T0, eligible_person, report_by_phone
 from tests.conftest import staff_login
 
@@ -227,15 +228,20 @@ def test_reveal_is_logged_and_shows_the_number_once(world, clients, card_in, per
     assert person.id_number not in text(clients.clerk.get(url))
     shown = clients.clerk.post(f"/admin/cards/card/{card.pk}/reveal/", follow=True)
     assert person.id_number in text(shown)
-    (reveal,) = IdNumberReveal.objects.all()
-    assert (reveal.user, reveal.applicant, reveal.card) == (world.clerk.user, person, card)
-    assert reveal.service_point == world.community
+    (reveal,) = PersonalDataAccess.objects.all()  # the one read log
+    assert (reveal.user_id, reveal.applicant_id, reveal.card_id) == (
+        world.clerk.user.pk,
+        person.pk,
+        card.pk,
+    )
+    assert (reveal.purpose, reveal.field) == ("reveal", "id_number")
+    assert reveal.service_point_id == world.community.pk
     assert person.id_number not in text(clients.clerk.get(url))  # masked again
     applicant_page = f"/admin/applicants/applicant/{person.pk}/change/"
     assert person.id_number not in text(clients.clerk.get(applicant_page))
     again = clients.clerk.post(f"/admin/applicants/applicant/{person.pk}/reveal/", follow=True)
     assert person.id_number in text(again)
-    assert IdNumberReveal.objects.count() == 2
+    assert PersonalDataAccess.objects.filter(purpose="reveal").count() == 2
 
 
 def test_the_receipt_prints_the_number_what_to_bring_and_a_qr_code(world, clients, card_in):

@@ -9,7 +9,8 @@ import pytest
 from cards import services
 from cards.choices import CardStatus
 from cards.counter.forms import TRANSITION_FORMS
-from cards.models import Card, IdNumberReveal
+from cards.models import Card
+from privacy.models import PersonalDataAccess
 from tests.admin.conftest import submit_at_other_point
 from tests.cards.conftest import card_number, eligible_person, report_by_phone
 
@@ -79,7 +80,7 @@ def test_a_clerk_of_point_a_gets_404_for_point_b_card_on_every_url(world, client
             assert response.status_code == 404, (method, url, response.status_code)
     card.refresh_from_db()
     assert card.status == status_before
-    assert not IdNumberReveal.objects.exists()
+    assert not PersonalDataAccess.objects.filter(purpose="reveal").exists()
     # ...while point B's own clerk sees the card (the test is not vacuous).
     assert clients.other_clerk.get(f"/admin/cards/card/{card.pk}/change/").status_code == 200
 
@@ -214,7 +215,7 @@ def test_the_hotline_sees_only_the_masked_holder_and_reports_by_phone(world, cli
     assert "Reveal" not in card_page  # the hotline has no reveal permission
     response = clients.hotline.post(f"/admin/cards/card/{card.pk}/reveal/")
     assert response.status_code in (403, 404)
-    assert not IdNumberReveal.objects.exists()
+    assert not PersonalDataAccess.objects.filter(purpose="reveal").exists()
 
 
 def test_the_hotline_cannot_report_a_card_not_issued(world, clients, card_in):
@@ -243,7 +244,7 @@ def test_supervisor_sees_only_own_point_staff(world, clients):
         "/admin/common/calendaryear/add/",
         "/admin/django_celery_beat/periodictask/",
         "/admin/auth/user/",
-        "/admin/cards/idnumberreveal/",
+        "/admin/privacy/personaldataaccess/",
     ],
 )
 def test_only_superusers_manage_the_reference_data(world, clients, url):

@@ -4,21 +4,27 @@ anonymised by beat; the person's row, cards and logs stay. Each rule from both s
 boundary, one microsecond apart (time_machine, tick=False)."""
 
 import datetime
+import json
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from applicants.models import Applicant
 from applicants.services import applicant_update
 from cards import services
 from cards.choices import CardStatus as S
+from cards.counter.admin import history_row
 from cards.models import Card, CardTransition, DeliveryCursor
 from cards.schedule import SCHEDULE
 from cards.services import Agent
-from privacy.choices import ChangeAction, RetentionRule
-from privacy.models import Anonymisation, PersonChange
-from privacy.retention import anonymise_past_retention, years_before
-from tests.cards.conftest import eligible_person, submit
+from common import crypto
+from privacy.choices import AccessChannel, AccessPurpose, ChangeAction, RetentionRule
+from privacy.models import Anonymisation, PersonalDataAccess, PersonChange, PersonDataKey
+from privacy.retention import anonymise_past_retention, purge_expired_logs, years_before
+from privacy.tasks import anonymise_past_retention_task
+from tests.cards.conftest import bring_to, eligible_person, report_by_phone, submit
 from tests.factories import ApplicantFactory, EnrolmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +138,120 @@ def test_a_walk_goes_on_where_the_last_run_stopped_and_starts_again_at_the_end(w
     assert DeliveryCursor.objects.get(name=f"retention:{RetentionRule.CARDLESS}").position == 0
     assert run_at(later)[RetentionRule.CARDLESS] == 1
     assert is_anonymised(first)
+
+
+def phone_reported_card(world, closes: bool) -> Card:
+    """A card reported lost by phone (the caller's phone and address in the log), closed at T0
+    if `closes`."""
+    with time_machine.travel(T0 - datetime.timedelta(days=30), tick=False):
+        person = eligible_person()
+        card = bring_to(
+            world,
+            submit(world, person),
+            S.ISSUED,
+        )
+        card = report_by_phone(world, card)
+    if closes:  # its end, as the written report's deadline would have it
+        Card.objects.filter(pk=card.pk).update(status=S.CANCELLED, closed_at=T0)
+        person.enrolments.update(end_date=T0.date() - datetime.timedelta(days=1))
+    return card
+
+
+def log_values(card: Card) -> list[dict]:
+    return [row.data for row in CardTransition.objects.filter(card=card).order_by("id")]
+
+
+def stored_log(card: Card) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, name, from_status, to_status, at, reason, data::text "
+            "FROM cards_cardtransition WHERE card_id = %s ORDER BY id",
+            [card.pk],
+        )
+        return cursor.fetchall()
+
+
+def test_anonymising_erases_the_persons_values_in_the_append_only_log_and_no_one_elses(
+    world, settings
+):
+    settings.RETENTION_CLOSED_CARD_YEARS = 10
+    erased, kept = phone_reported_card(world, closes=True), phone_reported_card(world, closes=False)
+    phone_row = CardTransition.objects.get(card=erased, name="report_lost_by_phone")
+    assert phone_row.data["contact_phone"] == "13900139000"
+    assert "139****9000" in history_row(phone_row)["notes"]
+    before, kept_before = stored_log(erased), log_values(kept)
+
+    assert run_at(years_before(T0, -10) + US)[RetentionRule.CLOSED_CARDS] == 1
+
+    assert stored_log(erased) == before  # not one byte of the log's rows changed
+    key = PersonDataKey.objects.get(applicant_id=erased.applicant_id)
+    assert key.erased_at is not None and key.key == ""
+    phone_row = CardTransition.objects.get(card=erased, name="report_lost_by_phone")
+    assert phone_row.data["contact_phone"] == crypto.ERASED
+    assert phone_row.data["home_address"] == crypto.ERASED
+    assert phone_row.data["expires_at"]  # what is not personal still reads
+    opened = json.dumps(log_values(erased), ensure_ascii=False)
+    assert "13900139000" not in opened and "漕溪北路" not in opened
+    assert "(erased)" in history_row(phone_row)["notes"]
+    assert log_values(kept) == kept_before  # another person's values still open
+    assert "13900139000" in json.dumps(kept_before)
+
+
+def test_the_personal_data_logs_are_kept_three_years_then_deleted_by_the_daily_run(settings):
+    settings.PERSONAL_DATA_LOG_RETENTION_YEARS = 3
+    person = ApplicantFactory()
+    with time_machine.travel(T0, tick=False):
+        read = PersonalDataAccess.objects.create(
+            applicant_id=person.pk, purpose=AccessPurpose.REVEAL, channel=AccessChannel.ADMIN
+        )
+        change = PersonChange.objects.create(
+            applicant_id=person.pk,
+            action=ChangeAction.UPDATE,
+            object_type="applicant",
+            object_id=person.pk,
+            actor_kind="system",
+            channel="system",
+        )
+    with time_machine.travel(T0 + US, tick=False):
+        younger = PersonalDataAccess.objects.create(
+            applicant_id=person.pk, purpose=AccessPurpose.REVEAL, channel=AccessChannel.ADMIN
+        )
+    boundary = years_before(T0, -3)
+    with time_machine.travel(boundary, tick=False):  # three years to the instant: kept
+        done = anonymise_past_retention_task()
+    assert done["privacy_personaldataaccess"] == 0 and done["privacy_personchange"] == 0
+    with time_machine.travel(boundary + US, tick=False):
+        done = anonymise_past_retention_task()
+    assert done["privacy_personaldataaccess"] == 1 and done["privacy_personchange"] == 1
+    assert not PersonalDataAccess.objects.filter(pk=read.pk).exists()
+    assert not PersonChange.objects.filter(pk=change.pk).exists()
+    assert PersonalDataAccess.objects.filter(pk=younger.pk).exists()
+
+
+def test_a_purge_goes_in_bounded_batches(settings):
+    person = ApplicantFactory()
+    with time_machine.travel(T0, tick=False):
+        for _ in range(5):
+            PersonalDataAccess.objects.create(
+                applicant_id=person.pk, purpose=AccessPurpose.REVEAL, channel=AccessChannel.ADMIN
+            )
+    later = years_before(T0, -4)
+    with CaptureQueriesContext(connection) as queries:
+        done = purge_expired_logs(now=later, batch_size=2)
+    assert done["privacy_personaldataaccess"] == 5
+    deletes = [q["sql"] for q in queries if q["sql"].startswith("DELETE")]
+    assert len(deletes) == 3  # 2 + 2 + 1
+
+
+def test_the_log_retention_cannot_be_set_under_three_years(monkeypatch):
+    import importlib
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    import config.settings.base as base
+
+    monkeypatch.setenv("PERSONAL_DATA_LOG_RETENTION_YEARS", "2")
+    with pytest.raises(ImproperlyConfigured, match="PERSONAL_DATA_LOG_RETENTION_YEARS"):
+        importlib.reload(base)
+    monkeypatch.delenv("PERSONAL_DATA_LOG_RETENTION_YEARS")
+    importlib.reload(base)

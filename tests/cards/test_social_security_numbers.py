@@ -110,6 +110,32 @@ def test_the_service_assigns_a_unique_checked_number(settings, world):
     assert Applicant.objects.get(pk=first.pk).social_security_number == numbers[0]
 
 
+def test_an_assigned_number_is_encrypted_at_rest_and_found_by_one_indexed_read(settings, world):
+    from django.db import connection
+
+    from common import crypto
+
+    settings.RULE_SET = "shanghai-3rd-gen"
+    person = passport_holder()
+    submit(world, person, CardType.MEDICAL_INSURANCE)
+    number = Applicant.objects.get(pk=person.pk).assigned_social_security_number
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT assigned_social_security_number FROM applicants_applicant WHERE id = %s",
+            [person.pk],
+        )
+        (stored,) = cursor.fetchone()
+    assert crypto.is_token(stored) and number not in stored
+    query = Applicant.objects.filter(assigned_social_security_number=number)
+    assert list(query) == [Applicant.objects.get(pk=person.pk)]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = query.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index" in plan and "Seq Scan" not in plan, plan
+
+
 def test_a_resident_keeps_the_id_number(settings, world, person):
     settings.RULE_SET = "shanghai-3rd-gen"
     submit(world, person)

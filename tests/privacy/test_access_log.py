@@ -96,3 +96,80 @@ def test_a_reveal_of_the_number_is_logged_in_the_one_table(clients, world, card_
         card.pk,
         world.clerk.user.pk,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_former_reveal_log_went_into_the_one_read_log_without_duplicates(world, card_in):
+    """cards 0017: the rows of cards.IdNumberReveal are copied into PersonalDataAccess (purpose
+    reveal, field id_number), except those the read log already held beside them."""
+    import datetime
+    import importlib
+    import types
+
+    from common.db_roles import db_roles
+    from tests.security.test_db_roles import owner_connection
+
+    roles = db_roles(connection.settings_dict["NAME"].removeprefix("test_"))
+    card = card_in(S.VERIFIED)
+    at = datetime.datetime(2026, 5, 1, 9, 0, tzinfo=datetime.UTC)
+    # Already in the read log (written beside the reveal since the read log exists).
+    PersonalDataAccess.objects.create(
+        at=at + datetime.timedelta(milliseconds=3),
+        applicant_id=card.applicant_id,
+        purpose=AccessPurpose.REVEAL,
+        channel="admin",
+        user_id=world.clerk.user.pk,
+        card_id=card.pk,
+        field="id_number",
+    )
+    with owner_connection(roles) as owner:  # the former table, as migration 0004 made it
+        owner.execute(
+            "CREATE TABLE cards_idnumberreveal (id bigserial PRIMARY KEY, at timestamptz, "
+            "applicant_id bigint, card_id bigint, service_point_id bigint, user_id integer)"
+        )
+        owner.execute(
+            "INSERT INTO cards_idnumberreveal (at, applicant_id, card_id, service_point_id, "
+            "user_id) VALUES (%s, %s, %s, %s, %s), (%s, %s, NULL, %s, %s)",
+            [
+                at,
+                card.applicant_id,
+                card.pk,
+                world.community.pk,
+                world.clerk.user.pk,
+                at - datetime.timedelta(days=400),
+                card.applicant_id,
+                world.community.pk,
+                world.clerk.user.pk,
+            ],
+        )
+    try:
+        migration = importlib.import_module("cards.migrations.0017_privacy_log_erasure")
+        migration.copy_reveals(None, types.SimpleNamespace(connection=connection))
+    finally:
+        with owner_connection(roles) as owner:
+            owner.execute("DROP TABLE cards_idnumberreveal")
+    rows = list(
+        PersonalDataAccess.objects.order_by("at").values_list(
+            "at", "purpose", "field", "channel", "card_id", "service_point_id", "user_id"
+        )
+    )
+    assert rows == [
+        (
+            at - datetime.timedelta(days=400),
+            "reveal",
+            "id_number",
+            "admin",
+            None,
+            world.community.pk,
+            world.clerk.user.pk,
+        ),
+        (
+            at + datetime.timedelta(milliseconds=3),
+            "reveal",
+            "id_number",
+            "admin",
+            card.pk,
+            None,
+            world.clerk.user.pk,
+        ),
+    ]

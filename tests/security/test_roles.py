@@ -24,7 +24,8 @@ PAGES = {
     "people": "/admin/applicants/applicant/",
     "employers": "/admin/applicants/employer/",
     "registry": "/admin/applicants/registryrecord/",
-    "reveal_log": "/admin/cards/idnumberreveal/",
+    # The one read log, its reveals (privacy.PersonalDataAccess, purpose "reveal").
+    "reveal_log": "/admin/privacy/personaldataaccess/?purpose__exact=reveal",
     "transition_log": "/admin/cards/cardtransition/",
     "bank_deliveries": "/admin/cards/outboxevent/",
     "card_center_deliveries": "/admin/cards/cardcenternotice/",
@@ -73,7 +74,6 @@ SEES = {
 }
 PERSONAL = {"cards", "people", "employers", "registry"}
 AUDIT = {
-    "cards.view_idnumberreveal",
     "cards.audit_cardtransition",
     "cards.view_outboxevent",
     "accounts.view_loginevent",
