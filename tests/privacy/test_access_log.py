@@ -143,7 +143,7 @@ def test_the_former_reveal_log_went_into_the_one_read_log_without_duplicates(wor
             ],
         )
     try:
-        migration = importlib.import_module("cards.migrations.0017_privacy_log_erasure")
+        migration = importlib.import_module("cards.migrations.0018_privacy_log_erasure")
         migration.copy_reveals(None, types.SimpleNamespace(connection=connection))
     finally:
         with owner_connection(roles) as owner:

@@ -167,7 +167,7 @@ def test_the_migration_moves_a_persons_older_log_values_under_their_own_key(
             [card.pk, json.dumps(legacy)],
         )
         (pk,) = cursor.fetchone()
-    migration = importlib.import_module("cards.migrations.0017_privacy_log_erasure")
+    migration = importlib.import_module("cards.migrations.0018_privacy_log_erasure")
     _connect_as(connection, roles.owner, roles.owner_password)
     try:
         migration.reseal_personal_values(apps, types.SimpleNamespace(connection=connection))

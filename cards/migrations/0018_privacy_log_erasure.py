@@ -112,7 +112,7 @@ def copy_reveals(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cards", "0016_receipts_encrypted"),
+        ("cards", "0017_scale_counter_deltas"),
         ("privacy", "0003_privacy_person_data_keys"),
     ]
 
