@@ -1,0 +1,80 @@
+"""What a clerk or supervisor meets when they follow a link or type an address by hand (tried from
+outside, on a running service): every list and page answers, a value the page cannot take is
+named with its rule, never a 500."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from cards.counter.admin import DeadlineFilter
+from cards.models import PointPerson, PointPersonReason
+from tests.admin.test_lists import make_cards
+from tests.factories import EmploymentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def deadline_lists() -> list[str]:
+    return [value for value, _label in DeadlineFilter(None, {}, None, None).lookup_choices]
+
+
+@pytest.mark.parametrize("who", ["clerk", "supervisor"])
+def test_every_deadline_list_of_the_card_list_opens(world, clients, who):
+    """The dashboard's overdue links land on the card list filtered by `deadline`: each list
+    it offers (expiring next month, street medical point cards past their collect-by day too)
+    answers."""
+    make_cards(world, 5)
+    client = getattr(clients, who)
+    for value in deadline_lists():
+        response = client.get(f"/admin/cards/card/?deadline={value}")
+        assert response.status_code == 200, value
+
+
+def test_the_expiring_and_street_collection_lists_hold_their_cards(world, clients):
+    from cards.choices import CardStatus as S
+    from cards.models import Card
+
+    cards = make_cards(world, 5)
+    issued = next(c for c in cards if c.status == S.ISSUED)
+    today = timezone.localdate()
+    next_month = (today.replace(day=1) + datetime.timedelta(days=32)).replace(day=15)
+    # The list is the collecting point's work (OVERDUE_POINT_FIELD): here, the supervisor's.
+    Card.objects.filter(pk=issued.pk).update(
+        expires_on=next_month, collection_point=world.community
+    )
+    listed = clients.supervisor.get("/admin/cards/card/?deadline=expiring_next_month")
+    assert [c.pk for c in listed.context["cl"].result_list] == [issued.pk]
+    street = clients.supervisor.get("/admin/cards/card/?deadline=overdue_street_collection")
+    assert street.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "2026-02-30", "x", "0001-01-01"])
+def test_an_applied_on_day_the_list_cannot_take_is_named_with_its_rule(world, clients, day):
+    make_cards(world, 3)
+    response = clients.clerk.get(f"/admin/cards/card/?applied_on={day}")
+    assert response.status_code == 200
+    if day != "0001-01-01":  # a real day, with no application on it
+        messages = [str(m) for m in response.context["messages"]]
+        assert any("applied" in m and "YYYY-MM-DD" in m for m in messages), messages
+    assert response.context["cl"].result_count == 0
+
+
+def test_a_clerk_opens_an_employment_of_a_person_of_their_point(world, clients):
+    employment = EmploymentFactory(start_date=datetime.date(2026, 1, 5), registered_on=None)
+    PointPerson.objects.create(
+        service_point=world.community,
+        applicant=employment.applicant,
+        reason=PointPersonReason.SEARCHED,
+    )
+    response = clients.clerk.get(f"/admin/applicants/employment/{employment.pk}/change/")
+    assert response.status_code == 200
+    assert employment.applicant.id_number not in response.content.decode()
+
+
+@pytest.mark.parametrize("object_id", ["999999999", "abc", "１", "-1", "1.5"])
+def test_an_employment_address_typed_by_hand_is_not_a_500(world, clients, object_id):
+    response = clients.clerk.get(f"/admin/applicants/employment/{object_id}/change/")
+    assert response.status_code in (302, 404)
