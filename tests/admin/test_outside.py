@@ -78,3 +78,26 @@ def test_a_clerk_opens_an_employment_of_a_person_of_their_point(world, clients):
 def test_an_employment_address_typed_by_hand_is_not_a_500(world, clients, object_id):
     response = clients.clerk.get(f"/admin/applicants/employment/{object_id}/change/")
     assert response.status_code in (302, 404)
+
+
+def test_a_malformed_number_at_the_counter_is_refused_in_chinese(world):
+    """The clerk's admin is Chinese by default: the search's rules are said in Chinese too."""
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from agencies.roles import group_name
+    from tests.conftest import staff_login
+
+    user = world.clerk.user
+    user.groups.add(Group.objects.get(name=group_name(world.clerk.role)))
+    client = staff_login(Client(headers={"accept-language": "zh-hans"}), user)
+    cases = {
+        "110105194912310021": "该身份证号码的校验码（第18位）不符",
+        "K7QM-3X9T-PW2R-A": "该回执号的校验码（最后一位）不符",
+        "1234": "卡号或证件号码应为5至20位字母或数字",
+        "11010519491231002": "身份证号码为18位",
+    }
+    for typed, rule in cases.items():
+        response = client.post("/admin/cards/card/counter/", {"q": typed})
+        assert response.status_code == 200
+        assert rule in response.content.decode(), typed
