@@ -101,3 +101,32 @@ def test_a_malformed_number_at_the_counter_is_refused_in_chinese(world):
         response = client.post("/admin/cards/card/counter/", {"q": typed})
         assert response.status_code == 200
         assert rule in response.content.decode(), typed
+
+
+def test_a_person_registered_at_the_counter_with_an_invisible_name_is_refused(world, clients):
+    """A zero-width space passes a form's `required` (it is not white space): the person and the
+    application were written with an empty-looking name."""
+    from applicants.identity import compose_resident_id
+    from applicants.models import Applicant
+    from cards.models import Card
+
+    number = compose_resident_id("310104", datetime.date(1990, 2, 28), 123)
+    assert clients.clerk.post("/admin/cards/card/counter/", {"q": number}).status_code == 200
+    data = {
+        "id_type": "resident_id",
+        "id_number": number,
+        "name": "\u200b",
+        "shanghai_hukou": "on",
+        "hukou_place": "上海市徐汇区",
+        "nationality": "CHN",
+        "insurances": ["pension", "medical"],
+        "card_type": "social_security",
+        "collection_point": world.outlet.pk,
+        "photo_receipt_number": "PS-0001",
+    }
+    cards = Card.objects.count()
+    refused = clients.clerk.post("/admin/cards/card/counter/new-person/", data)
+    assert refused.status_code == 200
+    assert "A name holds only visible characters" in refused.content.decode()
+    assert not Applicant.objects.filter(id_number=number).exists()
+    assert Card.objects.count() == cards

@@ -335,3 +335,43 @@ def test_find_or_create_refuses_a_sex_that_contradicts_the_number_even_for_a_per
             shanghai_hukou=person.shanghai_hukou,
         )
     assert exc.value.code == "invalid" and set(exc.value.details) == {"sex"}
+
+
+@pytest.mark.parametrize(
+    "name, rule",
+    [
+        ("\u200b", "only visible characters"),  # zero-width space: an empty-looking name
+        ("张\u200b三", "only visible characters"),
+        ("\u202e张三", "only visible characters"),  # right-to-left override: a spoofed display
+        ("张三\x07", "only visible characters"),
+        ("😀😀", "not symbols or emoji"),
+    ],
+)
+def test_a_name_with_invisible_characters_or_emoji_is_refused_naming_the_field(name, rule):
+    with pytest.raises(ValidationError) as exc:
+        applicant_create(name=name, id_type=IdDocumentType.RESIDENT_ID, id_number=NUMBER)
+    assert list(exc.value.message_dict) == ["name"]
+    assert rule in exc.value.message_dict["name"][0]
+    assert not Applicant.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["买买提·艾力", "O'Brien-Smith Jr.", "Zoë Åsa", "张三"])
+def test_real_names_with_dots_hyphens_apostrophes_and_accents_are_taken(name):
+    applicant = applicant_create(name=name, id_type=IdDocumentType.RESIDENT_ID, id_number=NUMBER)
+    assert applicant.name == name
+
+
+@pytest.mark.parametrize("nationality", ["123", "C-N", "中国"])
+def test_a_nationality_that_is_not_three_letters_is_refused(nationality):
+    with pytest.raises(ValidationError) as exc:
+        applicant_create(
+            name="Lukas Schneider",
+            id_type=IdDocumentType.PASSPORT,
+            id_number="C01X00T47",
+            id_issuing_country="DEU",
+            nationality=nationality,
+            sex="male",
+            birth_date=datetime.date(1988, 10, 6),
+        )
+    assert list(exc.value.message_dict) == ["nationality"]
+    assert not Applicant.objects.exists()
