@@ -130,3 +130,19 @@ def test_a_person_registered_at_the_counter_with_an_invisible_name_is_refused(wo
     assert "A name holds only visible characters" in refused.content.decode()
     assert not Applicant.objects.filter(id_number=number).exists()
     assert Card.objects.count() == cards
+
+
+def test_a_refused_act_says_why_in_the_clerks_language(world, clients, card_in):
+    """A transition the clerk may not do (a stale link, another role's act) answers 403 with the
+    reason, not a bare "403 Forbidden"; an unknown card a 404 page in the desk's language."""
+    from cards.choices import CardStatus as S
+
+    card = card_in(S.APPLIED)
+    refused = clients.hotline.get(f"/admin/cards/card/{card.pk}/do/verify/")
+    assert refused.status_code in (403, 404)
+    refused = clients.clerk.get(f"/admin/cards/card/{card.pk}/do/hand_over/")
+    assert refused.status_code == 403
+    assert "You may not do this here, or not to this card." in refused.content.decode()
+    missing = clients.clerk.get("/admin/cards/card/999999999/do/verify/")
+    assert missing.status_code == 404
+    assert "There is no such page or record here." in missing.content.decode()
