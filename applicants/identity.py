@@ -198,6 +198,22 @@ def identity_contradictions(
     return errors
 
 
+PHONE = re.compile(r"\+?[0-9 -]{5,20}")
+
+
+def phone_checked(value: str) -> str:
+    """A phone number to call back: full-width characters folded (NFKC), then a leading +,
+    digits, spaces and dashes, 5 to 20 of them (the API's `phone` pattern). Raises
+    ValidationError with the rule otherwise."""
+    folded = unicodedata.normalize("NFKC", value or "").strip()
+    if not PHONE.fullmatch(folded) or sum(c.isdigit() for c in folded) < 5:
+        raise _error(
+            _("A phone number has 5 to 20 digits (a leading +, spaces and dashes allowed)."),
+            "invalid_phone",
+        )
+    return folded
+
+
 def person_name_refusal(name: str) -> str | None:
     """Why a person's name, as typed, cannot be stored, or None. A name is what the identity
     document prints: letters of any script, spaces and the marks names use (· - ' .). An

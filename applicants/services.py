@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from applicants.choices import FOREIGN_NATIONAL_DOCUMENTS, EmployerKind, EnrolmentRoute
 from applicants.identity import (
     identity_contradictions,
+    phone_checked,
     validate_identity_document,
     validate_uscc,
 )
@@ -66,7 +67,14 @@ def applicant_create(
     actor: AuditActor | None = None,
 ) -> Applicant:
     """Create a person; the document number is validated and normalised, sex and birth date are
-    derived from it where it holds them. One person per identity document."""
+    derived from it where it holds them. One person per identity document. A phone, if given,
+    is one a clerk can call (applicants.identity.phone_checked)."""
+    phone = phone.strip()
+    if phone:
+        try:
+            phone = phone_checked(phone)
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from None
     applicant = Applicant(
         name=name.strip(),
         id_type=id_type,
@@ -77,7 +85,7 @@ def applicant_create(
         nationality=nationality,
         shanghai_hukou=shanghai_hukou,
         hukou_place=hukou_place.strip(),
-        phone=phone.strip(),
+        phone=phone,
         address=address.strip(),
     )
     applicant.apply_identity_document()

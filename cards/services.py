@@ -36,7 +36,7 @@ from django_fsm import can_proceed
 from agencies.choices import ServicePointKind, StaffRole
 from agencies.models import PartnerBank, ServicePoint
 from applicants.choices import IdDocumentType
-from applicants.identity import normalise_id_number, validate_identity_document
+from applicants.identity import normalise_id_number, phone_checked, validate_identity_document
 from applicants.models import Applicant, has_own_social_security_number, id_number_index
 from applicants.policy import applicant_card_eligibility
 from applicants.registry import (
@@ -970,6 +970,10 @@ def card_report_lost_by_phone(
     ):
         if not value.strip():
             raise _invalid(field, _("This is required for a phone report."))
+    try:
+        contact_phone = phone_checked(contact_phone)
+    except ValidationError as exc:
+        raise _invalid("contact_phone", exc.messages[0]) from None
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         applicant = card.applicant

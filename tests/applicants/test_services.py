@@ -375,3 +375,13 @@ def test_a_nationality_that_is_not_three_letters_is_refused(nationality):
         )
     assert list(exc.value.message_dict) == ["nationality"]
     assert not Applicant.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["call me", "😀", "12"])
+def test_a_phone_no_one_can_call_is_refused_naming_the_field(typed):
+    with pytest.raises(ValidationError) as exc:
+        applicant_create(
+            name="张小红", id_type=IdDocumentType.RESIDENT_ID, id_number=NUMBER, phone=typed
+        )
+    assert list(exc.value.message_dict) == ["phone"]
+    assert not Applicant.objects.exists()
