@@ -702,3 +702,23 @@ def test_a_replacement_taken_while_the_registry_is_out_waits_for_verification(
         card_presented=True,
     )
     assert new.status == S.APPLIED and new.replaces_id == old.pk
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200e\u200f", "\ufeff ", "\u3000"])
+def test_a_required_reason_of_invisible_characters_is_refused_naming_it(world, card_in, invisible):
+    """Found from outside: a supervisor's cancellation with a zero-width space as its reason was
+    taken (it is not white space to str.strip())."""
+    card = card_in(S.ISSUED)
+    error = refused(
+        "invalid", services.card_cancel, card=card, actor=world.supervisor, reason=invisible
+    )
+    assert list(error.details) == ["reason"]
+    error = refused("invalid", phone, world=world, card=card, home_address=invisible)
+    assert list(error.details) == ["home_address"]
+    card.refresh_from_db()
+    assert card.status == S.ISSUED
+    applied = card_in(S.APPLIED, applicant=eligible_person())
+    error = refused(
+        "invalid", services.card_withdraw, card=applied, actor=world.clerk, reason=invisible
+    )
+    assert list(error.details) == ["reason"]
