@@ -168,6 +168,9 @@ def _duplicate_employer() -> ApplicationError:
     return ApplicationError(message, code="duplicate_employer", details={"uscc": [message]})
 
 
+EMPLOYMENT_START_AHEAD = datetime.timedelta(days=366)
+
+
 def employment_create(
     *,
     applicant: Applicant,
@@ -175,7 +178,20 @@ def employment_create(
     start_date: datetime.date,
     actor: AuditActor | None = None,
 ) -> Employment:
-    """Record an employment; its registration deadline is the start plus 30 days (art. 58)."""
+    """Record an employment; its registration deadline is the start plus 30 days (art. 58).
+    It starts neither before the person was born nor more than EMPLOYMENT_START_AHEAD from today
+    (an employment recorded ahead of its start is allowed; a typed year 9999 is not)."""
+    message = None
+    if applicant.birth_date and start_date < applicant.birth_date:
+        message = _("The start of employment is before the person was born (%(born)s).") % {
+            "born": applicant.birth_date.isoformat()
+        }
+    elif start_date > timezone.localdate() + EMPLOYMENT_START_AHEAD:
+        message = _("The start of employment is at most a year from today (%(last)s).") % {
+            "last": (timezone.localdate() + EMPLOYMENT_START_AHEAD).isoformat()
+        }
+    if message:
+        raise ApplicationError(message, code="invalid", details={"start_date": [message]})
     with transaction.atomic():
         employment = Employment(applicant=applicant, employer=employer, start_date=start_date)
         employment.save()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from cards.counter.admin import DeadlineFilter
 from cards.models import PointPerson, PointPersonReason
 from tests.admin.test_lists import make_cards
+from tests.cards.conftest import eligible_person
 from tests.factories import EmploymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +147,33 @@ def test_a_refused_act_says_why_in_the_clerks_language(world, clients, card_in):
     missing = clients.clerk.get("/admin/cards/card/999999999/do/verify/")
     assert missing.status_code == 404
     assert "There is no such page or record here." in missing.content.decode()
+
+
+@pytest.mark.parametrize(
+    "data, field_rule",
+    [
+        ({"employer_uscc": "x", "employer_name": "某公司"}, "18 characters"),
+        ({"employer_uscc": "x"}, "18 characters"),
+        ({"start_date": "9999-12-31"}, "start of employment"),
+        ({"start_date": "0001-01-01"}, "before the person was born"),
+    ],
+)
+def test_the_counters_employment_form_names_the_rule_and_writes_nothing(
+    world, clients, data, field_rule
+):
+    from applicants.models import Employment
+    from tests.factories import EmployerFactory
+
+    person = eligible_person(shanghai_hukou=False, hukou_place="江苏省南京市")
+    employer = EmployerFactory()
+    clients.clerk.post("/admin/cards/card/counter/", {"q": person.id_number})
+    form = {
+        "employer_uscc": employer.uscc,
+        "start_date": "2026-01-05",
+        "insurances": ["medical"],
+        **data,
+    }
+    response = clients.clerk.post("/admin/cards/card/counter/employment/", form)
+    assert response.status_code == 200
+    assert field_rule in response.content.decode()
+    assert not Employment.objects.filter(applicant=person).exists()

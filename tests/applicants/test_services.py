@@ -385,3 +385,24 @@ def test_a_phone_no_one_can_call_is_refused_naming_the_field(typed):
         )
     assert list(exc.value.message_dict) == ["phone"]
     assert not Applicant.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "start",
+    [datetime.date(1, 1, 1), datetime.date(1979, 12, 31), datetime.date(9999, 12, 31)],
+)
+def test_an_employment_cannot_start_before_the_person_was_born_or_years_ahead(start):
+    """Found from outside: the counter took an employment from the year 1, and one in 9999 was
+    a 500 (its registration deadline, 30 days later, is past the last date)."""
+    person = ApplicantFactory()  # born 1980-01-01
+    with pytest.raises(ApplicationError) as exc:
+        employment_create(applicant=person, employer=EmployerFactory(), start_date=start)
+    assert list(exc.value.details) == ["start_date"]
+    assert not Employment.objects.exists()
+
+
+def test_an_employment_may_be_recorded_before_it_starts():
+    person = ApplicantFactory()  # born 1980-01-01
+    start = datetime.date.today() + datetime.timedelta(days=60)
+    employment = employment_create(applicant=person, employer=EmployerFactory(), start_date=start)
+    assert employment.registration_deadline == start + datetime.timedelta(days=30)
