@@ -171,6 +171,26 @@ def _duplicate_employer() -> ApplicationError:
 EMPLOYMENT_START_AHEAD = datetime.timedelta(days=366)
 
 
+def _start_checked(applicant: Applicant, start_date: datetime.date, what) -> None:
+    """An employment or an enrolment starts neither before the person was born nor more than
+    EMPLOYMENT_START_AHEAD from today (recorded ahead of its start is allowed; a typed year 9999
+    is not). Refused naming `start_date`."""
+    last = timezone.localdate() + EMPLOYMENT_START_AHEAD
+    message = None
+    if applicant.birth_date and start_date < applicant.birth_date:
+        message = _("%(what)s is before the person was born (%(born)s).") % {
+            "what": what,
+            "born": applicant.birth_date.isoformat(),
+        }
+    elif start_date > last:
+        message = _("%(what)s is at most a year from today (%(last)s).") % {
+            "what": what,
+            "last": last.isoformat(),
+        }
+    if message:
+        raise ApplicationError(message, code="invalid", details={"start_date": [message]})
+
+
 def employment_create(
     *,
     applicant: Applicant,
@@ -181,17 +201,7 @@ def employment_create(
     """Record an employment; its registration deadline is the start plus 30 days (art. 58).
     It starts neither before the person was born nor more than EMPLOYMENT_START_AHEAD from today
     (an employment recorded ahead of its start is allowed; a typed year 9999 is not)."""
-    message = None
-    if applicant.birth_date and start_date < applicant.birth_date:
-        message = _("The start of employment is before the person was born (%(born)s).") % {
-            "born": applicant.birth_date.isoformat()
-        }
-    elif start_date > timezone.localdate() + EMPLOYMENT_START_AHEAD:
-        message = _("The start of employment is at most a year from today (%(last)s).") % {
-            "last": (timezone.localdate() + EMPLOYMENT_START_AHEAD).isoformat()
-        }
-    if message:
-        raise ApplicationError(message, code="invalid", details={"start_date": [message]})
+    _start_checked(applicant, start_date, _("The start of employment"))
     with transaction.atomic():
         employment = Employment(applicant=applicant, employer=employer, start_date=start_date)
         employment.save()
@@ -246,7 +256,9 @@ def enrolment_create(
     employment: Employment | None = None,
     actor: AuditActor | None = None,
 ) -> InsuranceEnrolment:
-    """Enrol a person in one insurance; refused with the policy's reasons (applicants.policy)."""
+    """Enrol a person in one insurance; refused with the policy's reasons (applicants.policy).
+    It starts within the bounds of `_start_checked`."""
+    _start_checked(applicant, start_date, _("The start of the enrolment"))
     answer = enrolment_eligibility(person_facts(applicant, on=start_date), insurance, route)
     if not answer:
         raise ApplicationError(

@@ -406,3 +406,18 @@ def test_an_employment_may_be_recorded_before_it_starts():
     start = datetime.date.today() + datetime.timedelta(days=60)
     employment = employment_create(applicant=person, employer=EmployerFactory(), start_date=start)
     assert employment.registration_deadline == start + datetime.timedelta(days=30)
+
+
+@pytest.mark.parametrize("start", [datetime.date(1979, 12, 31), datetime.date(9999, 12, 31)])
+def test_an_enrolment_cannot_start_before_the_person_was_born_or_years_ahead(start):
+    """Found from outside: the person page's enrolment took a pension from 9999-12-31."""
+    person = ApplicantFactory(shanghai_hukou=True)  # born 1980-01-01
+    with pytest.raises(ApplicationError) as exc:
+        enrolment_create(
+            applicant=person,
+            insurance=Insurance.PENSION,
+            route=EnrolmentRoute.INDIVIDUAL,
+            start_date=start,
+        )
+    assert list(exc.value.details) == ["start_date"]
+    assert not InsuranceEnrolment.objects.exists()
