@@ -177,3 +177,46 @@ def test_the_counters_employment_form_names_the_rule_and_writes_nothing(
     assert response.status_code == 200
     assert field_rule in response.content.decode()
     assert not Employment.objects.filter(applicant=person).exists()
+
+
+def _calendar_form(year: str, days: list[tuple[str, str]]) -> dict:
+    data = {
+        "year": year,
+        "source": "manual",
+        "note": "",
+        "days-TOTAL_FORMS": str(len(days)),
+        "days-INITIAL_FORMS": "0",
+        "days-MIN_NUM_FORMS": "0",
+        "days-MAX_NUM_FORMS": "1000",
+    }
+    for i, (day, name) in enumerate(days):
+        data[f"days-{i}-date"] = day
+        data[f"days-{i}-name"] = name
+    return data
+
+
+@pytest.mark.parametrize(
+    "year, days, rule",
+    [
+        ("2031", [("2032-01-01", "元旦")], "A day of the year 2031"),
+        ("2035", [("9999-12-31", "x")], "A day of the year 2035"),
+        ("0", [], "between 1949 and 9998"),
+        ("1", [], "between 1949 and 9998"),
+    ],
+)
+def test_the_holiday_calendar_refuses_a_day_outside_its_year_naming_it(db, year, days, rule):
+    """Found from outside: a day typed in another year was a 500 (the database's check), and a
+    year 0 was taken."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from common.models import CalendarDay, CalendarYear
+    from tests.conftest import staff_login
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "x" * 20)
+    client = staff_login(Client(headers={"accept-language": "en"}), admin_user)
+    response = client.post("/admin/common/calendaryear/add/", _calendar_form(year, days))
+    assert response.status_code == 200
+    assert rule in response.content.decode()
+    assert not CalendarYear.objects.filter(year=int(year)).exists()
+    assert not CalendarDay.objects.filter(date__in=[d for d, _n in days]).exists()
