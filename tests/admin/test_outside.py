@@ -220,3 +220,33 @@ def test_the_holiday_calendar_refuses_a_day_outside_its_year_naming_it(db, year,
     assert rule in response.content.decode()
     assert not CalendarYear.objects.filter(year=int(year)).exists()
     assert not CalendarDay.objects.filter(date__in=[d for d, _n in days]).exists()
+
+
+def test_the_registration_form_registers_only_the_number_searched(world, clients):
+    """The number is shown read-only; found from outside: another number posted was registered,
+    and the visit then counted its document as presented at the search."""
+    from applicants.identity import compose_resident_id
+    from applicants.models import Applicant
+
+    searched = compose_resident_id("310104", datetime.date(1970, 1, 1), 555)
+    other = compose_resident_id("310104", datetime.date(1970, 1, 1), 666)
+    clients.clerk.post("/admin/cards/card/counter/", {"q": searched})
+    data = {
+        "id_type": "resident_id",
+        "name": "李四",
+        "shanghai_hukou": "on",
+        "hukou_place": "上海市徐汇区",
+        "nationality": "CHN",
+        "card_type": "",
+    }
+    swapped = clients.clerk.post(
+        "/admin/cards/card/counter/new-person/", {**data, "id_number": other}
+    )
+    assert swapped.status_code == 200
+    assert "Register the number searched at the counter" in swapped.content.decode()
+    assert not Applicant.objects.filter(id_number=other).exists()
+    done = clients.clerk.post(
+        "/admin/cards/card/counter/new-person/", {**data, "id_number": searched.lower()}
+    )
+    assert done.status_code == 302
+    assert Applicant.objects.filter(id_number=searched).exists()
