@@ -73,7 +73,8 @@ CARD_ID = OpenApiParameter(
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     meaning = {
-        400: "The body is not JSON, or a query parameter is given empty or is unknown.",
+        400: "The body is not JSON (or holds a lone surrogate), or a query parameter is given "
+        "empty, more than once or is unknown.",
         401: "No key, a wrong key or a revoked key.",
         403: "This key may not use this endpoint (a sandbox key acts only on /sandbox/, the "
         "online platform's only on /platform/, a bank's real key on neither).",
