@@ -57,7 +57,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 class DepthLimitedJSONParser(JSONParser):
     """JSON with at most settings.API_JSON_MAX_DEPTH levels of arrays and objects, and Unicode
-    text only.
+    text only, each object naming a member once.
 
     Without a limit a body nested a thousand deep makes the decoder (or any later recursive walk
     of the data) raise RecursionError: a 500 for bad input. JSON's `\\ud800` escape decodes to a
@@ -70,7 +70,14 @@ class DepthLimitedJSONParser(JSONParser):
         encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         try:
             text = stream.read().decode(encoding)
-            data = json.loads(text, parse_constant=_not_a_json_number)
+            data = json.loads(
+                text, parse_constant=_not_a_json_number, object_pairs_hook=_one_value_per_name
+            )
+        except DuplicateName as exc:
+            raise exceptions.ParseError(
+                _("The body gives “%(name)s” more than once in one object: give it once.")
+                % {"name": exc.name[:64]}
+            ) from None
         except RecursionError:
             raise exceptions.ParseError(self._too_deep()) from None
         except UnicodeDecodeError as exc:
@@ -103,6 +110,24 @@ class DepthLimitedJSONParser(JSONParser):
         return _("JSON nested more than %(depth)d levels deep.") % {
             "depth": settings.API_JSON_MAX_DEPTH
         }
+
+
+class DuplicateName(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _one_value_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object naming a member twice (`{"card_type": "a", "card_type": "b"}`): which one was
+    meant would be a guess (the decoder keeps the last), so it is refused like a query parameter
+    given twice."""
+    data: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in data:
+            raise DuplicateName(name)
+        data[name] = value
+    return data
 
 
 def _not_a_json_number(constant: str):

@@ -92,3 +92,13 @@ def test_the_sandbox_list_refuses_an_unknown_or_empty_parameter(world):
     assert unknown.status_code == 400
     assert error_of(unknown)["details"] == {"limit": ["Not a parameter of this endpoint."]}
     assert sandbox.get("/sandbox/cards", headers=EN).status_code == 200
+
+
+def test_a_member_named_twice_in_one_object_is_a_400_naming_it(api, world):
+    raw = b'{"card_type": "social_security", "card_type": "medical_insurance"}'
+    error = error_of(api.post("/applications", raw=raw, headers=EN))
+    assert error["code"] == "parse_error"
+    assert "card_type" in error["message"] and "more than once" in error["message"]
+    nested = b'{"applicant": {"name": "a", "name": "b"}}'
+    assert "“name”" in error_of(api.post("/applications", raw=nested, headers=EN))["message"]
+    assert Card.objects.count() == 0
