@@ -57,6 +57,9 @@ messages-missing: install messages
 	$(PY) manage.py makemessages --locale zh_Hans --no-location --no-obsolete --no-wrap \
 		--ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
 	msgattrib --untranslated --no-wrap $(CATALOG).po | grep '^msgid "' | tail -n +2 || true
+	@echo "Fuzzy (a new source string makemessages guessed from a similar one: untranslated too;"
+	@echo "Django's own strings, such as username, are translated by Django):"
+	msgattrib --only-fuzzy --no-wrap $(CATALOG).po | grep '^msgid "' | tail -n +2 || true
 	$(MAKE) --no-print-directory messages
 
 clean:

@@ -543,6 +543,14 @@ class EmploymentAdmin(OutOfScopeIs404, PostedSearch, ExactCodeSearch, admin.Mode
             return ["-applicant__point_links__since", "-applicant_id", "-pk"]
         return ["-pk"]
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # The person is chosen by id (raw_id_fields) among the people the desk sees: the
+        # choices are one probe of that scope, never the applicant list's own ordering (an
+        # alias of the point's scope that Applicant.objects does not have: a 500).
+        if db_field.name == "applicant":
+            kwargs["queryset"] = scope.applicants_visible_to(scope.desk_of(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     @admin.display(description=_("applicant"))
     def masked_applicant(self, employment: Employment) -> str:
         return str(employment.applicant)

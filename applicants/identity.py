@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -195,6 +196,45 @@ def identity_contradictions(
             % {"date": facts.birth_date.isoformat()}
         )
     return errors
+
+
+PHONE = re.compile(r"\+?[0-9 -]{5,20}")
+
+
+def phone_checked(value: str) -> str:
+    """A phone number to call back: full-width characters folded (NFKC), then a leading +,
+    digits, spaces and dashes, 5 to 20 of them (the API's `phone` pattern). Raises
+    ValidationError with the rule otherwise."""
+    folded = unicodedata.normalize("NFKC", value or "").strip()
+    if not PHONE.fullmatch(folded) or sum(c.isdigit() for c in folded) < 5:
+        raise _error(
+            _("A phone number has 5 to 20 digits (a leading +, spaces and dashes allowed)."),
+            "invalid_phone",
+        )
+    return folded
+
+
+def person_name_refusal(name: str) -> str | None:
+    """Why a person's name, as typed, cannot be stored, or None. A name is what the identity
+    document prints: letters of any script, spaces and the marks names use (· - ' .). An
+    invisible or control character (a zero-width space passes every `required` check, a
+    right-to-left override turns the name around on screen) or an emoji is refused, naming it."""
+    for char in name:
+        category = unicodedata.category(char)
+        if category[0] == "C":  # control, format (zero-width, direction), unassigned, private
+            return str(
+                _(
+                    "A name holds only visible characters: remove the invisible or control "
+                    "character U+%(code)04X."
+                )
+                % {"code": ord(char)}
+            )
+        if category == "So":
+            return str(
+                _("A name holds letters, not symbols or emoji (U+%(code)04X).")
+                % {"code": ord(char)}
+            )
+    return None
 
 
 def validate_uscc(value: str) -> str:

@@ -23,6 +23,7 @@ from applicants.choices import (
 )
 from applicants.identity import (
     identity_contradictions,
+    person_name_refusal,
     validate_identity_document,
     validate_uscc,
 )
@@ -103,6 +104,9 @@ class IdentityFields(BlindIndexed):
 
         Raises ValidationError naming `id_number` for an invalid number: none is ever stored.
         """
+        refusal = person_name_refusal(self.name)
+        if refusal:
+            raise ValidationError({"name": refusal})
         facts = validate_identity_document(self.id_type, self.id_number)
         contradictions = identity_contradictions(facts, sex=self.sex, birth_date=self.birth_date)
         if contradictions:
@@ -130,6 +134,14 @@ class IdentityFields(BlindIndexed):
             )
         if self.id_type not in FOREIGN_NATIONAL_DOCUMENTS:
             self.nationality = "CHN"
+        if not re.fullmatch(r"[A-Z]{3}", self.nationality):
+            raise ValidationError(
+                {
+                    "nationality": _(
+                        "A nationality is an ISO 3166 code of 3 letters (for example DEU)."
+                    )
+                }
+            )
         if self.shanghai_hukou and self.id_type != IdDocumentType.RESIDENT_ID:
             raise ValidationError(
                 {

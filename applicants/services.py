@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from applicants.choices import FOREIGN_NATIONAL_DOCUMENTS, EmployerKind, EnrolmentRoute
 from applicants.identity import (
     identity_contradictions,
+    phone_checked,
     validate_identity_document,
     validate_uscc,
 )
@@ -66,7 +67,14 @@ def applicant_create(
     actor: AuditActor | None = None,
 ) -> Applicant:
     """Create a person; the document number is validated and normalised, sex and birth date are
-    derived from it where it holds them. One person per identity document."""
+    derived from it where it holds them. One person per identity document. A phone, if given,
+    is one a clerk can call (applicants.identity.phone_checked)."""
+    phone = phone.strip()
+    if phone:
+        try:
+            phone = phone_checked(phone)
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from None
     applicant = Applicant(
         name=name.strip(),
         id_type=id_type,
@@ -77,7 +85,7 @@ def applicant_create(
         nationality=nationality,
         shanghai_hukou=shanghai_hukou,
         hukou_place=hukou_place.strip(),
-        phone=phone.strip(),
+        phone=phone,
         address=address.strip(),
     )
     applicant.apply_identity_document()
@@ -160,6 +168,29 @@ def _duplicate_employer() -> ApplicationError:
     return ApplicationError(message, code="duplicate_employer", details={"uscc": [message]})
 
 
+EMPLOYMENT_START_AHEAD = datetime.timedelta(days=366)
+
+
+def _start_checked(applicant: Applicant, start_date: datetime.date, what) -> None:
+    """An employment or an enrolment starts neither before the person was born nor more than
+    EMPLOYMENT_START_AHEAD from today (recorded ahead of its start is allowed; a typed year 9999
+    is not). Refused naming `start_date`."""
+    last = timezone.localdate() + EMPLOYMENT_START_AHEAD
+    message = None
+    if applicant.birth_date and start_date < applicant.birth_date:
+        message = _("%(what)s is before the person was born (%(born)s).") % {
+            "what": what,
+            "born": applicant.birth_date.isoformat(),
+        }
+    elif start_date > last:
+        message = _("%(what)s is at most a year from today (%(last)s).") % {
+            "what": what,
+            "last": last.isoformat(),
+        }
+    if message:
+        raise ApplicationError(message, code="invalid", details={"start_date": [message]})
+
+
 def employment_create(
     *,
     applicant: Applicant,
@@ -167,7 +198,10 @@ def employment_create(
     start_date: datetime.date,
     actor: AuditActor | None = None,
 ) -> Employment:
-    """Record an employment; its registration deadline is the start plus 30 days (art. 58)."""
+    """Record an employment; its registration deadline is the start plus 30 days (art. 58).
+    It starts neither before the person was born nor more than EMPLOYMENT_START_AHEAD from today
+    (an employment recorded ahead of its start is allowed; a typed year 9999 is not)."""
+    _start_checked(applicant, start_date, _("The start of employment"))
     with transaction.atomic():
         employment = Employment(applicant=applicant, employer=employer, start_date=start_date)
         employment.save()
@@ -222,7 +256,9 @@ def enrolment_create(
     employment: Employment | None = None,
     actor: AuditActor | None = None,
 ) -> InsuranceEnrolment:
-    """Enrol a person in one insurance; refused with the policy's reasons (applicants.policy)."""
+    """Enrol a person in one insurance; refused with the policy's reasons (applicants.policy).
+    It starts within the bounds of `_start_checked`."""
+    _start_checked(applicant, start_date, _("The start of the enrolment"))
     answer = enrolment_eligibility(person_facts(applicant, on=start_date), insurance, route)
     if not answer:
         raise ApplicationError(

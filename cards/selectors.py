@@ -85,7 +85,8 @@ def overdue_q(name: str, *, now: datetime.datetime | None = None) -> Q:
     within 3 working days and has not completed by the promised day; overdue_verification,
     applications waiting for verification longer than VERIFICATION_WAITING_LIMIT;
     overdue_uncollected, cards ready for collection and not collected for UNCOLLECTED_LIMIT
-    (6 months)."""
+    (6 months); overdue_street_collection and expiring_next_month, as their lists below (the
+    card list's `deadline` filter offers every list of OVERDUE_POINT_FIELD)."""
     now = now or timezone.now()
     if name == "overdue_medical_promise":
         return Q(status=S.VERIFIED, ready_promised_by__lt=timezone.localdate(now))
@@ -93,7 +94,20 @@ def overdue_q(name: str, *, now: datetime.datetime | None = None) -> Q:
         return Q(status=S.APPLIED, applied_at__lt=now - settings.VERIFICATION_WAITING_LIMIT)
     if name == "overdue_uncollected":
         return Q(status=S.READY_FOR_COLLECTION, ready_at__lt=now - settings.UNCOLLECTED_LIMIT)
+    if name == "overdue_street_collection":
+        return _street_collection_q(timezone.localdate(now))
+    if name == "expiring_next_month":
+        return _expiring_q(timezone.localdate(now))
     raise KeyError(name)
+
+
+def _street_collection_q(on: datetime.date) -> Q:
+    return Q(status=S.READY_FOR_COLLECTION, collect_by__isnull=False, collect_by__lt=on)
+
+
+def _expiring_q(on: datetime.date) -> Q:
+    start, end = month_after(on)
+    return Q(status=S.ISSUED, expires_on__isnull=False, expires_on__gte=start, expires_on__lt=end)
 
 
 def overdue_medical_promise(*, on: datetime.date | None = None) -> QuerySet[Card]:
@@ -119,11 +133,7 @@ def overdue_street_collection(*, on: datetime.date | None = None) -> QuerySet[Ca
     """Street medical insurance point cards not collected by their collect-by day (seed 001:
     "within the specified time", the rule set's street_collection_days)."""
     on = on or timezone.localdate()
-    return (
-        card_list()
-        .filter(status=S.READY_FOR_COLLECTION, collect_by__isnull=False, collect_by__lt=on)
-        .order_by("collect_by", "id")
-    )
+    return card_list().filter(_street_collection_q(on)).order_by("collect_by", "id")
 
 
 def month_after(on: datetime.date) -> tuple[datetime.date, datetime.date]:
@@ -135,14 +145,7 @@ def month_after(on: datetime.date) -> tuple[datetime.date, datetime.date]:
 def expiring_next_month(*, on: datetime.date | None = None) -> QuerySet[Card]:
     """Issued cards whose validity ends next month (their rule set's card_validity_years): the
     holders to invite for a renewal."""
-    start, end = month_after(on or timezone.localdate())
-    return (
-        card_list()
-        .filter(
-            status=S.ISSUED, expires_on__isnull=False, expires_on__gte=start, expires_on__lt=end
-        )
-        .order_by("expires_on", "id")
-    )
+    return card_list().filter(_expiring_q(on or timezone.localdate())).order_by("expires_on", "id")
 
 
 # Which point's work each overdue list is (as cards.sweeps.flag_overdue_work counts them); each

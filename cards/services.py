@@ -36,7 +36,12 @@ from django_fsm import can_proceed
 from agencies.choices import ServicePointKind, StaffRole
 from agencies.models import PartnerBank, ServicePoint
 from applicants.choices import IdDocumentType
-from applicants.identity import normalise_id_number, validate_identity_document
+from applicants.identity import (
+    normalise_id_number,
+    person_name_refusal,
+    phone_checked,
+    validate_identity_document,
+)
 from applicants.models import Applicant, has_own_social_security_number, id_number_index
 from applicants.policy import applicant_card_eligibility
 from applicants.registry import (
@@ -74,6 +79,7 @@ from cards.models import Card, CardFee, LossCertificateCounter, OnlineVerificati
 from cards.numbers import normalise_receipt_number
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
 from common.errors import ApplicationError
+from common.text import visible_text
 from common.workdays import add_working_days
 
 S = CardStatus
@@ -289,9 +295,10 @@ def mark_ready_data(card: Card) -> dict[str, Any]:
 def withdraw_reason_checked(reason: str) -> str:
     """A withdrawal names its reason (stored stripped). Shared by `card_withdraw` and the partner
     batch."""
-    if not reason.strip():
+    reason = visible_text(reason)
+    if not reason:
         raise _invalid("reason", _("Give the reason for the withdrawal."))
-    return reason.strip()
+    return reason
 
 
 def _validated_agent(
@@ -299,8 +306,11 @@ def _validated_agent(
 ) -> Agent | None:
     if agent is None:
         return None
-    if not agent.name.strip():
+    if not visible_text(agent.name):
         raise _invalid("agent_name", _("The entrusted agent's name is required."))
+    refusal = person_name_refusal(agent.name.strip())
+    if refusal:
+        raise _invalid("agent_name", refusal)
     if agent.document not in AgentDocument.values:
         raise _invalid("agent_document", _("Unknown kind of document."))
     if agent.document == AgentDocument.SOCIAL_SECURITY_CARD:
@@ -771,7 +781,8 @@ def card_reject(
     to bring next time); `reason` is then the clerk's own note, never shown to the applicant."""
     if reason_code and reason_code not in RejectionReason.values:
         raise _invalid("reason_code", _("Choose a reason from the list."))
-    if not reason.strip() and not differences and not reason_code:
+    reason = visible_text(reason)
+    if not reason and not differences and not reason_code:
         raise _invalid("reason", _("Give the reason or the fields that differ."))
 
     def perform(card: Card, now: datetime.datetime) -> Card:
@@ -968,8 +979,12 @@ def card_report_lost_by_phone(
         ("contact_phone", contact_phone),
         ("home_address", home_address),
     ):
-        if not value.strip():
+        if not visible_text(value):
             raise _invalid(field, _("This is required for a phone report."))
+    try:
+        contact_phone = phone_checked(contact_phone)
+    except ValidationError as exc:
+        raise _invalid("contact_phone", exc.messages[0]) from None
 
     def perform(card: Card, now: datetime.datetime) -> Card:
         applicant = card.applicant
@@ -987,7 +1002,7 @@ def card_report_lost_by_phone(
             now=now,
             data={
                 "contact_phone": contact_phone.strip(),
-                "home_address": home_address.strip(),
+                "home_address": visible_text(home_address),
                 "expires_at": card.phone_report_expires_at.isoformat(),
                 "rule_set": card_rules.label,
                 **({"caller_id_source": id_source} if id_source else {}),
@@ -1296,7 +1311,8 @@ def card_replace(
 
 def card_cancel(*, card: Card, actor: Actor, reason: str) -> Card:
     """A supervisor cancels an issued card (holder deceased, left Shanghai, ...)."""
-    if not reason.strip():
+    reason = visible_text(reason)
+    if not reason:
         raise _invalid("reason", _("Give the reason for the cancellation."))
 
     def perform(card: Card, now: datetime.datetime) -> Card:
@@ -1541,7 +1557,7 @@ def card_fee_pay(*, card: Card, actor: Actor, payment_reference: str) -> Card:
 def card_fee_waive(*, card: Card, actor: Actor, reason: str) -> Card:
     """A supervisor waives a replacement card's fee at the counter, giving the reason (issue #17:
     with waivers); a card of their own point's work."""
-    reason = reason.strip()
+    reason = visible_text(reason)
     if not reason:
         raise _invalid("reason", _("Give the reason for the waiver."))
 

@@ -1,9 +1,12 @@
 """The Chinese working-day calendar: public holidays off, make-up working weekends on."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from common.fields import EncryptedTextField
+
+FIRST_YEAR, LAST_YEAR = 1949, 9998
 
 
 class CalendarYear(models.Model):
@@ -25,6 +28,16 @@ class CalendarYear(models.Model):
 
     def __str__(self) -> str:
         return str(self.year)
+
+    def clean(self) -> None:
+        # A year a date can be in, with its successor (a working-day count crosses into it).
+        if self.year is not None and not FIRST_YEAR <= self.year <= LAST_YEAR:
+            raise ValidationError(
+                {
+                    "year": _("A calendar year is between %(first)d and %(last)d.")
+                    % {"first": FIRST_YEAR, "last": LAST_YEAR}
+                }
+            )
 
 
 class CalendarDay(models.Model):
@@ -51,6 +64,21 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
+
+    def clean(self) -> None:
+        # The database's calendarday_date_in_its_year, said before the insert that it refuses
+        # (the admin's inline names the date instead of a 500).
+        try:
+            year = self.calendar_year.year
+        except CalendarYear.DoesNotExist:
+            year = None
+        if self.date and year is not None and self.date.year != year:
+            raise ValidationError(
+                {
+                    "date": _("A day of the year %(year)d, not %(date)s.")
+                    % {"year": year, "date": self.date.isoformat()}
+                }
+            )
 
 
 class IdempotencyKey(models.Model):

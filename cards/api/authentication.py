@@ -129,7 +129,10 @@ class IsPartnerBank(BasePermission):
     """A partner bank's real key: a sandbox key acts only under /api/v1/sandbox/, the online
     platform's key only under /api/v1/platform/ (403 here)."""
 
-    message = _("This key may not use this endpoint (a sandbox key acts only on /sandbox/).")
+    message = _(
+        "This key may not use this endpoint (a sandbox key acts only on /sandbox/, the online "
+        "platform's key only on /platform/)."
+    )
 
     def has_permission(self, request, view) -> bool:
         return isinstance(request.auth, BankApiKey) and not request.auth.sandbox

@@ -57,6 +57,7 @@ class SandboxCardsView(SandboxAPIView):
         tags=["sandbox"],
     )
     def get(self, request):
+        self.query(serializers.NoParamsSerializer)  # no parameter: 400 naming any given
         cards = SandboxCard.objects.filter(bank=self.bank).order_by("-id")[:LIST_LIMIT]
         return Response({"results": [_CARD.to_representation(card) for card in cards]})
 

@@ -341,6 +341,10 @@ class CardListParamsSerializer(serializers.Serializer):
             raise serializers.ValidationError(_("Not a cursor this API gave.")) from exc
 
 
+class NoParamsSerializer(serializers.Serializer):
+    """An endpoint that takes no query parameter (the sandbox's list)."""
+
+
 class EventListParamsSerializer(serializers.Serializer):
     after = QueryIntegerField(
         required=False,

@@ -73,7 +73,8 @@ CARD_ID = OpenApiParameter(
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     meaning = {
-        400: "The body is not JSON, or a query parameter is given empty or is unknown.",
+        400: "The body is not JSON (or holds a lone surrogate), or a query parameter is given "
+        "empty, more than once or is unknown.",
         401: "No key, a wrong key or a revoked key.",
         403: "This key may not use this endpoint (a sandbox key acts only on /sandbox/, the "
         "online platform's only on /platform/, a bank's real key on neither).",
@@ -126,8 +127,9 @@ class BankAPIView(APIView):
         return serializer.validated_data
 
     def query(self, serializer_class) -> dict:
-        """The query string's parameters: a parameter given empty (`?limit=`) is 400, as the
-        schema says (an empty value is not a value); an invalid one 422, naming it."""
+        """The query string's parameters: a parameter given empty (`?limit=`), unknown or more
+        than once is 400, as the schema says (an empty value is not a value); an invalid one
+        422, naming it."""
         names = set(serializer_class().fields)
         filterset = getattr(self, "filterset_class", None)
         if filterset is not None:
@@ -139,6 +141,10 @@ class BankAPIView(APIView):
         }
         for name in sorted(set(self.request.query_params) - names):
             empty[name] = [_("Not a parameter of this endpoint.")]
+        for name in sorted(names):
+            # Two values of one parameter: which one the filter took would be a guess.
+            if name not in empty and len(self.request.query_params.getlist(name)) > 1:
+                empty[name] = [_("Given more than once: give it once.")]
         if empty:
             raise ApplicationError(
                 _("A query parameter is empty or unknown."),
@@ -218,9 +224,9 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
             try:
                 value = value.astimezone(datetime.UTC)
             except OverflowError:
-                raise exceptions.ValidationError(
-                    {self.field_name: [_("The time is out of range.")]}
-                ) from None
+                # Named as the client sent it (`updated_after`), not by the model's field.
+                name = next(n for n, f in self.parent.filters.items() if f is self)
+                raise exceptions.ValidationError({name: [_("The time is out of range.")]}) from None
         return super().filter(qs, value)
 
 

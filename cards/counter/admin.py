@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.urls import reverse
@@ -150,11 +150,16 @@ class AppliedOnFilter(admin.SimpleListFilter):
             return queryset.filter(**{f"{field}__gte": _start_of(today - _days(days[value] - 1))})
         try:
             day = datetime.date.fromisoformat(value)
-        except ValueError:
-            return queryset
-        return queryset.filter(
-            **{f"{field}__gte": _start_of(day), f"{field}__lt": _start_of(day + _days(1))}
-        )
+            start, end = _start_of(day), _start_of(day + _days(1))
+        except (ValueError, OverflowError):
+            # A link typed or cut by hand: say so, and list nothing rather than every card.
+            messages.error(
+                request,
+                _("“%(filter)s”: “%(value)s” is not a day (YYYY-MM-DD, up to 9999-12-30).")
+                % {"filter": self.title, "value": value},
+            )
+            return queryset.none()
+        return queryset.filter(**{f"{field}__gte": start, f"{field}__lt": end})
 
 
 def _days(n: int) -> datetime.timedelta:

@@ -26,6 +26,7 @@ from applicants.choices import (
     Insurance,
     Sex,
 )
+from applicants.identity import validate_uscc
 from applicants.models import Applicant, Employer
 from applicants.services import (
     applicant_create,
@@ -48,6 +49,7 @@ from cards.counter.search import SearchKey, parse_search
 from cards.models import Card
 from cards.permissions import POINT_KIND_CARD_TYPES
 from common.errors import ApplicationError
+from common.text import visible_text
 
 S = CardStatus
 T = TransitionName
@@ -800,10 +802,13 @@ class EmploymentVisitForm(forms.Form):
         """The employer (found or registered), the employment and its enrolments, each through its
         own service (applicants.services); the caller holds the transaction."""
         data = self.cleaned_data
-        uscc = data["employer_uscc"].strip().upper()
+        try:  # a malformed code is refused with its rule, not taken for an unknown employer
+            uscc = validate_uscc(data["employer_uscc"])
+        except ValidationError as exc:
+            raise ValidationError({"employer_uscc": exc.messages}) from None
         employer = Employer.objects.filter(uscc=uscc).first()
         if employer is None:
-            if not data.get("employer_name"):
+            if not visible_text(data.get("employer_name") or ""):
                 raise ValidationError(
                     {"employer_name": _("The employer is not on record: give its name.")}
                 )

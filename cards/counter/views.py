@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from agencies.choices import ServicePointKind
-from applicants.models import Applicant
+from applicants.models import Applicant, id_number_index
 from applicants.policy import applicant_card_eligibility
 from applicants.registry import (
     COMPARED_FIELDS,
@@ -99,6 +99,20 @@ def _remember(
         "receipts": list(receipt_ids),
         "until": time.time() + COUNTER_SESSION_SECONDS,
     }
+
+
+def _remember_new_document(request: HttpRequest, number: str) -> None:
+    """The unknown document number just searched, which the registration form may register: its
+    blind index, never the number (the session is not where personal data is kept)."""
+    request.session[COUNTER_SESSION_KEY] = {
+        **request.session.get(COUNTER_SESSION_KEY, {}),
+        "new_document": id_number_index(number).hex(),
+    }
+
+
+def _searched_new_document(request: HttpRequest, number: str) -> bool:
+    remembered = _recalled(request).get("new_document")
+    return bool(remembered) and remembered == id_number_index(number).hex()
 
 
 def _recalled(request: HttpRequest) -> dict[str, Any]:
@@ -546,6 +560,7 @@ class CounterViews:
             if nobody and found.key.is_document and desk.takes_applications:
                 types, refusals = registrable_types(found.key)
                 if types:
+                    _remember_new_document(request, found.key.value)
                     new_person_form = RegistrationForm(
                         initial={"id_number": found.query, "id_type": types[0]},
                         id_types=types,
@@ -716,6 +731,13 @@ class CounterViews:
             form.add_error(
                 None,
                 " ".join([_("Registration needs a valid document number of its type."), *refusal]),
+            )
+        elif form.is_valid() and not _searched_new_document(request, key.value):
+            # The number is shown read-only, not typed: another number posted was never searched,
+            # so no document was presented for it (the visit would record one).
+            form.add_error(
+                "id_number",
+                _("Register the number searched at the counter: search again for another number."),
             )
         elif form.is_valid():
             try:

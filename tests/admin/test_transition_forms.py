@@ -123,6 +123,7 @@ def test_a_new_persons_sex_and_birth_date_must_agree_with_the_id_number(world, c
     from applicants.models import Applicant
 
     number = "11010519491231002X"  # a woman born 31 December 1949
+    clients.clerk.post("/admin/cards/card/counter/", {"q": number})  # the registration's search
     response = clients.clerk.post(
         "/admin/cards/card/counter/new-person/",
         {

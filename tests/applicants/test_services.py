@@ -335,3 +335,89 @@ def test_find_or_create_refuses_a_sex_that_contradicts_the_number_even_for_a_per
             shanghai_hukou=person.shanghai_hukou,
         )
     assert exc.value.code == "invalid" and set(exc.value.details) == {"sex"}
+
+
+@pytest.mark.parametrize(
+    "name, rule",
+    [
+        ("\u200b", "only visible characters"),  # zero-width space: an empty-looking name
+        ("张\u200b三", "only visible characters"),
+        ("\u202e张三", "only visible characters"),  # right-to-left override: a spoofed display
+        ("张三\x07", "only visible characters"),
+        ("😀😀", "not symbols or emoji"),
+    ],
+)
+def test_a_name_with_invisible_characters_or_emoji_is_refused_naming_the_field(name, rule):
+    with pytest.raises(ValidationError) as exc:
+        applicant_create(name=name, id_type=IdDocumentType.RESIDENT_ID, id_number=NUMBER)
+    assert list(exc.value.message_dict) == ["name"]
+    assert rule in exc.value.message_dict["name"][0]
+    assert not Applicant.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["买买提·艾力", "O'Brien-Smith Jr.", "Zoë Åsa", "张三"])
+def test_real_names_with_dots_hyphens_apostrophes_and_accents_are_taken(name):
+    applicant = applicant_create(name=name, id_type=IdDocumentType.RESIDENT_ID, id_number=NUMBER)
+    assert applicant.name == name
+
+
+@pytest.mark.parametrize("nationality", ["123", "C-N", "中国"])
+def test_a_nationality_that_is_not_three_letters_is_refused(nationality):
+    with pytest.raises(ValidationError) as exc:
+        applicant_create(
+            name="Lukas Schneider",
+            id_type=IdDocumentType.PASSPORT,
+            id_number="C01X00T47",
+            id_issuing_country="DEU",
+            nationality=nationality,
+            sex="male",
+            birth_date=datetime.date(1988, 10, 6),
+        )
+    assert list(exc.value.message_dict) == ["nationality"]
+    assert not Applicant.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["call me", "😀", "12"])
+def test_a_phone_no_one_can_call_is_refused_naming_the_field(typed):
+    with pytest.raises(ValidationError) as exc:
+        applicant_create(
+            name="张小红", id_type=IdDocumentType.RESIDENT_ID, id_number=NUMBER, phone=typed
+        )
+    assert list(exc.value.message_dict) == ["phone"]
+    assert not Applicant.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "start",
+    [datetime.date(1, 1, 1), datetime.date(1979, 12, 31), datetime.date(9999, 12, 31)],
+)
+def test_an_employment_cannot_start_before_the_person_was_born_or_years_ahead(start):
+    """Found from outside: the counter took an employment from the year 1, and one in 9999 was
+    a 500 (its registration deadline, 30 days later, is past the last date)."""
+    person = ApplicantFactory()  # born 1980-01-01
+    with pytest.raises(ApplicationError) as exc:
+        employment_create(applicant=person, employer=EmployerFactory(), start_date=start)
+    assert list(exc.value.details) == ["start_date"]
+    assert not Employment.objects.exists()
+
+
+def test_an_employment_may_be_recorded_before_it_starts():
+    person = ApplicantFactory()  # born 1980-01-01
+    start = datetime.date.today() + datetime.timedelta(days=60)
+    employment = employment_create(applicant=person, employer=EmployerFactory(), start_date=start)
+    assert employment.registration_deadline == start + datetime.timedelta(days=30)
+
+
+@pytest.mark.parametrize("start", [datetime.date(1979, 12, 31), datetime.date(9999, 12, 31)])
+def test_an_enrolment_cannot_start_before_the_person_was_born_or_years_ahead(start):
+    """Found from outside: the person page's enrolment took a pension from 9999-12-31."""
+    person = ApplicantFactory(shanghai_hukou=True)  # born 1980-01-01
+    with pytest.raises(ApplicationError) as exc:
+        enrolment_create(
+            applicant=person,
+            insurance=Insurance.PENSION,
+            route=EnrolmentRoute.INDIVIDUAL,
+            start_date=start,
+        )
+    assert list(exc.value.details) == ["start_date"]
+    assert not InsuranceEnrolment.objects.exists()

@@ -473,6 +473,25 @@ def test_phone_report_must_name_the_holder(world, card_in):
     assert row.data["contact_phone"] == "13900139000"
 
 
+@pytest.mark.parametrize("typed", ["😀", "call me", "1", "1" * 40, "138\u200b00138000"])
+def test_a_phone_report_with_a_contact_phone_no_one_can_call_is_refused(world, card_in, typed):
+    """The hotline's only way back to the caller: digits (a leading +, spaces and dashes allowed),
+    5 to 20 of them, as the API's phone. Found from outside: an emoji was taken and logged."""
+    card = card_in(S.ISSUED)
+    error = refused("invalid", phone, world=world, card=card, contact_phone=typed)
+    assert list(error.details) == ["contact_phone"]
+    assert "5 to 20 digits" in str(error.details["contact_phone"][0])
+    card.refresh_from_db()
+    assert card.status == S.ISSUED
+    assert not card.transitions.filter(name="report_lost_by_phone").exists()
+
+
+def test_a_phone_report_takes_full_width_digits_and_stores_them_folded(world, card_in):
+    card = phone(world, card_in(S.ISSUED), contact_phone="＋86 １３９-0013-9000")
+    row = card.transitions.order_by("id").last()
+    assert row.data["contact_phone"] == "+86 139-0013-9000"
+
+
 def test_written_report_issues_numbered_certificates(world, card_in):
     first = card_in(S.ISSUED)
     second = card_in(S.ISSUED, applicant=eligible_person())
@@ -683,3 +702,23 @@ def test_a_replacement_taken_while_the_registry_is_out_waits_for_verification(
         card_presented=True,
     )
     assert new.status == S.APPLIED and new.replaces_id == old.pk
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200e\u200f", "\ufeff ", "\u3000"])
+def test_a_required_reason_of_invisible_characters_is_refused_naming_it(world, card_in, invisible):
+    """Found from outside: a supervisor's cancellation with a zero-width space as its reason was
+    taken (it is not white space to str.strip())."""
+    card = card_in(S.ISSUED)
+    error = refused(
+        "invalid", services.card_cancel, card=card, actor=world.supervisor, reason=invisible
+    )
+    assert list(error.details) == ["reason"]
+    error = refused("invalid", phone, world=world, card=card, home_address=invisible)
+    assert list(error.details) == ["home_address"]
+    card.refresh_from_db()
+    assert card.status == S.ISSUED
+    applied = card_in(S.APPLIED, applicant=eligible_person())
+    error = refused(
+        "invalid", services.card_withdraw, card=applied, actor=world.clerk, reason=invisible
+    )
+    assert list(error.details) == ["reason"]

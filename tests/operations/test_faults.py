@@ -72,7 +72,8 @@ def test_database_down_answers_503_in_each_surfaces_shape(bank_key, card_in, fre
         page = in_thread(lambda p=path, m=method: getattr(client, m)(p), **down)
         assert page.status_code == 503, (path, page.status_code)
         assert page["Retry-After"] == "5"
-        assert b"briefly unavailable" in page.content and b"Traceback" not in page.content
+        # In the surfaces' default language, Chinese (the message had no translation before).
+        assert "服务暂时不可用" in page.content.decode() and b"Traceback" not in page.content
 
 
 def _backend_waiting_for_a_lock(pg) -> int | None:

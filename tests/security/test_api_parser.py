@@ -20,7 +20,7 @@ def test_deeply_nested_json_is_refused_with_400_in_the_error_shape(api, depth):
     assert response["Content-Type"] == "application/json"
     error = error_of(response)
     assert error["code"] == "parse_error"
-    assert "32 levels" in error["message"]
+    assert "32" in error["message"]  # in the response's language (zh by default)
     assert Card.objects.count() == 0
 
 
