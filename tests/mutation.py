@@ -66,6 +66,7 @@ MODULES: dict[str, list[str]] = {
         "tests/cards/test_cardcenter.py",
         "tests/cards/test_delivery.py",
     ],
+    "cards/rules.py": ["tests/cards/test_rules.py", "tests/cards/test_matrix.py"],
     "cards/delivery.py": [
         "tests/cards/test_delivery_boundaries.py",
         "tests/cards/test_delivery.py",

@@ -287,8 +287,22 @@ def test_a_clerk_of_another_point_cannot_verify(world, person):
     card = submit(world, person)
     error = refused("permission_denied", services.card_verify, card=card, actor=world.other_clerk)
     assert error.status == 403
+    assert error.message == "You may not do this here, or not to this card."
+    assert error.details == {"transition": T.VERIFY}
     card.refresh_from_db()
     assert card.status == S.APPLIED and card.transitions.count() == 1
+
+
+def test_an_act_the_state_does_not_allow_is_a_conflict_naming_the_state_and_the_act(world, person):
+    card = services.card_verify(card=submit(world, person), actor=world.clerk)
+    assert card.status == S.VERIFIED
+    error = refused("transition_not_allowed", services.card_verify, card=card, actor=world.clerk)
+    assert error.status == 409
+    assert error.message == (
+        f"Not allowed for a card in the state {S(S.VERIFIED).label}: {T(T.VERIFY).label}."
+    )
+    assert error.details == {"status": S.VERIFIED, "transition": T.VERIFY}
+    assert card.transitions.count() == 2
 
 
 def test_reject_needs_a_reason(world, person):
