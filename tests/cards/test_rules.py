@@ -546,3 +546,62 @@ def test_the_clerk_pages_show_a_formal_report_without_deadline(world):
     certificate = client.get(f"/admin/cards/card/{card.pk}/certificate/")
     assert certificate.status_code == 200
     assert "does not cancel the card by itself" in certificate.content.decode()
+
+
+# --- The values themselves: the README's table (issue #18) -------------------------------------
+
+ALL_SIX_ROWS = [
+    "apply_at_hukou_street_station",
+    "foreign_national_needs_employer",
+    "no_medical_insurance",
+    "non_hukou_needs_employer",
+    "not_insured",
+    "social_security_card_needs_hukou",
+]
+
+
+def test_each_rule_set_holds_the_values_of_the_readme_table():
+    """A changed value is a decision (and a new version): it must change this table too."""
+    day = 24 * 3600
+    assert rules.as_values(rules.get(rules.SEED_2019)) == {
+        "phone_report_validity": day,
+        "written_report_validity": 30 * day,
+        "card_validity_years": None,
+        "renewal_window_days": 60,
+        "first_issue_fee_fen": 0,
+        "replacement_fee_fen": 0,
+        "uncollected_period_days": None,
+        "street_collection_days": 30,
+        "financial_function": False,
+        "electronic_card": False,
+        "social_security_card_for_non_hukou": False,
+        "one_person_one_card": False,
+        "assign_social_security_numbers": False,
+        "pin_tries": 6,
+        "card_eligibility_rows": ALL_SIX_ROWS,
+    }
+    assert rules.as_values(rules.get(rules.SHANGHAI_3RD_GEN)) == {
+        "phone_report_validity": 5 * day,
+        "written_report_validity": None,
+        "card_validity_years": 10,
+        "renewal_window_days": 60,
+        "first_issue_fee_fen": 0,
+        "replacement_fee_fen": 2000,
+        "uncollected_period_days": 183,
+        "street_collection_days": 30,
+        "financial_function": True,
+        "electronic_card": True,
+        "social_security_card_for_non_hukou": True,
+        "one_person_one_card": True,
+        "assign_social_security_numbers": True,
+        "pin_tries": 6,
+        "card_eligibility_rows": [
+            row
+            for row in ALL_SIX_ROWS
+            if row not in ("non_hukou_needs_employer", "social_security_card_needs_hukou")
+        ],
+    }
+    assert [(r.name, r.version) for r in rules.RULE_SETS.values()] == [
+        (rules.SEED_2019, 1),
+        (rules.SHANGHAI_3RD_GEN, 1),
+    ]
