@@ -605,3 +605,34 @@ def test_each_rule_set_holds_the_values_of_the_readme_table():
         (rules.SEED_2019, 1),
         (rules.SHANGHAI_3RD_GEN, 1),
     ]
+
+
+def test_an_unknown_rule_set_is_refused_naming_the_known_ones():
+    with pytest.raises(LookupError) as exc:
+        rules.get("shanghai-4th-gen")
+    assert str(exc.value) == (
+        "No rule set 'shanghai-4th-gen' vNone; known: seed-2019 v1, shanghai-3rd-gen v1"
+    )
+
+
+def test_a_card_keeps_the_version_it_was_made_under_when_a_new_one_is_in_force(
+    monkeypatch, world, card_in
+):
+    card = card_in(S.ISSUED)
+    assert (card.rule_set, card.rule_set_version) == (rules.SEED_2019, 1)
+    old = rules.get(rules.SEED_2019, 1)
+    new = dataclasses.replace(old, version=2, pin_tries=3)
+    monkeypatch.setitem(rules.RULE_SETS, rules.SEED_2019, new)
+    monkeypatch.setitem(rules.ALL_VERSIONS, (rules.SEED_2019, 2), new)
+    assert rules.in_force().pin_tries == 3
+    assert rules.for_card(card) == old
+
+
+def test_stored_values_are_refused_naming_the_missing_or_unknown_rule():
+    values = rules.as_values(rules.get(rules.SEED_2019))
+    with pytest.raises(ValueError) as exc:
+        rules.from_values("x", 1, {**values, "pin_tries_max": 3, "a_fee": 1})
+    assert str(exc.value) == "unknown rule(s): a_fee, pin_tries_max"
+    with pytest.raises(ValueError) as exc:
+        rules.from_values("x", 1, {k: v for k, v in values.items() if k != "pin_tries"})
+    assert str(exc.value) == "pin_tries: missing"
