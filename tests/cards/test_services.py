@@ -211,6 +211,8 @@ def test_a_community_center_does_not_take_medical_card_applications(world, perso
         actor=world.clerk,
     )
     assert "card_type" in error.details
+    kind = world.clerk.service_point.get_kind_display()
+    assert error.message == f"A {kind} does not take applications for this card type."
 
 
 def test_a_hotline_operator_cannot_take_applications(world, person):
@@ -270,6 +272,7 @@ def test_verify_rejects_with_the_fields_that_differ(world, person):
     assert card.status == S.REJECTED
     row = card.transitions.order_by("id").last()
     assert row.name == T.REJECT
+    assert row.reason == "The form differs from the municipal registry."
     assert row.data["differences"] == [
         {"field": "name", "form": person.name, "registry": "王五"},
         {"field": "hukou_place", "form": "上海市徐汇区", "registry": "上海市黄浦区"},
@@ -306,9 +309,24 @@ def test_an_act_the_state_does_not_allow_is_a_conflict_naming_the_state_and_the_
 
 
 def test_reject_needs_a_reason(world, person):
-    refused(
+    error = refused(
         "invalid", services.card_reject, card=submit(world, person), actor=world.clerk, reason=" "
     )
+    assert error.details == {"reason": ["Give the reason or the fields that differ."]}
+
+
+def test_a_rejection_keeps_the_reason_the_applicant_reads(world, person):
+    from cards.choices import RejectionReason
+
+    card = services.card_reject(
+        card=submit(world, person),
+        actor=world.clerk,
+        reason="the clerk's own note",
+        reason_code=RejectionReason.PHOTO_RECEIPT_MISSING,
+    )
+    row = card.transitions.order_by("id").last()
+    assert (row.name, row.reason) == (T.REJECT, "the clerk's own note")
+    assert row.data == {"reason_code": RejectionReason.PHOTO_RECEIPT_MISSING}
 
 
 def test_withdraw_needs_a_reason_and_another_bank_cannot(world, person):
