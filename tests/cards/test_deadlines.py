@@ -126,6 +126,7 @@ def test_a_written_report_cancels_the_card_at_30_days(world, card_in):
             replaces=card,
         )
     assert new.replaces == card and new.status == S.APPLIED
+    assert new.transitions.get().data == {"replaces": str(card.public_id)}
     card.refresh_from_db()
     assert card.status == S.CANCELLED and card.replaced_by == new
 

@@ -44,9 +44,11 @@ def test_submit_creates_an_applied_card_with_one_log_row_and_event(world, person
     assert card.bank == world.bank and card.collection_point == world.outlet
     assert card.service_point == world.community and card.channel == Channel.COUNTER
     assert len(card.receipt_number) == 13
+    assert (card.agent_name, card.agent_id_type, card.agent_id_number) == ("", "", "")
     assert log_of(card) == [(T.SUBMIT, "", S.APPLIED)]
     row = card.transitions.get()
     assert row.actor_user == world.clerk.user and row.service_point == world.community
+    assert row.data == {}  # no agent, no card replaced, no online checks
     event = OutboxEvent.objects.get(card=card)
     assert event.bank == world.bank
     assert event.payload["card"] == str(card.public_id)
@@ -715,3 +717,20 @@ def test_a_replacement_taken_while_the_registry_is_out_waits_for_verification(
         card_presented=True,
     )
     assert new.status == S.APPLIED and new.replaces_id == old.pk
+
+
+def test_staff_without_a_service_point_are_told_to_name_one(world, person):
+    from cards.actors import Actor
+
+    nowhere = Actor(kind=world.clerk.kind, user=world.clerk.user, staff=world.clerk.staff)
+    error = refused(
+        "invalid",
+        services.card_submit,
+        applicant=person,
+        card_type=CardType.SOCIAL_SECURITY,
+        actor=nowhere,
+        bank=world.bank,
+    )
+    assert error.details == {
+        "service_point": ["Name the service point (outlet) of the application."]
+    }
