@@ -636,3 +636,32 @@ def test_stored_values_are_refused_naming_the_missing_or_unknown_rule():
     with pytest.raises(ValueError) as exc:
         rules.from_values("x", 1, {k: v for k, v in values.items() if k != "pin_tries"})
     assert str(exc.value) == "pin_tries: missing"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phone_report_validity": True}, "phone_report_validity: a positive number of seconds"),
+        ({"phone_report_validity": "24h"}, "phone_report_validity: a positive number of seconds"),
+        ({"phone_report_validity": 0}, "phone_report_validity: a positive number of seconds"),
+        ({"electronic_card": 1}, "electronic_card: true or false"),
+        ({"pin_tries": True}, "pin_tries: a whole number, 0 or more"),
+        ({"pin_tries": -1}, "pin_tries: a whole number, 0 or more"),
+        ({"card_eligibility_rows": "not_insured"}, "card_eligibility_rows: a list of row codes"),
+        ({"pin_tries": None}, "pin_tries: required"),
+    ],
+)
+def test_each_kind_of_stored_value_is_refused_with_its_own_rule(change, message):
+    values = {**rules.as_values(rules.get(GEN3)), **change}
+    with pytest.raises(ValueError) as refused:
+        rules.from_values("x", 9, values)
+    assert str(refused.value) == message
+
+
+def test_a_card_issued_on_29_february_is_valid_until_28_february():
+    gen3 = rules.get(GEN3)
+    assert rules.card_expires_on(gen3, datetime.date(2028, 2, 29)) == datetime.date(2038, 2, 28)
+    assert rules.card_expires_on(gen3, datetime.date(2028, 3, 1)) == datetime.date(2038, 3, 1)
+    assert rules.card_expires_on(rules.get(SEED), datetime.date(2028, 2, 29)) is None
+    assert rules.renewal_opens_on(gen3, datetime.date(2038, 3, 1)) == datetime.date(2037, 12, 31)
+    assert rules.renewal_opens_on(gen3, None) is None
