@@ -272,3 +272,19 @@ def test_a_social_security_card_that_was_never_issued_is_not_a_document(world, c
     )
     assert "No issued social security card" in error.message
     assert Card.objects.get(pk=card.pk).status == S.ISSUED
+
+
+def test_the_holders_own_social_security_card_is_no_agents_document(world, card_in):
+    card = card_in(S.ISSUED)
+    error = refused(
+        "agent_id_number",
+        services.card_report_lost_in_writing,
+        card=card,
+        actor=world.clerk,
+        id_number=card.applicant.id_number,
+        agent=agent(
+            document=AgentDocument.SOCIAL_SECURITY_CARD, id_number=card.applicant.id_number
+        ),
+    )
+    assert error.message == "The entrusted agent cannot be the applicant."
+    assert Card.objects.get(pk=card.pk).status == S.ISSUED
