@@ -289,6 +289,24 @@ def test_a_lookup_is_one_query_match_or_not(client, card_in, django_assert_num_q
         lookup(client, "not an id", "not a receipt")
 
 
+def test_a_replaced_card_and_its_replacement_are_one_query_too(
+    client, world, card_in, django_assert_num_queries
+):
+    """The linked card's state in force comes from the same statement, never from a second
+    read."""
+    old = card_in(S.WRITTEN_LOST)
+    services.card_replace(
+        card=old,
+        actor=world.clerk,
+        reason="lost",
+        id_number=old.applicant.id_number,
+        card_presented=True,
+    )
+    with django_assert_num_queries(1):
+        response = lookup(client, old.applicant.id_number, old.receipt_number, language="en")
+    assert "This card has been replaced by a new card" in text(response)
+
+
 def test_people_type_numbers_as_they_like(client, world):
     person = eligible_person(id_number="11010519491231002X")
     card = submit(world, person)
