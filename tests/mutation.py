@@ -52,7 +52,13 @@ MODULES: dict[str, list[str]] = {
         "tests/cards/test_boundaries.py",
         "tests/cards/test_permissions.py",
     ],
-    "cards/public/lookup.py": ["tests/status/test_lookup.py", "tests/status/test_answers.py"],
+    "cards/public/lookup.py": [
+        "tests/status/test_lookup.py",
+        "tests/status/test_answers.py",
+        "tests/status/test_functions.py",
+        "tests/status/test_privacy.py",
+        "tests/status/test_guidance_texts.py",
+    ],
     "cards/services.py": [
         "tests/cards/test_services.py",
         "tests/cards/test_boundaries.py",
@@ -60,12 +66,20 @@ MODULES: dict[str, list[str]] = {
         "tests/cards/test_permissions.py",
         "tests/cards/test_identity_proof.py",
         "tests/cards/test_locks.py",
+        # The card's functions and services (fees, the financial function, the PIN, renewal).
+        "tests/cards/test_replacement_reasons.py",
+        "tests/cards/test_one_person_one_card.py",
+        "tests/cards/test_fees.py",
+        "tests/cards/test_financial.py",
+        "tests/cards/test_pin.py",
+        "tests/cards/test_rules.py",
     ],
     "cards/cardcenter.py": [
         "tests/cards/test_delivery_boundaries.py",
         "tests/cards/test_cardcenter.py",
         "tests/cards/test_delivery.py",
     ],
+    "cards/rules.py": ["tests/cards/test_rules.py", "tests/cards/test_matrix.py"],
     "cards/delivery.py": [
         "tests/cards/test_delivery_boundaries.py",
         "tests/cards/test_delivery.py",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 
 import psycopg
 import pytest
@@ -26,7 +27,7 @@ from cards.models import CardCenterNotice, CardCenterReceipt
 from cards.webhooks import verify_signature
 from common import crypto
 from config.celery import app as celery_app
-from tests.cards.conftest import T0, card_number, report_by_phone, submit
+from tests.cards.conftest import T0, card_number, eligible_person, report_by_phone, submit
 from tests.cards.receivers import Receiver, clear_breakers
 
 S = CardStatus
@@ -411,3 +412,136 @@ def test_the_redrive_queues_only_the_oldest_overdue_notice_of_each_card(world, c
         assert notice_redrive(grace=grace) == []  # their own tasks come first
     with time_machine.travel(T0 + grace, tick=False):
         assert notice_redrive(grace=grace, limit=1) == heads  # page by page, heads only
+
+
+# --- The portable insert, an unconfigured center, the backlog, the tasks (issue #18) ----------
+
+
+def test_the_portable_insert_writes_the_notices_the_statement_writes(world, card_in):
+    """notices_bulk_create: the expiry sweeps' notices on SQLite (make run)."""
+    issued = card_in(S.ISSUED)
+    applied = submit(world, eligible_person())
+    rows = [
+        {"card": issued, "name": T.CANCEL, "from_status": S.ISSUED, "to_status": S.CANCELLED},
+        {"card": applied, "name": T.VERIFY, "from_status": S.APPLIED, "to_status": S.VERIFIED},
+        {"card": applied, "name": T.CANCEL, "from_status": S.APPLIED, "to_status": S.CANCELLED},
+    ]
+    later = T0 + datetime.timedelta(hours=3)
+    gone = S.CANCELLED
+    with time_machine.travel(later, tick=False):
+        written = cardcenter.notices_bulk_create([{**row, "at": T0} for row in rows])
+    assert len(written) == 2  # a verification changes no card's use
+    got = [
+        (n.card_id, n.kind, n.card_type, n.card_number, n.bank_id, n.from_status, n.to_status)
+        for n in CardCenterNotice.objects.filter(pk__in=[n.pk for n in written]).order_by("id")
+    ]
+    assert got == [
+        (
+            issued.pk,
+            T.CANCEL,
+            issued.card_type,
+            issued.card_number,
+            world.bank.pk,
+            S.ISSUED,
+            gone,
+        ),
+        (applied.pk, T.CANCEL, applied.card_type, "", applied.bank_id, S.APPLIED, gone),
+    ]
+    assert {(n.at, n.created_at, n.next_attempt_at) for n in written} == {(T0, later, later)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_http_center_without_its_url_or_secret_delivers_nothing_and_says_why(
+    world, card_in, settings
+):
+    settings.CARD_CENTER_BACKEND = "cards.cardcenter.HttpCardCenter"
+    settings.CARD_CENTER_URL = ""
+    settings.CARD_CENTER_SECRET = SECRET
+    card = card_in(S.ISSUED)
+    (notice,) = card.card_center_notices.all()
+    assert notice_deliver(notice_id=notice.pk) == "failed"
+    notice.refresh_from_db()
+    assert notice.delivered_at is None and notice.attempts == 1
+    assert notice.last_error == "CARD_CENTER_URL or CARD_CENTER_SECRET not set"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_center_receives_the_card_by_its_public_id(world, card_in):
+    card = card_in(S.ISSUED)
+    (notice,) = card.card_center_notices.all()
+    assert notice_deliver(notice_id=notice.pk) == "delivered"
+    body = CardCenterReceipt.objects.get(notice_id=notice.notice_id).body
+    assert body["card"] == str(card.public_id) and body["kind"] == T.HAND_OVER
+    assert body["to"] == S.ISSUED and body["usable"] is True
+
+
+def test_the_backlog_names_the_last_error_and_the_breaker(world, card_in):
+    with time_machine.travel(T0, tick=False):
+        card = card_in(S.ISSUED)
+    assert cardcenter.notice_backlog() == {
+        "destination": "cardcenter",
+        "count": 1,
+        "oldest": T0,
+        "last_error": "",
+        "breaker": ("closed", None),
+    }
+    CardCenterNotice.objects.filter(card=card).update(last_error="HTTP 503")
+    assert cardcenter.notice_backlog()["last_error"] == "HTTP 503"
+
+
+class DownBroker:
+    def __init__(self, *tasks):
+        self.tasks = tasks
+
+    def __enter__(self):
+        def refuse(*args, **kwargs):
+            raise ConnectionError("broker down")
+
+        for task in self.tasks:
+            task.apply_async = refuse
+        return self
+
+    def __exit__(self, *exc):
+        for task in self.tasks:
+            del task.apply_async
+
+
+def test_a_broker_down_is_logged_with_its_cause_and_the_next_kick_tries_again(caplog):
+    cache.delete(cardcenter._KICK_KEY)
+    with DownBroker(cardcenter.deliver_notice, cardcenter.redrive_notices):
+        with caplog.at_level(logging.WARNING):
+            cardcenter.enqueue_delivery(41)  # nothing raised: the re-drive sends it later
+            cardcenter.kick()
+        assert cache.add(cardcenter._KICK_KEY, 1, timeout=5)  # the failed kick left no key
+    cache.delete(cardcenter._KICK_KEY)
+    records = [r for r in caplog.records if r.name == "cards.cardcenter"]
+    assert [r.getMessage() for r in records] == [
+        "could not queue card-center notice 41",
+        "could not queue the card-center re-drive",
+    ]
+    assert all(r.exc_info and r.exc_info[0] is ConnectionError for r in records)
+
+
+def test_beats_redrive_keeps_a_pending_kick_and_waits_out_the_grace_a_kicked_one_does_not(
+    world, card_in
+):
+    with time_machine.travel(T0, tick=False):
+        card_in(S.ISSUED)
+    cache.set(cardcenter._KICK_KEY, 1, timeout=60)
+    try:
+        with time_machine.travel(T0 + datetime.timedelta(seconds=1), tick=False):
+            assert cardcenter.redrive_notices() == 0  # within the default grace: its task first
+            assert cache.get(cardcenter._KICK_KEY) == 1  # beat's run is not the kicked one
+            assert cardcenter.redrive_notices(grace_seconds=0, kicked=True) == 1
+            assert cache.get(cardcenter._KICK_KEY) is None
+    finally:
+        cache.delete(cardcenter._KICK_KEY)
+
+
+def test_the_tasks_are_acknowledged_after_they_ran_under_the_names_beat_uses():
+    from cards.schedule import SCHEDULE
+
+    assert cardcenter.deliver_notice.acks_late and cardcenter.redrive_notices.acks_late
+    assert cardcenter.deliver_notice.name == "cards.cardcenter.deliver_notice"
+    assert "cards.cardcenter.redrive_notices" in {e.task for e in SCHEDULE}
+    assert cardcenter.redrive_notices.name == "cards.cardcenter.redrive_notices"

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.test import override_settings
 
-from cards import selectors, services
+from cards import rules, selectors, services
 from cards.choices import CardStatus, TransitionName
 from cards.expiry import EXPIRIES, expire_batch
 from cards.models import Card, CardTransition, OutboxEvent
@@ -64,7 +64,7 @@ def test_withdrawing_after_the_deadline_is_refused_and_the_lapse_is_written(worl
             id_number=phone_reported.applicant.id_number,
             card_presented=True,
         )
-    assert exc.value.code == "deadline_passed"
+    assert exc.value.code == "deadline_passed" and exc.value.status == 409
     # The clerk is told which deadline passed, in Shanghai time (17:30 is 09:30 UTC).
     assert exc.value.message == (
         "The phone report lapsed at 2026-03-03 17:30; the card is issued again."
@@ -126,6 +126,7 @@ def test_a_written_report_cancels_the_card_at_30_days(world, card_in):
             replaces=card,
         )
     assert new.replaces == card and new.status == S.APPLIED
+    assert new.transitions.get().data == {"replaces": str(card.public_id)}
     card.refresh_from_db()
     assert card.status == S.CANCELLED and card.replaced_by == new
 
@@ -349,3 +350,23 @@ def test_the_portable_batch_writes_what_the_statement_writes(world, name):
     assert result["log"][0]["at"] == T0 and result["log"][0]["recorded_at"] == now
     assert result["event"]["bank_id"] == world.bank.pk
     assert len(result["notice"]) == 1
+
+
+def test_handing_over_after_the_uncollected_deadline_says_the_card_was_cancelled_and_when(world):
+    with override_settings(RULE_SET=rules.SHANGHAI_3RD_GEN), time_machine.travel(T0, tick=False):
+        card = bring_to(world, submit(world, eligible_person()), S.READY_FOR_COLLECTION)
+    deadline = card.uncollected_cancels_at
+    assert deadline == T0 + 183 * DAY
+    with time_machine.travel(deadline, tick=False), pytest.raises(ApplicationError) as exc:
+        services.card_hand_over(
+            card=card,
+            actor=world.bank_actor,
+            id_number=card.applicant.id_number,
+            receipt_number=card.receipt_number,
+        )
+    assert exc.value.code == "deadline_passed" and exc.value.status == 409
+    assert exc.value.message == (
+        "The card was not collected by 2026-09-01 17:30 and was cancelled; apply for a new one."
+    )
+    assert exc.value.details == {"deadline": "2026-09-01T09:30:00.000000Z", "status": S.CANCELLED}
+    assert Card.objects.get(pk=card.pk).status == S.CANCELLED

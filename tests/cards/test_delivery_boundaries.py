@@ -7,6 +7,9 @@ and time_machine moves time.time() too, so its instants are frozen like the data
 from __future__ import annotations
 
 import datetime
+import logging
+import threading
+import zlib
 
 import pytest
 import time_machine
@@ -119,14 +122,30 @@ class RecordingTask:
         self.queued.append((args, countdown, queue))
 
 
-def test_an_attempt_due_within_the_countdown_limit_is_queued_later_ones_are_left_to_the_redrive():
+TEN_MINUTES = datetime.timedelta(minutes=10)  # README: an ETA task is held ten minutes at most
+
+
+def test_an_attempt_due_within_ten_minutes_is_queued_later_ones_are_left_to_the_redrive():
     task = RecordingTask()
     with time_machine.travel(T0, tick=False):
-        schedule(task, 1, at=T0 + delivery.COUNTDOWN_LIMIT, queue="q")
-        schedule(task, 2, at=T0 + delivery.COUNTDOWN_LIMIT + TICK, queue="q")
+        schedule(task, 1, at=T0 + TEN_MINUTES, queue="q")
+        schedule(task, 2, at=T0 + TEN_MINUTES + TICK, queue="q")
         schedule(task, 3, at=T0 - SECOND, queue="q")  # overdue: now, never a negative countdown
         schedule(task, 4, at=None, queue="q")  # delivered: nothing to schedule
-    assert task.queued == [((1,), delivery.COUNTDOWN_LIMIT.total_seconds(), "q"), ((3,), 0.0, "q")]
+    assert task.queued == [((1,), 600.0, "q"), ((3,), 0.0, "q")]
+
+
+class UnreachableBroker(RecordingTask):
+    def apply_async(self, args, *, countdown, queue):
+        raise ConnectionError("broker down")
+
+
+def test_an_attempt_the_broker_cannot_take_is_logged_and_left_to_the_redrive(caplog):
+    with time_machine.travel(T0, tick=False), caplog.at_level(logging.WARNING):
+        schedule(UnreachableBroker(), 7, at=T0, queue="q")  # no exception: the re-drive queues it
+    (record,) = [r for r in caplog.records if r.name == "cards.delivery"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "could not queue recording(7)"
 
 
 # --- A 2xx answer is a delivery ------------------------------------------------------------------
@@ -220,3 +239,62 @@ def test_a_cards_next_notice_is_sent_once_it_is_due_and_the_older_one_delivered(
         assert next_of_card(first.pk) is None
     with time_machine.travel(due, tick=False):
         assert next_of_card(first.pk) == second.pk
+
+
+# --- A failed attempt is logged; a destination has its slot whatever its key ---------------------
+
+
+class RefusingCenter(LocalTableCardCenter):
+    """A card center that answers every notice with a 503."""
+
+    def send(self, notice, body, headers):
+        return False, "HTTP 503"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_attempt_is_logged_with_its_number_and_no_personal_data(
+    world, card_in, settings, caplog
+):
+    settings.CARD_CENTER_BACKEND = f"{__name__}.RefusingCenter"
+    with time_machine.travel(T0, tick=False):
+        card = card_in(S.ISSUED)
+        (notice,) = card.card_center_notices.all()
+        with caplog.at_level(logging.INFO):
+            assert notice_deliver(notice_id=notice.pk) == "failed"
+    (record,) = [r for r in caplog.records if r.name == "cards.delivery"]
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == f"card-center notice {notice.pk}: HTTP 503 (attempt 1)"
+    assert card.applicant.id_number not in record.getMessage()
+
+
+def a_destination_whose_slot_key_is_past_int4(slot: int = 0) -> str:
+    """A destination whose CRC-32 (an unsigned 32-bit number) does not fit PostgreSQL's int4."""
+    for n in range(1000):
+        destination = f"bank:{n}"
+        if zlib.crc32(f"{destination}#{slot}".encode()) >= 2**31:
+            return destination
+    raise AssertionError("no such destination in 1000")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_destination_whose_key_is_past_int4_has_its_slot_and_a_second_worker_waits(settings):
+    settings.DELIVERY_CONCURRENCY_PER_DESTINATION = 1
+    destination = a_destination_whose_slot_key_is_past_int4()
+    others: list[bool] = []
+
+    def another_worker() -> None:
+        try:
+            with delivery.destination_slot(destination) as theirs:
+                others.append(theirs)
+        finally:
+            connection.close()
+
+    with delivery.destination_slot(destination) as mine:
+        assert mine is True
+        worker = threading.Thread(target=another_worker)
+        worker.start()
+        worker.join()
+    worker = threading.Thread(target=another_worker)
+    worker.start()
+    worker.join()
+    assert others == [False, True]  # its only slot was ours, then free again

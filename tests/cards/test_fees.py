@@ -73,9 +73,11 @@ def test_only_a_supervisor_waives_a_fee(third_gen, world, card_in):
         "Hardship.",
         world.supervisor.user,
     )
+    assert fee.waived_at is not None
     with pytest.raises(ApplicationError) as refused:
         services.card_fee_pay(card=new, actor=world.bank_actor, payment_reference="PAY-1")
     assert refused.value.code == "fee_not_due"
+    assert refused.value.message == f"The fee is not due: it is {FeeStatus.WAIVED.label}."
 
 
 def test_the_supervisor_waives_at_the_counter_and_the_receipt_shows_it(

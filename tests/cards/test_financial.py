@@ -111,7 +111,8 @@ def test_only_the_owning_bank_changes_it(third_gen, world, card_in):
     for actor in (world.other_bank_actor, world.clerk, world.supervisor):
         with pytest.raises(ApplicationError) as refused:
             change(world, card, A.FINANCIAL_ACTIVATE, actor=actor)
-        assert refused.value.code == "permission_denied"
+        assert refused.value.code == "permission_denied" and refused.value.status == 403
+        assert refused.value.message == "Only the card's own bank changes its financial function."
     assert Card.objects.get(pk=card.pk).financial_status == F.NOT_ACTIVATED
 
 

@@ -108,13 +108,26 @@ def test_an_agent_with_both_documents_lifts_the_report_without_the_card(world, r
 
 def test_an_agent_with_an_invalid_document_or_the_holders_own_is_refused(world, reported):
     holder = reported.applicant
-    for bad, field in (
-        (agent(id_number="310104199001011234"), "agent_id_number"),
-        (agent(id_number=holder.id_number), "agent_id_number"),
-        (agent(name=" "), "agent_name"),
-        (agent(document=AgentDocument.SOCIAL_SECURITY_CARD), "agent_document"),
+    for bad, field, message in (
+        (
+            agent(id_number="310104199001011234"),
+            "agent_id_number",
+            "The entrusted agent's document is not valid.",
+        ),
+        (
+            agent(id_number=holder.id_number),
+            "agent_id_number",
+            "The entrusted agent cannot be the applicant.",
+        ),
+        (agent(name=" "), "agent_name", "The entrusted agent's name is required."),
+        (agent(document="passport-copy"), "agent_document", "Unknown kind of document."),
+        (
+            agent(document=AgentDocument.SOCIAL_SECURITY_CARD),
+            "agent_document",
+            "For this act the entrusted agent shows their own identity document.",
+        ),
     ):
-        refused(
+        error = refused(
             field,
             services.card_withdraw_loss_report,
             card=reported,
@@ -122,6 +135,8 @@ def test_an_agent_with_an_invalid_document_or_the_holders_own_is_refused(world, 
             id_number=holder.id_number,
             agent=bad,
         )
+        assert error.message == message
+        assert error.status == 422
     assert Card.objects.get(pk=reported.pk).status == S.WRITTEN_LOST
 
 
@@ -256,4 +271,20 @@ def test_a_social_security_card_that_was_never_issued_is_not_a_document(world, c
         agent=agent(document=AgentDocument.SOCIAL_SECURITY_CARD),
     )
     assert "No issued social security card" in error.message
+    assert Card.objects.get(pk=card.pk).status == S.ISSUED
+
+
+def test_the_holders_own_social_security_card_is_no_agents_document(world, card_in):
+    card = card_in(S.ISSUED)
+    error = refused(
+        "agent_id_number",
+        services.card_report_lost_in_writing,
+        card=card,
+        actor=world.clerk,
+        id_number=card.applicant.id_number,
+        agent=agent(
+            document=AgentDocument.SOCIAL_SECURITY_CARD, id_number=card.applicant.id_number
+        ),
+    )
+    assert error.message == "The entrusted agent cannot be the applicant."
     assert Card.objects.get(pk=card.pk).status == S.ISSUED

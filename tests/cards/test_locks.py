@@ -240,3 +240,35 @@ def test_a_batch_limited_to_one_card_skips_the_held_one(three_due_phone_reports)
     with row_held(Card, held.pk, "FOR UPDATE"), lock_timeout(2000):
         taken = expire_batch(EXPIRIES[T.LAPSE_PHONE_REPORT], now=now, limit=1)
     assert taken == [next_oldest.pk]
+
+
+# --- A card number committed by another transaction meanwhile ---------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_number_another_transaction_commits_meanwhile_is_the_documented_409(world, card_in):
+    """The number is free when checked; the save then waits at the unique index for the other
+    transaction, which commits the same number: card_number_taken, never an IntegrityError."""
+    from django.db import connection
+
+    from common.errors import ApplicationError
+    from tests.locks import commit_once_waited_on, other_transaction
+
+    racing, other_card = (card_in(S.VERIFIED, eligible_person()) for _ in range(2))
+    number = card_number()
+    stored = Card._meta.get_field("card_number").get_db_prep_save(number, connection)
+    with other_transaction() as other:
+        other.execute(
+            "UPDATE cards_card SET status = 'ready_for_collection', card_number = %s, "
+            "card_number_bidx = %s WHERE id = %s",
+            [stored, Card.blind_index("card_number", number), other_card.pk],
+        )
+        committer = commit_once_waited_on(other)
+        try:
+            with pytest.raises(ApplicationError) as refused:
+                services.card_mark_ready(card=racing, actor=world.bank_actor, card_number=number)
+        finally:
+            committer.join()
+    assert (refused.value.code, refused.value.status) == ("card_number_taken", 409)
+    racing.refresh_from_db()
+    assert (racing.status, racing.card_number) == (S.VERIFIED, None)

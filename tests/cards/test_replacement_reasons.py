@@ -77,3 +77,29 @@ def test_expired_opens_with_the_renewal_window(settings, world, card_in):
         clock.move_to(datetime.datetime(2036, 1, 2, 1, tzinfo=datetime.UTC))  # 60 days before
         new = replace(world, Card.objects.get(pk=card.pk), R.EXPIRED)
         assert new.replaces_id == card.pk
+    assert refused.value.message == (
+        "Renewal opens on 2036-01-02, 60 days before the card expires on 2036-03-02."
+    )
+
+
+def test_the_counter_offers_renewal_from_the_first_day_of_the_window_not_before(settings, card_in):
+    settings.RULE_SET = "shanghai-3rd-gen"
+    with time_machine.travel(T0, tick=False) as clock:
+        card = card_in(S.ISSUED)
+        clock.move_to(datetime.datetime(2036, 1, 1, 15, 59, tzinfo=datetime.UTC))  # 23:59 local
+        assert R.EXPIRED not in services.replacement_reasons_for(card)
+        clock.move_to(datetime.datetime(2036, 1, 1, 16, tzinfo=datetime.UTC))  # 2 January, 00:00
+        assert services.replacement_reasons_for(card) == [
+            R.DAMAGED,
+            R.CHANGED_INFORMATION,
+            R.EXPIRED,
+        ]
+
+
+def test_a_card_handed_over_on_29_february_expires_on_28_february(settings, card_in):
+    settings.RULE_SET = "shanghai-3rd-gen"
+    with time_machine.travel(datetime.datetime(2028, 2, 29, 2, tzinfo=datetime.UTC), tick=False):
+        card = card_in(S.ISSUED)
+    Card.objects.filter(pk=card.pk).update(expires_on=None)  # a card from before the column
+    card = Card.objects.get(pk=card.pk)
+    assert services.card_expires_on(card) == datetime.date(2038, 2, 28)

@@ -546,3 +546,122 @@ def test_the_clerk_pages_show_a_formal_report_without_deadline(world):
     certificate = client.get(f"/admin/cards/card/{card.pk}/certificate/")
     assert certificate.status_code == 200
     assert "does not cancel the card by itself" in certificate.content.decode()
+
+
+# --- The values themselves: the README's table (issue #18) -------------------------------------
+
+ALL_SIX_ROWS = [
+    "apply_at_hukou_street_station",
+    "foreign_national_needs_employer",
+    "no_medical_insurance",
+    "non_hukou_needs_employer",
+    "not_insured",
+    "social_security_card_needs_hukou",
+]
+
+
+def test_each_rule_set_holds_the_values_of_the_readme_table():
+    """A changed value is a decision (and a new version): it must change this table too."""
+    day = 24 * 3600
+    assert rules.as_values(rules.get(rules.SEED_2019)) == {
+        "phone_report_validity": day,
+        "written_report_validity": 30 * day,
+        "card_validity_years": None,
+        "renewal_window_days": 60,
+        "first_issue_fee_fen": 0,
+        "replacement_fee_fen": 0,
+        "uncollected_period_days": None,
+        "street_collection_days": 30,
+        "financial_function": False,
+        "electronic_card": False,
+        "social_security_card_for_non_hukou": False,
+        "one_person_one_card": False,
+        "assign_social_security_numbers": False,
+        "pin_tries": 6,
+        "card_eligibility_rows": ALL_SIX_ROWS,
+    }
+    assert rules.as_values(rules.get(rules.SHANGHAI_3RD_GEN)) == {
+        "phone_report_validity": 5 * day,
+        "written_report_validity": None,
+        "card_validity_years": 10,
+        "renewal_window_days": 60,
+        "first_issue_fee_fen": 0,
+        "replacement_fee_fen": 2000,
+        "uncollected_period_days": 183,
+        "street_collection_days": 30,
+        "financial_function": True,
+        "electronic_card": True,
+        "social_security_card_for_non_hukou": True,
+        "one_person_one_card": True,
+        "assign_social_security_numbers": True,
+        "pin_tries": 6,
+        "card_eligibility_rows": [
+            row
+            for row in ALL_SIX_ROWS
+            if row not in ("non_hukou_needs_employer", "social_security_card_needs_hukou")
+        ],
+    }
+    assert [(r.name, r.version) for r in rules.RULE_SETS.values()] == [
+        (rules.SEED_2019, 1),
+        (rules.SHANGHAI_3RD_GEN, 1),
+    ]
+
+
+def test_an_unknown_rule_set_is_refused_naming_the_known_ones():
+    with pytest.raises(LookupError) as exc:
+        rules.get("shanghai-4th-gen")
+    assert str(exc.value) == (
+        "No rule set 'shanghai-4th-gen' vNone; known: seed-2019 v1, shanghai-3rd-gen v1"
+    )
+
+
+def test_a_card_keeps_the_version_it_was_made_under_when_a_new_one_is_in_force(
+    monkeypatch, world, card_in
+):
+    card = card_in(S.ISSUED)
+    assert (card.rule_set, card.rule_set_version) == (rules.SEED_2019, 1)
+    old = rules.get(rules.SEED_2019, 1)
+    new = dataclasses.replace(old, version=2, pin_tries=3)
+    monkeypatch.setitem(rules.RULE_SETS, rules.SEED_2019, new)
+    monkeypatch.setitem(rules.ALL_VERSIONS, (rules.SEED_2019, 2), new)
+    assert rules.in_force().pin_tries == 3
+    assert rules.for_card(card) == old
+
+
+def test_stored_values_are_refused_naming_the_missing_or_unknown_rule():
+    values = rules.as_values(rules.get(rules.SEED_2019))
+    with pytest.raises(ValueError) as exc:
+        rules.from_values("x", 1, {**values, "pin_tries_max": 3, "a_fee": 1})
+    assert str(exc.value) == "unknown rule(s): a_fee, pin_tries_max"
+    with pytest.raises(ValueError) as exc:
+        rules.from_values("x", 1, {k: v for k, v in values.items() if k != "pin_tries"})
+    assert str(exc.value) == "pin_tries: missing"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phone_report_validity": True}, "phone_report_validity: a positive number of seconds"),
+        ({"phone_report_validity": "24h"}, "phone_report_validity: a positive number of seconds"),
+        ({"phone_report_validity": 0}, "phone_report_validity: a positive number of seconds"),
+        ({"electronic_card": 1}, "electronic_card: true or false"),
+        ({"pin_tries": True}, "pin_tries: a whole number, 0 or more"),
+        ({"pin_tries": -1}, "pin_tries: a whole number, 0 or more"),
+        ({"card_eligibility_rows": "not_insured"}, "card_eligibility_rows: a list of row codes"),
+        ({"pin_tries": None}, "pin_tries: required"),
+    ],
+)
+def test_each_kind_of_stored_value_is_refused_with_its_own_rule(change, message):
+    values = {**rules.as_values(rules.get(GEN3)), **change}
+    with pytest.raises(ValueError) as refused:
+        rules.from_values("x", 9, values)
+    assert str(refused.value) == message
+
+
+def test_a_card_issued_on_29_february_is_valid_until_28_february():
+    gen3 = rules.get(GEN3)
+    assert rules.card_expires_on(gen3, datetime.date(2028, 2, 29)) == datetime.date(2038, 2, 28)
+    assert rules.card_expires_on(gen3, datetime.date(2028, 3, 1)) == datetime.date(2038, 3, 1)
+    assert rules.card_expires_on(rules.get(SEED), datetime.date(2028, 2, 29)) is None
+    assert rules.renewal_opens_on(gen3, datetime.date(2038, 3, 1)) == datetime.date(2037, 12, 31)
+    assert rules.renewal_opens_on(gen3, None) is None

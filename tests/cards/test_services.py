@@ -44,9 +44,11 @@ def test_submit_creates_an_applied_card_with_one_log_row_and_event(world, person
     assert card.bank == world.bank and card.collection_point == world.outlet
     assert card.service_point == world.community and card.channel == Channel.COUNTER
     assert len(card.receipt_number) == 13
+    assert (card.agent_name, card.agent_id_type, card.agent_id_number) == ("", "", "")
     assert log_of(card) == [(T.SUBMIT, "", S.APPLIED)]
     row = card.transitions.get()
     assert row.actor_user == world.clerk.user and row.service_point == world.community
+    assert row.data == {}  # no agent, no card replaced, no online checks
     event = OutboxEvent.objects.get(card=card)
     assert event.bank == world.bank
     assert event.payload["card"] == str(card.public_id)
@@ -211,6 +213,8 @@ def test_a_community_center_does_not_take_medical_card_applications(world, perso
         actor=world.clerk,
     )
     assert "card_type" in error.details
+    kind = world.clerk.service_point.get_kind_display()
+    assert error.message == f"A {kind} does not take applications for this card type."
 
 
 def test_a_hotline_operator_cannot_take_applications(world, person):
@@ -270,6 +274,7 @@ def test_verify_rejects_with_the_fields_that_differ(world, person):
     assert card.status == S.REJECTED
     row = card.transitions.order_by("id").last()
     assert row.name == T.REJECT
+    assert row.reason == "The form differs from the municipal registry."
     assert row.data["differences"] == [
         {"field": "name", "form": person.name, "registry": "王五"},
         {"field": "hukou_place", "form": "上海市徐汇区", "registry": "上海市黄浦区"},
@@ -287,14 +292,43 @@ def test_a_clerk_of_another_point_cannot_verify(world, person):
     card = submit(world, person)
     error = refused("permission_denied", services.card_verify, card=card, actor=world.other_clerk)
     assert error.status == 403
+    assert error.message == "You may not do this here, or not to this card."
+    assert error.details == {"transition": T.VERIFY}
     card.refresh_from_db()
     assert card.status == S.APPLIED and card.transitions.count() == 1
 
 
+def test_an_act_the_state_does_not_allow_is_a_conflict_naming_the_state_and_the_act(world, person):
+    card = services.card_verify(card=submit(world, person), actor=world.clerk)
+    assert card.status == S.VERIFIED
+    error = refused("transition_not_allowed", services.card_verify, card=card, actor=world.clerk)
+    assert error.status == 409
+    assert error.message == (
+        f"Not allowed for a card in the state {S(S.VERIFIED).label}: {T(T.VERIFY).label}."
+    )
+    assert error.details == {"status": S.VERIFIED, "transition": T.VERIFY}
+    assert card.transitions.count() == 2
+
+
 def test_reject_needs_a_reason(world, person):
-    refused(
+    error = refused(
         "invalid", services.card_reject, card=submit(world, person), actor=world.clerk, reason=" "
     )
+    assert error.details == {"reason": ["Give the reason or the fields that differ."]}
+
+
+def test_a_rejection_keeps_the_reason_the_applicant_reads(world, person):
+    from cards.choices import RejectionReason
+
+    card = services.card_reject(
+        card=submit(world, person),
+        actor=world.clerk,
+        reason="the clerk's own note",
+        reason_code=RejectionReason.PHOTO_RECEIPT_MISSING,
+    )
+    row = card.transitions.order_by("id").last()
+    assert (row.name, row.reason) == (T.REJECT, "the clerk's own note")
+    assert row.data == {"reason_code": RejectionReason.PHOTO_RECEIPT_MISSING}
 
 
 def test_withdraw_needs_a_reason_and_another_bank_cannot(world, person):
@@ -722,3 +756,20 @@ def test_a_required_reason_of_invisible_characters_is_refused_naming_it(world, c
         "invalid", services.card_withdraw, card=applied, actor=world.clerk, reason=invisible
     )
     assert list(error.details) == ["reason"]
+
+
+def test_staff_without_a_service_point_are_told_to_name_one(world, person):
+    from cards.actors import Actor
+
+    nowhere = Actor(kind=world.clerk.kind, user=world.clerk.user, staff=world.clerk.staff)
+    error = refused(
+        "invalid",
+        services.card_submit,
+        applicant=person,
+        card_type=CardType.SOCIAL_SECURITY,
+        actor=nowhere,
+        bank=world.bank,
+    )
+    assert error.details == {
+        "service_point": ["Name the service point (outlet) of the application."]
+    }

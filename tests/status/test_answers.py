@@ -289,6 +289,24 @@ def test_a_lookup_is_one_query_match_or_not(client, card_in, django_assert_num_q
         lookup(client, "not an id", "not a receipt")
 
 
+def test_a_replaced_card_and_its_replacement_are_one_query_too(
+    client, world, card_in, django_assert_num_queries
+):
+    """The linked card's state in force comes from the same statement, never from a second
+    read."""
+    old = card_in(S.WRITTEN_LOST)
+    services.card_replace(
+        card=old,
+        actor=world.clerk,
+        reason="lost",
+        id_number=old.applicant.id_number,
+        card_presented=True,
+    )
+    with django_assert_num_queries(1):
+        response = lookup(client, old.applicant.id_number, old.receipt_number, language="en")
+    assert "This card has been replaced by a new card" in text(response)
+
+
 def test_people_type_numbers_as_they_like(client, world):
     person = eligible_person(id_number="11010519491231002X")
     card = submit(world, person)
@@ -374,3 +392,32 @@ def test_the_orm_read_links_a_replacement_both_ways(world, card_in):
         fast, orm = card_public_get(**pair), _card_public_get_orm(**pair)
         assert status_answer(found=fast, now=now) == status_answer(found=orm, now=now)
         assert len(status_answer(found=orm, now=now).linked) == 1
+
+
+def test_the_two_paths_agree_on_a_rejections_differences_and_its_reason(world, person):
+    """The rejection row's data (the fields that differ, the reason's code) reaches the page on
+    both paths; the ORM's is the one `make run` shows."""
+    from cards.choices import RejectionReason
+    from cards.public.lookup import _card_public_get_orm, card_public_get, status_answer
+
+    RegistryRecord.objects.filter(id_number=person.id_number).update(name="王五")
+    differing = services.card_verify(card=submit(world, person), actor=world.clerk)
+    coded = services.card_reject(
+        card=submit(world, eligible_person()),
+        actor=world.clerk,
+        reason_code=RejectionReason.PHOTO_RECEIPT_MISSING,
+    )
+    now = timezone.now()
+    for card in (differing, coded):
+        pair = {"id_number": card.applicant.id_number, "receipt_number": card.receipt_number}
+        fast, orm = card_public_get(**pair), _card_public_get_orm(**pair)
+        assert status_answer(found=fast, now=now) == status_answer(found=orm, now=now)
+    submitted, rejected = _card_public_get_orm(
+        id_number=differing.applicant.id_number, receipt_number=differing.receipt_number
+    ).history
+    assert submitted.differences is None
+    assert [d["field"] for d in rejected.differences] == ["name"]
+    rejected = _card_public_get_orm(
+        id_number=coded.applicant.id_number, receipt_number=coded.receipt_number
+    ).history[-1]
+    assert rejected.reason_code == RejectionReason.PHOTO_RECEIPT_MISSING
