@@ -25,6 +25,9 @@ import hmac as std_hmac
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -287,7 +290,43 @@ def _seal_leaf(value: Any, context: str) -> Any:
 def open_values(document: Any, *, context: str) -> Any:
     """The inverse of seal_values (and of seal_subject_values): every token opened back into its
     JSON value; a value of a person whose data key was destroyed opens as ERASED."""
-    return _open(document, context, {})
+    shared = _opened_subject_keys.get()
+    return _open(document, context, {} if shared is None else shared)
+
+
+# Within one unit of work (a request: common.crypto.SubjectKeysOnceMiddleware), a person's data
+# key is looked up once however many documents of theirs are opened: a card's history is one
+# holder's, a row each. Destroying a key (privacy/retention.py) forgets it here too.
+_opened_subject_keys: ContextVar[dict[int, FieldKey | None] | None] = ContextVar(
+    "opened_subject_keys", default=None
+)
+
+
+@contextmanager
+def subject_keys_looked_up_once() -> Iterator[None]:
+    token = _opened_subject_keys.set({})
+    try:
+        yield
+    finally:
+        _opened_subject_keys.reset(token)
+
+
+def forget_subject_keys(subjects: Iterable[int]) -> None:
+    shared = _opened_subject_keys.get()
+    if shared is not None:
+        for subject in subjects:
+            shared.pop(subject, None)
+
+
+class SubjectKeysOnceMiddleware:
+    """Each request opens each person's data key at most once (subject_keys_looked_up_once)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with subject_keys_looked_up_once():
+            return self.get_response(request)
 
 
 def _open(document: Any, context: str, subject_keys: dict[int, FieldKey | None]) -> Any:

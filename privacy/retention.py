@@ -37,6 +37,7 @@ from django.utils import timezone
 from applicants.models import Applicant, Employment, InsuranceEnrolment
 from cards.choices import TERMINAL_STATES
 from cards.models import Card, DeliveryCursor, PointPerson
+from common import crypto
 from privacy.choices import ChangeAction, RetentionRule
 from privacy.models import Anonymisation, PersonalDataAccess, PersonChange, PersonDataKey
 
@@ -144,6 +145,7 @@ def anonymise_batch(
             unique_fields=["applicant"],
             update_fields=["key", "erased_at"],
         )
+        crypto.forget_subject_keys(ids)
         Anonymisation.objects.bulk_create(
             [Anonymisation(applicant_id=pk, at=now, rule=rule) for pk in ids]
         )

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "common.health.DirectEndpointsMiddleware",
     # Outside the session middleware: it sees the session cookie a login sets.
     "common.routers.ReplicaRoutingMiddleware",
+    "common.crypto.SubjectKeysOnceMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cards import services
 from cards.choices import CardStatus, TransitionName
 from cards.models import Card, CardTransition
 from common.masking import mask_id_number
@@ -348,3 +349,30 @@ def test_updated_after_takes_any_offset_iso_8601_allows(api, card_in):
         row["id"]
         for row in api.get("/cards", {"updated_after": later.isoformat()}).json()["results"]
     }
+
+
+def test_a_card_read_costs_the_same_queries_however_long_its_history(api, world, card_in):
+    """Each loss report logs the caller's phone and address under the holder's own data key
+    (crypto-shredding): the card's history opens that key once, not once per log row."""
+    from tests.cards.conftest import report_by_phone
+
+    card = card_in(S.ISSUED)
+
+    def report_and_lift() -> None:
+        reported = report_by_phone(world, Card.objects.get(pk=card.pk))
+        services.card_withdraw_loss_report(
+            card=reported,
+            actor=world.clerk,
+            id_number=card.applicant.id_number,
+            card_presented=True,
+        )
+
+    report_and_lift()
+    url = f"/cards/{card.public_id}"
+    api.get(url)  # the key's first use is written down (once per 5 minutes)
+    short = _count_queries(lambda: api.get(url))
+    for _ in range(4):
+        report_and_lift()
+    long = _count_queries(lambda: api.get(url))
+    assert len(api.get(url).json()["transitions"]) >= 10
+    assert long == short

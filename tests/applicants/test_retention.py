@@ -255,3 +255,16 @@ def test_the_log_retention_cannot_be_set_under_three_years(monkeypatch):
         importlib.reload(base)
     monkeypatch.delenv("PERSONAL_DATA_LOG_RETENTION_YEARS")
     importlib.reload(base)
+
+
+def test_a_key_looked_up_earlier_in_the_same_request_is_forgotten_when_destroyed(world, settings):
+    """A request opens each person's data key once (common.crypto.SubjectKeysOnceMiddleware);
+    erasing the person within that request must not leave their key usable in it."""
+    settings.RETENTION_CLOSED_CARD_YEARS = 10
+    erased = phone_reported_card(world, closes=True)
+    with crypto.subject_keys_looked_up_once():
+        phone_row = CardTransition.objects.get(card=erased, name="report_lost_by_phone")
+        assert phone_row.data["contact_phone"] == "13900139000"  # the key is now looked up
+        assert run_at(years_before(T0, -10) + US)[RetentionRule.CLOSED_CARDS] == 1
+        phone_row = CardTransition.objects.get(card=erased, name="report_lost_by_phone")
+        assert phone_row.data["contact_phone"] == crypto.ERASED
