@@ -482,10 +482,13 @@ class TransitionSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_details(self, row) -> dict:
-        data = open_log_data(row.data)
-        details = {key: _one_time_format(data[key]) for key in TRANSITION_DETAILS if key in data}
-        if data.get("differences"):
-            details["differing_fields"] = [d.get("field") for d in data["differences"]]
+        # Only what a bank may read is opened: a person's values (sealed under their own data
+        # key, which would be looked up) are never part of a bank's answer, nor needed for it.
+        stored = row.data or {}
+        data = open_log_data({key: stored[key] for key in TRANSITION_DETAILS if key in stored})
+        details = {key: _one_time_format(value) for key, value in data.items()}
+        if stored.get("differences"):  # the names of the fields, never their values
+            details["differing_fields"] = [d.get("field") for d in stored["differences"]]
         return details
 
 

@@ -376,3 +376,7 @@ def test_a_card_read_costs_the_same_queries_however_long_its_history(api, world,
     long = _count_queries(lambda: api.get(url))
     assert len(api.get(url).json()["transitions"]) >= 10
     assert long == short
+    # A bank is never shown a person's values, so their data key is not even looked up.
+    with CaptureQueriesContext(connection) as queries:
+        api.get(url)
+    assert not [q for q in queries.captured_queries if "privacy_persondatakey" in (q["sql"] or "")]
