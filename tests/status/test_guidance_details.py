@@ -268,3 +268,16 @@ def test_a_phone_report_is_dated_in_a_sentence_that_ends_once(world, card_in):
     assert said(card, now=T0 + HOUR, language="zh-hans").guidance.explanation == [
         "此卡已于2026年3月2日 17:30通过12333电话预挂失。"
     ]
+
+
+@override_settings(LANGUAGE_CODE="en")
+def test_the_other_language_is_chinese_whatever_the_sites_default_language(world, person):
+    """The English page's second line is the listed reason in Chinese because it asks for
+    Chinese, not because Chinese is the default a translation falls back to."""
+    with time_machine.travel(T0, tick=False):
+        card = services.card_reject(
+            card=submit(world, person),
+            actor=world.clerk,
+            reason_code=RejectionReason.FORM_INCOMPLETE,
+        )
+    assert said(card, now=T0 + DAY).guidance.explanation[1] == "申请表填写不完整或未签名。"
