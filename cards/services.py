@@ -791,7 +791,8 @@ def card_reject(
             actor,
             now,
             # The log keeps the list's English words (the admin's history translates them).
-            reason=reason.strip() or RejectionReason.english(reason_code),
+            # Differences alone need no reason: the code's words only when there is a code.
+            reason=reason.strip() or (RejectionReason.english(reason_code) if reason_code else ""),
             differences=differences or [],
             reason_code=reason_code,
         )

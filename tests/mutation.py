@@ -58,6 +58,7 @@ MODULES: dict[str, list[str]] = {
         "tests/status/test_functions.py",
         "tests/status/test_privacy.py",
         "tests/status/test_guidance_texts.py",
+        "tests/status/test_guidance_details.py",
     ],
     "cards/services.py": [
         "tests/cards/test_services.py",

@@ -362,7 +362,9 @@ def _card_public_get_orm(*, id_number: str, receipt_number: str) -> Found | None
                 name=row.name,
                 to_status=row.to_status,
                 at=row.at,
-                differences=(row.data or {}).get("differences") if row.name == T.REJECT else None,
+                differences=_named_fields((row.data or {}).get("differences"))
+                if row.name == T.REJECT
+                else None,
                 reason=row.reason if row.name == T.REJECT else "",
                 service_point=row.service_point.name if row.service_point else None,
                 bank=_bank_of(row.bank),
@@ -389,6 +391,15 @@ def _place(values) -> Place:
     return Place(name, address, opening_hours_for_page(opening_hours or ""), phone)
 
 
+def _named_fields(differences: list[dict] | None) -> list[dict] | None:
+    """A rejection's differing fields by name only, on both paths: the form's and the registry's
+    values (sealed in the log: the statement reads them still encrypted, the ORM opens them)
+    never leave this module."""
+    if differences is None:
+        return None
+    return [{"field": str(difference.get("field", ""))} for difference in differences]
+
+
 def _history(log: str | list | None) -> list[LogRow]:
     if isinstance(log, str):
         log = json.loads(log)
@@ -397,7 +408,7 @@ def _history(log: str | list | None) -> list[LogRow]:
             name=name,
             to_status=to_status,
             at=datetime.datetime.fromisoformat(at),
-            differences=(rejection or {}).get("differences"),
+            differences=_named_fields((rejection or {}).get("differences")),
             reason=reason or "",
             service_point=point,
             bank=Bank(*bank) if bank else None,
@@ -694,7 +705,8 @@ def _phone_reported_lost(ctx: _Context) -> Guidance:
     return Guidance(
         headline=_("Reported lost by phone: the card is blocked for now"),
         explanation=[
-            _("The card was reported lost by phone (%(hotline)s) on %(time)s.")
+            # Not "... on %(time)s.": an English time ends in "a.m."/"p.m." ("p.m..").
+            _("On %(time)s the card was reported lost by phone (%(hotline)s).")
             % {"hotline": HOTLINE, "time": _when(card.phone_reported_at)},
         ],
         deadline=lapses,

@@ -1,12 +1,16 @@
 """The bank API of a card's functions (issue #17): financial function and fee payment; the error
 shape, idempotency and another bank's card (404)."""
 
+import json
+import uuid
+
 import pytest
+from django.test import Client
 
 from cards import services
 from cards.choices import CardStatus, FeeStatus, FinancialStatus, ReplacementReason
 from cards.models import Card, CardFee
-from tests.api.conftest import error_of
+from tests.api.conftest import API, error_of
 
 S = CardStatus
 F = FinancialStatus
@@ -119,3 +123,22 @@ def test_the_card_shows_its_functions_and_the_social_security_number(
     body = api.get(f"/cards/{card.public_id}").json()
     assert body["holder"]["social_security_number"] == body["holder"]["id_number"]
     assert body["holder"]["social_security_number"] != card.applicant.id_number
+
+
+def test_staff_of_the_cards_bank_cannot_record_a_fee_paid_through_the_api(
+    third_gen, world, api, card_in
+):
+    """The fee-paid endpoint answers only a bank's key: the card's bank's outlet clerk, logged in
+    to the admin, is refused and the fee stays due."""
+    new = replaced(world, card_in(S.ISSUED))
+    staff = Client()
+    staff.force_login(world.outlet_clerk.user)
+    response = staff.post(
+        f"{API}/cards/{new.public_id}/fee/paid",
+        data=json.dumps({"payment_reference": "PAY-1"}),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
+    assert response.status_code == 401, response.content
+    assert error_of(response)["code"] == "not_authenticated"
+    assert CardFee.objects.get(card=new).status == FeeStatus.DUE

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from cards import services
+from cards.actors import Actor
 from cards.choices import CardStatus, FeeStatus, FunctionAction, OutboxEventKind, ReplacementReason
 from cards.models import CardFee, CardFunctionEvent, OutboxEvent
 from common.errors import ApplicationError
@@ -108,3 +109,30 @@ def test_the_receipt_prints_a_due_fee(third_gen, world, clients, card_in):  # no
     new = replace_damaged(world, card_in(S.ISSUED))
     receipt = text(clients.clerk.get(f"/admin/cards/card/{new.pk}/receipt/"))
     assert "Replacement fee" in receipt and "¥20.00 CNY · Due" in receipt
+
+
+def test_only_the_cards_bank_records_a_fee_paid_not_staff_carrying_that_bank(
+    third_gen, world, card_in
+):
+    """The bank check of card_fee_pay from the side it keeps out: a clerk at the card's own
+    bank's outlet carries that bank (Actor.for_user) but is not the bank; neither is the
+    platform, the scheduler, nor another bank."""
+    new = replace_damaged(world, card_in(S.ISSUED))
+    assert world.outlet_clerk.bank == world.bank == new.bank
+    for actor in (
+        world.outlet_clerk,
+        world.supervisor,
+        Actor.for_platform(),
+        world.system,
+        world.other_bank_actor,
+    ):
+        with pytest.raises(ApplicationError) as refused:
+            services.card_fee_pay(card=new, actor=actor, payment_reference="PAY-1")
+        assert (refused.value.code, refused.value.status) == ("permission_denied", 403)
+        assert refused.value.details == {"transition": "fee_paid"}
+        assert refused.value.message == "You may not do this here, or not to this card."
+    fee = CardFee.objects.get(card=new)
+    assert (fee.status, fee.paid_at, fee.payment_reference) == (FeeStatus.DUE, None, "")
+    assert not CardFunctionEvent.objects.filter(card=new, action=FunctionAction.FEE_PAID).exists()
+    services.card_fee_pay(card=new, actor=world.bank_actor, payment_reference="PAY-1")
+    assert CardFee.objects.get(card=new).status == FeeStatus.PAID

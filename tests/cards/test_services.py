@@ -317,6 +317,17 @@ def test_reject_needs_a_reason(world, person):
     assert error.details == {"reason": ["Give the reason or the fields that differ."]}
 
 
+def test_a_rejection_with_the_fields_that_differ_needs_no_reason(world, person):
+    """The fields alone are a rejection's whole account (the status page names them): no reason
+    and no listed reason is no error (it raised ValueError: the list has no reason "")."""
+    card = services.card_reject(
+        card=submit(world, person), actor=world.clerk, differences=[{"field": "name"}]
+    )
+    assert card.status == S.REJECTED
+    row = card.transitions.get(name=T.REJECT)
+    assert (row.reason, row.data) == ("", {"differences": [{"field": "name"}]})
+
+
 def test_a_rejection_keeps_the_reason_the_applicant_reads(world, person):
     from cards.choices import RejectionReason
 

@@ -421,3 +421,22 @@ def test_the_two_paths_agree_on_a_rejections_differences_and_its_reason(world, p
         id_number=coded.applicant.id_number, receipt_number=coded.receipt_number
     ).history[-1]
     assert rejected.reason_code == RejectionReason.PHOTO_RECEIPT_MISSING
+
+
+def test_the_two_paths_give_a_rejections_differing_fields_by_name_only(world, person):
+    """The log seals the form's and the registry's values of a differing field: the prepared
+    statement reads them still encrypted, the ORM opens them. Both paths return the same history,
+    the fields' names and nothing of their values."""
+    from cards.public.lookup import _card_public_get_orm, card_public_get
+
+    RegistryRecord.objects.filter(id_number=person.id_number).update(name="王五", hukou_place="X市")
+    card = services.card_verify(card=submit(world, person), actor=world.clerk)
+    stored = card.transitions.get(name="reject").data["differences"]
+    assert {d["field"] for d in stored} == {"name", "hukou_place"} and "registry" in stored[0]
+    pair = {"id_number": person.id_number, "receipt_number": card.receipt_number}
+    fast, orm = card_public_get(**pair), _card_public_get_orm(**pair)
+    assert fast.history == orm.history
+    assert [sorted(d["field"] for d in fast.history[-1].differences)] == [["hukou_place", "name"]]
+    assert all(set(d) == {"field"} for d in fast.history[-1].differences)
+    for read in (fast, orm):
+        assert "王五" not in repr(read.history) and "X市" not in repr(read.history)

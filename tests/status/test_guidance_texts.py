@@ -23,3 +23,10 @@ def test_every_case_has_its_record():
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_page_says_what_was_approved(card_in, case):
     assert answer_of(card_in, case) == EXPECTED[case]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_no_sentence_ends_twice(card_in, case):
+    """An English time ends in "p.m.": a sentence ending in one would end in two full stops."""
+    said = json.dumps(answer_of(card_in, case), ensure_ascii=False)
+    assert ".." not in said
