@@ -94,6 +94,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page")
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests per page first")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument(
+        "--no-template",
+        action="store_true",
+        help="fill N's city in place, keeping no template (for an N the disk cannot hold twice)",
+    )
     parser.add_argument("--prepare", help=argparse.SUPPRESS)  # internal: one city, in a child
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
@@ -114,7 +119,10 @@ def main() -> None:
         # the same conditions, whatever else the machine is doing meanwhile.
         for n in sizes:
             urls[n] = harness.filled_copy(
-                n, databases[n], log=lambda line: print(line, file=sys.stderr)
+                n,
+                databases[n],
+                log=lambda line: print(line, file=sys.stderr),
+                keep_template=not (args.no_template and n == args.cards),
             )
         for n in sizes:
             prepared[n] = prepare_in_child(urls[n], n)

@@ -386,9 +386,11 @@ def _admin_connection():
     return server, psycopg.connect(f"{server}/postgres", autocommit=True)
 
 
-def filled_copy(n: int, database: str, *, log=print) -> str:
+def filled_copy(n: int, database: str, *, log=print, keep_template: bool = True) -> str:
     """A database `database` holding a filled city of `n` cards, copied from its template (made
-    first if missing, which takes the fill's time once). Returns its URL."""
+    first if missing, which takes the fill's time once). Returns its URL. Without
+    `keep_template` the template itself becomes `database` (renamed, not copied): half the disk
+    for a city too large to keep twice, and the next run fills again."""
     server, admin = _admin_connection()
     template = template_name(n)
     with admin:
@@ -402,6 +404,10 @@ def filled_copy(n: int, database: str, *, log=print) -> str:
     server, admin = _admin_connection()
     with admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        if not keep_template:
+            admin.execute(f'ALTER DATABASE "{template}" RENAME TO "{database}"')
+            log(f"renamed {template} to {database} (no template kept)")
+            return f"{server}/{database}"
         started = time.perf_counter()
         admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
         log(f"copied {template} to {database} in {time.perf_counter() - started:.1f} s")
