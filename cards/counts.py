@@ -79,36 +79,55 @@ def daily_counts(
 
 # --- Rebuilding and reconciling ----------------------------------------------------------------
 
+# A card's loss state and live loss-report deadline, as its links carry them (migration 0019).
+LOSS_DEADLINE = (
+    "CASE {c}.status WHEN 'phone_reported_lost' THEN {c}.phone_report_expires_at "
+    "WHEN 'written_lost' THEN {c}.written_report_expires_at END"
+)
+LOSS_STATE = "CASE WHEN {c}.status IN ('phone_reported_lost', 'written_lost') THEN {c}.status END"
+_CARD = LOSS_STATE.format(c="cards_card") + ", " + LOSS_DEADLINE.format(c="cards_card")
+_C = LOSS_STATE.format(c="c") + ", " + LOSS_DEADLINE.format(c="c")
+
+# The f-strings below splice in only the constant expression above, never a value.
 LINKS_SQL = [
     # Applications taken at a point, and cards to be collected there.
-    """
+    f"""
     INSERT INTO cards_pointcard (service_point_id, card_id, applied_at, bank_id, applied_here,
-                                 collect_here, loss_report_here)
+                                 collect_here, loss_report_here, loss_state,
+                                 loss_deadline)
     SELECT service_point_id, id, applied_at, bank_id, true,
-           collection_point_id = service_point_id, false
+           collection_point_id = service_point_id, false, {_CARD}
     FROM cards_card ORDER BY service_point_id, id
     ON CONFLICT (service_point_id, card_id) DO NOTHING
-    """,
-    """
+    """,  # noqa: S608
+    f"""
     INSERT INTO cards_pointcard (service_point_id, card_id, applied_at, bank_id, applied_here,
-                                 collect_here, loss_report_here)
-    SELECT collection_point_id, id, applied_at, bank_id, false, true, false
+                                 collect_here, loss_report_here, loss_state,
+                                 loss_deadline)
+    SELECT collection_point_id, id, applied_at, bank_id, false, true, false, {_CARD}
     FROM cards_card WHERE collection_point_id <> service_point_id
     ORDER BY collection_point_id, id
     ON CONFLICT (service_point_id, card_id) DO NOTHING
-    """,
+    """,  # noqa: S608
     # Loss reports taken at a point.
-    """
+    f"""
     INSERT INTO cards_pointcard (service_point_id, card_id, applied_at, bank_id, applied_here,
-                                 collect_here, loss_report_here)
-    SELECT DISTINCT t.service_point_id, c.id, c.applied_at, c.bank_id, false, false, true
+                                 collect_here, loss_report_here, loss_state,
+                                 loss_deadline)
+    SELECT DISTINCT t.service_point_id, c.id, c.applied_at, c.bank_id, false, false, true, {_C}
     FROM cards_cardtransition t JOIN cards_card c ON c.id = t.card_id
     WHERE t.service_point_id IS NOT NULL AND t.name IN ('cancel', 'replace',
         'report_lost_by_phone', 'report_lost_in_writing', 'withdraw_loss_report')
     ORDER BY t.service_point_id, c.id
     ON CONFLICT (service_point_id, card_id) DO UPDATE SET loss_report_here = true
     WHERE NOT cards_pointcard.loss_report_here
-    """,
+    """,  # noqa: S608
+    # Links kept from before: their deadline as the card's now.
+    f"""
+    UPDATE cards_pointcard l SET (loss_state, loss_deadline) = ({_C})
+    FROM cards_card c
+    WHERE c.id = l.card_id AND (l.loss_state, l.loss_deadline) IS DISTINCT FROM ({_C})
+    """,  # noqa: S608
 ]
 
 PEOPLE_SQL = """

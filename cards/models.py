@@ -951,6 +951,12 @@ class PointCard(models.Model):
     applied_here = models.BooleanField(default=False)
     collect_here = models.BooleanField(default=False)
     loss_report_here = models.BooleanField(default=False)
+    # The card's loss state (phone_reported_lost or written_lost, else NULL) and its live
+    # deadline (the phone report's or the written report's), kept by the database (migration
+    # 0019): a point's loss reports by deadline are ranges of its own index, whatever the city's.
+    # NULL, not "": the database's CASE gives no state outside a loss report.
+    loss_state = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
+    loss_deadline = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -967,6 +973,11 @@ class PointCard(models.Model):
                 fields=["service_point", "applied_at", "card"],
                 condition=Q(loss_report_here=True),
                 name="pointcard_loss_idx",
+            ),
+            models.Index(
+                fields=["service_point", "loss_state", "loss_deadline", "card"],
+                condition=Q(loss_deadline__isnull=False),
+                name="pointcard_loss_deadline_idx",
             ),
         ]
 

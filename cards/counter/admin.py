@@ -103,18 +103,23 @@ class DeadlineFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         now = timezone.now()
         value = self.value()
+        desk = scope.desk_of(request)
         if value == "expiring_today":
-            return queryset.filter(expiring_today_q(now))
+            return queryset.filter(expiring_today_q(desk, now))
         if value == "phone_report_live":
-            return queryset.filter(scope.effective_state_q(S.PHONE_REPORTED_LOST, now))
+            return queryset.filter(scope.live_loss_report_q(desk, now, state=S.PHONE_REPORTED_LOST))
         if value == "written_report_week":
             return queryset.filter(
-                scope.effective_state_q(S.WRITTEN_LOST, now),
-                written_report_expires_at__lte=now + datetime.timedelta(days=7),
+                scope.live_loss_report_q(
+                    desk,
+                    now,
+                    state=S.WRITTEN_LOST,
+                    until=now + datetime.timedelta(days=7),
+                    until_inclusive=True,
+                )
             )
         if value == "promised":
             return queryset.filter(status=S.VERIFIED, ready_promised_by__isnull=False)
-        desk = scope.desk_of(request)
         if value in dict(OVERDUE_LISTS):
             # The list's own condition on the card (its partial index serves it), not the ids
             # of the list: the planner then reads the city's overdue cards in the list's order.

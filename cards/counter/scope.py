@@ -158,7 +158,15 @@ def desk_of(request) -> Desk:
 # index. Nothing collects the ids of a point's whole history.
 
 HERE = "here"  # the alias of the desk's own PointCard row on a card queryset
-HERE_COLUMNS = ("applied_at", "bank_id", "applied_here", "collect_here", "loss_report_here")
+HERE_COLUMNS = (
+    "applied_at",
+    "bank_id",
+    "applied_here",
+    "collect_here",
+    "loss_report_here",
+    "loss_state",
+    "loss_deadline",
+)
 
 
 def cards_visible_to(desk: Desk) -> QuerySet[Card]:
@@ -266,6 +274,44 @@ def effective_state_q(state: str, now: datetime.datetime | None = None) -> Q:
             Q(uncollected_cancels_at__gt=now) | Q(uncollected_cancels_at__isnull=True)
         )
     return Q(status=state)
+
+
+LOSS_DEADLINE_COLUMNS = {
+    S.PHONE_REPORTED_LOST: "phone_report_expires_at",
+    S.WRITTEN_LOST: "written_report_expires_at",
+}
+
+
+def live_loss_report_q(
+    desk: Desk,
+    now: datetime.datetime,
+    *,
+    state: str | None = None,
+    until: datetime.datetime | None = None,
+    until_inclusive: bool = False,
+) -> Q:
+    """Cards with a loss report in force at `now` (of `state`, or either kind) whose deadline
+    falls before `until` (or at it, `until_inclusive`). For a service point's staff, ranges of
+    the point's own link rows by the state and deadline they carry (cards.PointCard), so the
+    rows read are the point's loss reports, never the city's; for everyone else the card's own
+    deadline columns (their partial indexes)."""
+    before = "lte" if until_inclusive else "lt"
+    if desk.point is not None and not desk.is_superuser:
+        field = f"{HERE}_loss_deadline"
+        states = [state] if state else list(LOSS_DEADLINE_COLUMNS)
+        q = Q(**{f"{HERE}_loss_state__in": states, f"{field}__gt": now})
+        if until is not None:
+            q &= Q(**{f"{field}__{before}": until})
+        return q
+    q = Q()
+    for kind, column in LOSS_DEADLINE_COLUMNS.items():
+        if state and kind != state:
+            continue
+        part = Q(status=kind, **{f"{column}__gt": now})
+        if until is not None:
+            part &= Q(**{f"{column}__{before}": until})
+        q |= part
+    return q
 
 
 # --- What a clerk may do now -------------------------------------------------------------------

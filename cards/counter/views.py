@@ -325,18 +325,11 @@ def changelist_url(**params: str) -> str:
     return f"{base}?{urlencode(params)}" if params else base
 
 
-def expiring_today_q(now: datetime.datetime):
+def expiring_today_q(desk: scope.Desk, now: datetime.datetime) -> Q:
+    """Loss reports in force whose deadline falls before the next local midnight."""
     end_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     end_of_day += datetime.timedelta(days=1)
-    return Q(
-        status=S.PHONE_REPORTED_LOST,
-        phone_report_expires_at__gt=now,
-        phone_report_expires_at__lt=end_of_day,
-    ) | Q(
-        status=S.WRITTEN_LOST,
-        written_report_expires_at__gt=now,
-        written_report_expires_at__lt=end_of_day,
-    )
+    return scope.live_loss_report_q(desk, now, until=end_of_day)
 
 
 OVERDUE_LISTS = (
@@ -380,7 +373,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
     board["total"] = sum(by_state.values())
 
     expiring = (
-        selectors.with_effective_status(visible.filter(expiring_today_q(now)), now=now)
+        selectors.with_effective_status(visible.filter(expiring_today_q(desk, now)), now=now)
         .select_related("applicant")
         .order_by("written_report_expires_at", "phone_report_expires_at", "pk")
     )

@@ -320,3 +320,76 @@ def test_a_point_list_by_application_day_reads_the_link_rows_index(world, desks)
         r"Index Cond: \(\(service_point_id = \d+\) AND \(applied_at >="
     )
     assert re.search(a_range, plan), plan
+
+
+def cards_rows_read(sql: str) -> int:
+    """How many rows the plan of `sql` reads from cards_card (every scan of it, all loops)."""
+    import json
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        (plan,) = cursor.fetchone()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def walk(node) -> int:
+        here = 0
+        if node.get("Relation Name") == "cards_card":
+            here = node["Actual Rows"] * node["Actual Loops"]
+        return here + sum(walk(child) for child in node.get("Plans", []))
+
+    return walk(plan[0]["Plan"])
+
+
+def test_a_points_loss_reports_by_deadline_are_read_from_its_own_links(world, desks):
+    """The dashboard's loss reports expiring today and the card list's deadline filters read
+    the point's own link rows by the deadline they carry, never the city's loss reports: here 40
+    expire today at another point and 2 at the clerk's, and no plan reads more than the 2."""
+    now = timezone.now()
+    soon = min(
+        now + datetime.timedelta(minutes=30),
+        timezone.localtime(now).replace(hour=23, minute=59, second=0, microsecond=0),
+    )
+    people = ApplicantFactory.create_batch(44)
+    cards = []
+    for i, applicant in enumerate(people):
+        mine = i < 4
+        written = i % 2 == 1
+        cards.append(
+            Card(
+                applicant=applicant,
+                card_type=CardType.SOCIAL_SECURITY,
+                status=S.WRITTEN_LOST if written else S.PHONE_REPORTED_LOST,
+                bank=world.bank,
+                service_point=world.community if mine else world.other_community,
+                collection_point=world.community if mine else world.other_community,
+                channel=Channel.COUNTER,
+                applied_at=now - datetime.timedelta(days=30 + i),
+                verified_at=now - datetime.timedelta(days=29),
+                card_number=f"SC{7_500_000 + i}",
+                phone_reported_at=now if not written else None,
+                phone_report_expires_at=soon if not written else None,
+                written_reported_at=now if written else None,
+                written_report_expires_at=soon if written else None,
+                loss_certificate_number=f"LR-D-{i}" if written else None,
+            )
+        )
+    Card.objects.bulk_create(cards)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    expected = {
+        "/admin/cards/card/?deadline=expiring_today": 4,
+        "/admin/cards/card/?deadline=phone_report_live": 2,
+        "/admin/cards/card/?deadline=written_report_week": 2,
+    }
+    for url, shown in expected.items():
+        response, queries = run_page(desks["supervisor"], url, None)
+        assert response.context["cl"].result_count == shown, url
+        deadline_queries = [q for q in queries if "loss_deadline" in q]
+        assert deadline_queries, url
+        for sql in deadline_queries:
+            assert cards_rows_read(sql) <= shown, (url, sql)
+    response, queries = run_page(desks["supervisor"], "/admin/", None)
+    deadline_queries = [q for q in queries if "loss_deadline" in q]
+    assert deadline_queries
+    for sql in deadline_queries:
+        assert cards_rows_read(sql) <= 4, sql

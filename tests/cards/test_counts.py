@@ -104,16 +104,13 @@ def test_the_reconciliation_runs_from_the_beat_schedule(world, card_in):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_bulk_rebuild_builds_the_links_people_and_counters(world, card_in):
-    """`reconcile_counts --rebuild --bulk` turns the triggers off for its session: an operator's
-    command run by the database superuser (the service role may not), as here."""
+def rebuild_as_superuser(*, bulk: bool) -> None:
+    """`reconcile_counts --rebuild [--bulk]` as an operator runs it: the database superuser's
+    own connection, one committed transaction (`--bulk` turns the triggers off for its session,
+    which the service role may not). The test's rows must be committed for it to see them."""
     import environ
     import psycopg
 
-    card = card_in(S.ISSUED)
-    PointCard.objects.all().delete()
-    PointPerson.objects.all().delete()
-    CardStateCount.objects.all().delete()
     server = environ.Env.db_url_config(environ.Env().str("DATABASE_URL"))
     superuser = psycopg.connect(
         host=server["HOST"] or "127.0.0.1",
@@ -122,9 +119,19 @@ def test_a_bulk_rebuild_builds_the_links_people_and_counters(world, card_in):
         password=server["PASSWORD"] or None,
         dbname=connection.settings_dict["NAME"],
     )
-    with superuser, superuser.cursor() as cursor:  # one transaction, committed
-        counts.rebuild(cursor, bulk=True)
+    with superuser, superuser.cursor() as cursor:
+        counts.rebuild(cursor, bulk=bulk)
     superuser.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_rebuild_builds_the_links_people_and_counters(world, card_in):
+    card = card_in(S.ISSUED)
+    PointCard.objects.all().delete()
+    PointPerson.objects.all().delete()
+    CardStateCount.objects.all().delete()
+    assert not PointCard.objects.exists() and kept("city") == {}
+    rebuild_as_superuser(bulk=True)
     assert PointCard.objects.filter(service_point=card.service_point, card=card).exists()
     assert PointPerson.objects.filter(applicant=card.applicant).exists()
     assert kept("city") == counted()
@@ -221,3 +228,66 @@ def test_one_statement_changing_some_cards_and_not_others_keeps_every_counter(wo
     for point in (world.community, world.other_community, world.outlet):
         assert kept(f"point:{point.pk}") == point_counted(point)
     assert counts.reconcile_counts().fixed == 0
+
+
+def deadlines_of(card) -> dict[int, datetime.datetime | None]:
+    return dict(PointCard.objects.filter(card=card).values_list("service_point", "loss_deadline"))
+
+
+def test_every_link_of_a_card_carries_its_live_loss_deadline(world, card_in):
+    """The point's loss reports by deadline (migration 0019): each link of the card, including
+    the one the report itself makes at the hotline, follows the report in force."""
+    card = card_in(S.ISSUED)
+    assert set(deadlines_of(card).values()) == {None}
+    with time_machine.travel(T0, tick=False):
+        card = report_by_phone(world, card)
+        links = deadlines_of(card)
+        assert set(links) == {world.community.pk, world.outlet.pk, world.hotline.pk}
+        assert set(links.values()) == {card.phone_report_expires_at}
+        card = services.card_report_lost_in_writing(
+            card=card, actor=world.clerk, id_number=card.applicant.id_number
+        )
+        assert card.written_report_expires_at != card.phone_report_expires_at
+        assert set(deadlines_of(card).values()) == {card.written_report_expires_at}
+        card = services.card_withdraw_loss_report(
+            card=card,
+            actor=world.clerk,
+            id_number=card.applicant.id_number,
+            card_presented=True,
+        )
+    assert card.status == S.ISSUED
+    assert set(deadlines_of(card).values()) == {None}
+
+
+def test_the_set_based_sweep_clears_the_deadline_of_every_link(world, card_in):
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        card = report_by_phone(world, card)
+    with time_machine.travel(T0 + datetime.timedelta(days=1), tick=False):
+        assert sweeps.sweep(T.LAPSE_PHONE_REPORT).expired == 1
+    assert set(deadlines_of(card).values()) == {None}
+
+
+def test_a_link_made_after_the_report_starts_with_its_deadline(world, card_in):
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        card = report_by_phone(world, card)
+    Card.objects.filter(pk=card.pk).update(collection_point=world.other_community)
+    assert deadlines_of(card)[world.other_community.pk] == card.phone_report_expires_at
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("bulk", [False, True], ids=["rebuild", "bulk rebuild"])
+def test_a_rebuild_gives_every_link_the_cards_deadline(world, card_in, bulk):
+    """A bulk load's links come with the deadline (its triggers are off), and a link whose
+    deadline went wrong (an SQL fix) is put right."""
+    card = card_in(S.ISSUED)
+    with time_machine.travel(T0, tick=False):
+        card = report_by_phone(world, card)
+    other = card_in(S.ISSUED, applicant=eligible_person())
+    PointCard.objects.filter(card=card, service_point=world.outlet).delete()
+    PointCard.objects.filter(card=other).update(loss_deadline=T0)
+    rebuild_as_superuser(bulk=bulk)
+    assert deadlines_of(card)[world.outlet.pk] == card.phone_report_expires_at
+    assert set(deadlines_of(card).values()) == {card.phone_report_expires_at}
+    assert set(deadlines_of(other).values()) == {None}
