@@ -177,6 +177,17 @@ def pages(world, card: Card) -> dict[str, tuple[str, str, dict | None]]:
             None,
         ),
         "expiring today": ("clerk", "/admin/cards/card/?deadline=expiring_today", None),
+        "phone reports live": ("clerk", "/admin/cards/card/?deadline=phone_report_live", None),
+        "written reports within 7 days": (
+            "supervisor",
+            "/admin/cards/card/?deadline=written_report_week",
+            None,
+        ),
+        "expiring today (superuser)": (
+            "superuser",
+            "/admin/cards/card/?deadline=expiring_today",
+            None,
+        ),
         "applied in the last 7 days": ("clerk", "/admin/cards/card/?applied_on=7d", None),
         "applied on a day (superuser)": (
             "superuser",
