@@ -18,7 +18,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from cards.models import CardDailyCount, CardStateCount
+from cards.models import LOSS_DEADLINE_COLUMNS, CardDailyCount, CardStateCount
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +81,17 @@ def daily_counts(
 
 # A card's loss state and live loss-report deadline, as its links carry them (migration 0019).
 LOSS_DEADLINE = (
-    "CASE {c}.status WHEN 'phone_reported_lost' THEN {c}.phone_report_expires_at "
-    "WHEN 'written_lost' THEN {c}.written_report_expires_at END"
+    "CASE {c}.status "
+    + " ".join(
+        f"WHEN '{state}' THEN {{c}}.{column}" for state, column in LOSS_DEADLINE_COLUMNS.items()
+    )
+    + " END"
 )
-LOSS_STATE = "CASE WHEN {c}.status IN ('phone_reported_lost', 'written_lost') THEN {c}.status END"
+LOSS_STATE = (
+    "CASE WHEN {c}.status IN ("
+    + ", ".join(f"'{state}'" for state in LOSS_DEADLINE_COLUMNS)
+    + ") THEN {c}.status END"
+)
 _CARD = LOSS_STATE.format(c="cards_card") + ", " + LOSS_DEADLINE.format(c="cards_card")
 _C = LOSS_STATE.format(c="c") + ", " + LOSS_DEADLINE.format(c="c")
 

@@ -41,6 +41,13 @@ from cards.permissions import fsm_permission
 from common.fields import BlindIndexed, BlindIndexField, EncryptedCharField, SealedJSONField
 
 S = CardStatus
+
+# The loss states and the column holding each one's deadline: the one mapping of them (the
+# point's loss-report lists, a card's live deadline, the links' copy kept in SQL by cards.counts).
+LOSS_DEADLINE_COLUMNS = {
+    S.PHONE_REPORTED_LOST: "phone_report_expires_at",
+    S.WRITTEN_LOST: "written_report_expires_at",
+}
 T = TransitionName
 # A card number is the same kind of value in a card and in its card-center notices: set-based SQL
 # copies the encrypted column from one to the other (cards/cardcenter.py).

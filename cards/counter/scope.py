@@ -29,7 +29,7 @@ from agencies.models import ServicePoint, Staff
 from applicants.models import Applicant
 from cards.actors import Actor
 from cards.choices import CardStatus, TransitionName
-from cards.models import Card, PointPerson
+from cards.models import LOSS_DEADLINE_COLUMNS, Card, PointPerson
 from cards.permissions import RULES, actor_may
 
 S = CardStatus
@@ -274,12 +274,6 @@ def effective_state_q(state: str, now: datetime.datetime | None = None) -> Q:
             Q(uncollected_cancels_at__gt=now) | Q(uncollected_cancels_at__isnull=True)
         )
     return Q(status=state)
-
-
-LOSS_DEADLINE_COLUMNS = {
-    S.PHONE_REPORTED_LOST: "phone_report_expires_at",
-    S.WRITTEN_LOST: "written_report_expires_at",
-}
 
 
 def live_loss_report_q(

@@ -62,7 +62,7 @@ from cards.counter.search import (
     registrable_types,
 )
 from cards.counter.visit import VISIT_NEXT, visit_build
-from cards.models import Card, OverdueCount, PointPersonReason
+from cards.models import LOSS_DEADLINE_COLUMNS, Card, OverdueCount, PointPersonReason
 from cards.permissions import POINT_KIND_CARD_TYPES, actor_may
 from common.admin_lists import bounded_count
 from common.errors import ApplicationError
@@ -278,12 +278,8 @@ def state_in_words(card: Card, now: datetime.datetime | None = None) -> str:
 
 def live_deadline(card: Card, now: datetime.datetime | None = None) -> datetime.datetime | None:
     """The deadline of a live loss report, or None."""
-    state = card.status_at(now)
-    if state == S.PHONE_REPORTED_LOST:
-        return card.phone_report_expires_at
-    if state == S.WRITTEN_LOST:
-        return card.written_report_expires_at
-    return None
+    column = LOSS_DEADLINE_COLUMNS.get(card.status_at(now))
+    return getattr(card, column) if column else None
 
 
 # --- The ID-number reveal ------------------------------------------------------------------
